@@ -1,0 +1,49 @@
+# gravrd - top-level entry points (wrap CMake). See README.md.
+#   make        build build/gravrd and libgravrd
+#   make test   install build dependencies if missing, build, run all tests
+#               (release build, then an AddressSanitizer+UBSan build)
+#   make demo   build and run the main job on the embedded default
+#   make bench  build and run the benchmarks
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+DEB_PACKAGES := cmake gcc make pkg-config zlib1g-dev libgsl-dev liblapack-dev libblas-dev \
+                liblapacke-dev libcmocka-dev
+
+.PHONY: all deps build test test-release test-asan demo bench clean
+
+all: build
+
+# Installs missing Debian packages (idempotent; needs root, as on CI).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install:$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build -j $(JOBS)
+
+test-release: build
+	cd build && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGRAVRD_SANITIZE=ON >/dev/null
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+test: test-release test-asan
+
+demo: build
+	@sh tools/demo.sh
+
+bench: build
+	./build/gravrd_bench
+
+clean:
+	rm -rf build build-asan out

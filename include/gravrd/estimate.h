@@ -1,0 +1,84 @@
+/* gravrd/estimate.h - the regression pipeline behind `gravrd reg`: formula +
+ * frame + options -> one result per outcome and split sample. */
+#ifndef GRAVRD_ESTIMATE_H
+#define GRAVRD_ESTIMATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gravrd/data.h"
+#include "gravrd/error.h"
+#include "gravrd/formula.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { GRAVRD_VCOV_IID = 0, GRAVRD_VCOV_HETERO, GRAVRD_VCOV_CLUSTER } gravrd_vcov_type;
+/* Small-sample corrections: FIXEST = fixest's defaults; STATA = reghdfe's. */
+typedef enum { GRAVRD_SSC_FIXEST = 0, GRAVRD_SSC_STATA } gravrd_ssc_rule;
+
+typedef struct {
+    const char *subset;        /* expression; rows where it is true (NA = false) */
+    const char *split;         /* column; one estimation per value */
+    const char *sample_label;  /* label of the whole sample ("all" if NULL) */
+    gravrd_vcov_type vcov;     /* set to CLUSTER automatically when cluster != NULL */
+    const char *cluster;       /* "a", "a^b", "a + b" (multi-way) */
+    gravrd_ssc_rule ssc;
+    int strict;                /* missing/non-finite values are an error */
+    int keep_singletons;       /* default 0: singletons dropped repeatedly */
+    double tol;                /* demeaning tolerance, 0 = default */
+    int max_iter;              /* 0 = default */
+    int threads;               /* 0 = 1 */
+    const gravrd_eval_env *env;/* custom functions; env->frame is ignored (may be NULL) */
+} gravrd_reg_options;
+
+void gravrd_reg_options_init(gravrd_reg_options *opt);
+
+typedef struct {
+    char *name;
+    double estimate, se, t, p;
+} gravrd_coef;
+
+typedef struct {
+    char *outcome;             /* deparsed outcome */
+    char *sample;              /* "all", or "split_var=value" */
+    char *formula;
+    size_t nobs;
+    size_t dropped_missing;    /* rows dropped for a missing/non-finite value */
+    size_t dropped_singletons;
+    int n_fe;
+    char **fe_names;           /* _Q */
+    int32_t *fe_levels;        /* _Q, levels after dropping */
+    char *vcov_label;          /* "iid", "hetero", "cluster: pair_id", "two-way cluster: a + b" */
+    int n_coef;                /* kept (non-collinear) coefficients */
+    gravrd_coef *coefs;        /* in formula order */
+    double *vcov;              /* n_coef x n_coef, row-major */
+    int n_collinear;
+    char **collinear;          /* names of dropped collinear regressors */
+    double r2, adj_r2, within_r2, rmse;
+    double wald_f, wald_p;     /* Wald test that all non-intercept coefficients are 0 */
+    int wald_df1;
+    double wald_df2;
+    double t_df;               /* degrees of freedom of the t tests */
+    long n_params;             /* coefficients + identified FE parameters */
+    size_t n_clusters_min;     /* smallest cluster count (0 when not clustered) */
+    int iterations;
+    double seconds;
+} gravrd_reg_result;
+
+typedef struct {
+    int n;                     /* number of results (outcomes x split values) */
+    gravrd_reg_result *results;
+    int n_warnings;
+    char **warnings;           /* e.g. "12 rows dropped: missing or non-finite values in log(trade)" */
+} gravrd_reg_results;
+
+gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const gravrd_reg_options *opt,
+                         gravrd_reg_results **out, gravrd_error *err);
+void gravrd_reg_results_free(gravrd_reg_results *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,64 @@
+/* gravrd/hdfe.h - high-dimensional fixed effects: structure, singletons and
+ * demeaning (projection of variables on the orthogonal complement of the FE
+ * dummies). See docs/algorithms.md for the solver and its tolerance. */
+#ifndef GRAVRD_HDFE_H
+#define GRAVRD_HDFE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gravrd/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Default convergence tolerance of the demeaning solver: iteration stops when,
+ * for every variable, every FE group mean of the demeaned variable is at most
+ * tol times the variable's standard deviation in absolute value. */
+#define GRAVRD_DEMEAN_TOL 1e-10
+#define GRAVRD_DEMEAN_MAXITER 100000
+
+/* Marks singleton observations (alone in a level of some FE) for removal,
+ * repeatedly until none is left, as reghdfe does. keep_N: in/out, rows with
+ * keep_N[i]==0 are ignored and stay 0. Returns the number of rows dropped. */
+size_t gravrd_fe_drop_singletons(int n_fe, size_t n_obs, const int32_t *const *codes_QN,
+                                 uint8_t *keep_N);
+
+typedef struct gravrd_fe gravrd_fe;
+
+/* Builds the FE structure for n_obs rows. codes_QN[q][i] must be >= 0 (drop
+ * missing rows first); levels are compacted (unused levels removed). The
+ * codes are copied. */
+gravrd_status gravrd_fe_create(int n_fe, size_t n_obs, const int32_t *const *codes_QN, gravrd_fe **out,
+                               gravrd_error *err);
+void gravrd_fe_free(gravrd_fe *fe);
+int gravrd_fe_count(const gravrd_fe *fe);
+int32_t gravrd_fe_levels(const gravrd_fe *fe, int q);
+size_t gravrd_fe_nobs(const gravrd_fe *fe);
+
+/* Number of FE coefficients that are identified: sum of levels minus the
+ * redundancies (one per FE beyond the first for each connected component of
+ * the first two FE; see docs/algorithms.md). Used for degrees of freedom. */
+long gravrd_fe_dof(const gravrd_fe *fe);
+
+typedef struct {
+    double tol;        /* 0 = GRAVRD_DEMEAN_TOL */
+    int max_iter;      /* 0 = GRAVRD_DEMEAN_MAXITER */
+    int threads;       /* 0 or 1 = one thread; results do not depend on it */
+} gravrd_demean_options;
+
+typedef struct {
+    int iterations;    /* largest number of iterations over the variables */
+} gravrd_demean_report;
+
+/* Demeans n_vars columns in place: cols_NK is column-major, n_obs x n_vars.
+ * Returns GRAVRD_ERR_CONVERGENCE (and leaves the columns undefined) when the
+ * tolerance is not reached within max_iter iterations. */
+gravrd_status gravrd_demean(const gravrd_fe *fe, double *cols_NK, int n_vars, const gravrd_demean_options *opt,
+                            gravrd_demean_report *report, gravrd_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
