@@ -21,9 +21,10 @@ extern "C" {
 
 /* Marks singleton observations (alone in a level of some FE) for removal,
  * repeatedly until none is left, as reghdfe does. keep_N: in/out, rows with
- * keep_N[i]==0 are ignored and stay 0. Returns the number of rows dropped. */
-size_t gravrd_fe_drop_singletons(int n_fe, size_t n_obs, const int32_t *const *codes_QN,
-                                 uint8_t *keep_N);
+ * keep_N[i]==0 are ignored and stay 0 (their codes may be -1). The number of
+ * rows dropped goes to *n_dropped. */
+gravrd_status gravrd_fe_drop_singletons(int n_fe, size_t n_obs, const int32_t *const *codes_QN,
+                                        uint8_t *keep_N, size_t *n_dropped, gravrd_error *err);
 
 typedef struct gravrd_fe gravrd_fe;
 
@@ -37,10 +38,13 @@ int gravrd_fe_count(const gravrd_fe *fe);
 int32_t gravrd_fe_levels(const gravrd_fe *fe, int q);
 size_t gravrd_fe_nobs(const gravrd_fe *fe);
 
-/* Number of FE coefficients that are identified: sum of levels minus the
- * redundancies (one per FE beyond the first for each connected component of
- * the first two FE; see docs/algorithms.md). Used for degrees of freedom. */
-long gravrd_fe_dof(const gravrd_fe *fe);
+/* Read-only access to the compacted codes of FE q (n_obs long). */
+const int32_t *gravrd_fe_codes(const gravrd_fe *fe, int q);
+
+/* Number of connected components of the bipartite graph of FE 0 and FE 1
+ * (levels linked by the observations they share); 1 when there are fewer
+ * than two FE. reghdfe counts these as redundant FE coefficients. */
+long gravrd_fe_components(const gravrd_fe *fe);
 
 typedef struct {
     double tol;        /* 0 = GRAVRD_DEMEAN_TOL */
