@@ -1,0 +1,156 @@
+/* model_data.c - evaluating a parsed formula on a frame (see model_data.h). */
+#include "model_data.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void model_data_free(model_data *md)
+{
+    for (int j = 0; j < md->n_outcomes; j++)
+        free(md->outcome_ON ? md->outcome_ON[j] : NULL);
+    free(md->outcome_ON);
+    for (int j = 0; j < md->n_terms; j++) {
+        free(md->term_KN ? md->term_KN[j] : NULL);
+        free(md->term_names ? md->term_names[j] : NULL);
+    }
+    free(md->term_KN);
+    free(md->term_names);
+    for (int q = 0; q < md->n_fe; q++) {
+        free(md->fe_QN ? md->fe_QN[q] : NULL);
+        free(md->fe_names ? md->fe_names[q] : NULL);
+    }
+    free(md->fe_QN);
+    free(md->fe_groups_Q);
+    free(md->fe_names);
+    for (int c = 0; c < md->n_cluster; c++) {
+        free(md->cluster_CN ? md->cluster_CN[c] : NULL);
+        free(md->cluster_names ? md->cluster_names[c] : NULL);
+    }
+    free(md->cluster_CN);
+    free(md->cluster_groups_C);
+    free(md->cluster_names);
+    memset(md, 0, sizeof *md);
+}
+
+static char *dup_string(const char *s)
+{
+    size_t len = strlen(s) + 1;
+    char *d = malloc(len);
+    if (d)
+        memcpy(d, s, len);
+    return d;
+}
+
+gravrd_status model_group_codes(const gravrd_frame *frame, char *const *vars, int n_vars, const char *what,
+                                int32_t *codes_N, int32_t *n_groups, gravrd_error *err)
+{
+    const size_t N = frame->n_rows;
+    int32_t *tmp_N = NULL, *part_N = NULL;
+    gravrd_status st = GRAVRD_OK;
+    for (int v = 0; v < n_vars; v++) {
+        const gravrd_column *col = gravrd_frame_find(frame, vars[v]);
+        if (!col)
+            return gravrd_error_set(err, GRAVRD_ERR_INVALID, "unknown variable '%s' in %s%s%s", vars[v], what,
+                                    frame->source && frame->source[0] ? " (data: " : "",
+                                    frame->source && frame->source[0] ? frame->source : "");
+    }
+    if (n_vars == 1)
+        return gravrd_column_group_codes(gravrd_frame_find(frame, vars[0]), N, codes_N, n_groups, NULL, err);
+    part_N = malloc(N * sizeof *part_N);
+    tmp_N = malloc(N * sizeof *tmp_N);
+    if (!part_N || !tmp_N) {
+        st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory encoding %s", what);
+        goto done;
+    }
+    st = gravrd_column_group_codes(gravrd_frame_find(frame, vars[0]), N, codes_N, n_groups, NULL, err);
+    for (int v = 1; v < n_vars && !st; v++) {
+        int32_t n_part = 0;
+        st = gravrd_column_group_codes(gravrd_frame_find(frame, vars[v]), N, part_N, &n_part, NULL, err);
+        if (!st)
+            st = gravrd_codes_combine(codes_N, *n_groups, part_N, n_part, N, tmp_N, n_groups, err);
+        if (!st)
+            memcpy(codes_N, tmp_N, N * sizeof *codes_N);
+    }
+done:
+    free(part_N);
+    free(tmp_N);
+    return st;
+}
+
+gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *f, const gravrd_fe_term *clusters,
+                               int n_clusters, const gravrd_eval_env *env_in, model_data *md, gravrd_error *err)
+{
+    const size_t N = frame->n_rows;
+    gravrd_status st = GRAVRD_OK;
+    gravrd_eval_env env = {frame, env_in ? env_in->call : NULL, env_in ? env_in->user : NULL};
+    memset(md, 0, sizeof *md);
+    md->n_rows = N;
+    double *factor_N = NULL;
+
+    md->outcome_ON = calloc((size_t)f->n_outcomes, sizeof *md->outcome_ON);
+    md->term_KN = calloc((size_t)f->n_terms + 1, sizeof *md->term_KN);
+    md->term_names = calloc((size_t)f->n_terms + 1, sizeof *md->term_names);
+    md->fe_QN = calloc((size_t)f->n_fes + 1, sizeof *md->fe_QN);
+    md->fe_groups_Q = calloc((size_t)f->n_fes + 1, sizeof *md->fe_groups_Q);
+    md->fe_names = calloc((size_t)f->n_fes + 1, sizeof *md->fe_names);
+    md->cluster_CN = calloc((size_t)n_clusters + 1, sizeof *md->cluster_CN);
+    md->cluster_groups_C = calloc((size_t)n_clusters + 1, sizeof *md->cluster_groups_C);
+    md->cluster_names = calloc((size_t)n_clusters + 1, sizeof *md->cluster_names);
+    factor_N = malloc((N ? N : 1) * sizeof *factor_N);
+    if (!md->outcome_ON || !md->term_KN || !md->term_names || !md->fe_QN || !md->fe_groups_Q || !md->fe_names ||
+        !md->cluster_CN || !md->cluster_groups_C || !md->cluster_names || !factor_N)
+        goto nomem;
+
+    for (int j = 0; j < f->n_outcomes; j++) {
+        md->outcome_ON[j] = malloc((N ? N : 1) * sizeof(double));
+        md->n_outcomes = j + 1;
+        if (!md->outcome_ON[j])
+            goto nomem;
+        if ((st = gravrd_expr_eval(f->outcomes[j], &env, md->outcome_ON[j], err)))
+            goto fail;
+    }
+    for (int t = 0; t < f->n_terms; t++) {
+        md->term_KN[t] = malloc((N ? N : 1) * sizeof(double));
+        md->term_names[t] = dup_string(f->terms[t].name);
+        md->n_terms = t + 1;
+        if (!md->term_KN[t] || !md->term_names[t])
+            goto nomem;
+        double *x = md->term_KN[t];
+        for (int m = 0; m < f->terms[t].n_factors; m++) {
+            if ((st = gravrd_expr_eval(f->terms[t].factors[m], &env, m == 0 ? x : factor_N, err)))
+                goto fail;
+            if (m > 0)
+                for (size_t i = 0; i < N; i++)
+                    x[i] *= factor_N[i];
+        }
+    }
+    for (int q = 0; q < f->n_fes; q++) {
+        md->fe_QN[q] = malloc((N ? N : 1) * sizeof(int32_t));
+        md->fe_names[q] = dup_string(f->fes[q].name);
+        md->n_fe = q + 1;
+        if (!md->fe_QN[q] || !md->fe_names[q])
+            goto nomem;
+        if ((st = model_group_codes(frame, f->fes[q].vars, f->fes[q].n_vars, "the fixed effects", md->fe_QN[q],
+                                    &md->fe_groups_Q[q], err)))
+            goto fail;
+    }
+    for (int c = 0; c < n_clusters; c++) {
+        md->cluster_CN[c] = malloc((N ? N : 1) * sizeof(int32_t));
+        md->cluster_names[c] = dup_string(clusters[c].name);
+        md->n_cluster = c + 1;
+        if (!md->cluster_CN[c] || !md->cluster_names[c])
+            goto nomem;
+        if ((st = model_group_codes(frame, clusters[c].vars, clusters[c].n_vars, "--cluster", md->cluster_CN[c],
+                                    &md->cluster_groups_C[c], err)))
+            goto fail;
+    }
+    free(factor_N);
+    return GRAVRD_OK;
+nomem:
+    st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory evaluating the formula on %zu rows", N);
+fail:
+    free(factor_N);
+    model_data_free(md);
+    return st;
+}

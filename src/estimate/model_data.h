@@ -1,0 +1,34 @@
+/* model_data.h - a formula evaluated on a whole frame: outcome and regressor
+ * columns, FE and cluster codes, before any row is dropped. */
+#ifndef GRAVRD_MODEL_DATA_H
+#define GRAVRD_MODEL_DATA_H
+
+#include "gravrd/estimate.h"
+
+typedef struct {
+    size_t n_rows;                /* N: rows of the frame */
+    int n_outcomes;
+    double **outcome_ON;          /* n_outcomes arrays of N */
+    int n_terms;                  /* regressors from the formula (excluding intercept) */
+    double **term_KN;
+    char **term_names;
+    int n_fe;
+    int32_t **fe_QN;              /* -1 = missing */
+    int32_t *fe_groups_Q;
+    char **fe_names;
+    int n_cluster;
+    int32_t **cluster_CN;         /* -1 = missing */
+    int32_t *cluster_groups_C;
+    char **cluster_names;
+} model_data;
+
+/* Group codes of a '^'-combination of columns (a single column when
+ * n_vars == 1). `what` names the role in messages ("fixed effect"). */
+gravrd_status model_group_codes(const gravrd_frame *frame, char *const *vars, int n_vars, const char *what,
+                                int32_t *codes_N, int32_t *n_groups, gravrd_error *err);
+
+gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *f, const gravrd_fe_term *clusters,
+                               int n_clusters, const gravrd_eval_env *env, model_data *md, gravrd_error *err);
+void model_data_free(model_data *md);
+
+#endif

@@ -1,0 +1,494 @@
+/* ols.c - least squares with fixed effects on one sample (see ols.h).
+ *
+ * Degrees of freedom follow fixest's defaults (docs/inference.md):
+ *   K = kept coefficients + sum of FE levels - (number of FE - 1),
+ * adjusted R2 = 1 - (1 - R2)(n - 1)/(n - K); for clustered variances the FE
+ * whose levels are nested in a cluster variable are not counted in K. Under
+ * --ssc stata (reghdfe) the redundant FE coefficients are counted exactly
+ * for the first two FE (their connected components). */
+#include "ols.h"
+
+#include "gravrd/hdfe.h"
+#include "gravrd/vcov.h"
+#include "linalg.h"
+
+#include <gsl/gsl_cdf.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A regressor whose within-FE variation is below this share of its total
+ * variation, or whose part not explained by the previous regressors is below
+ * this share of its own, is dropped as collinear (fixest's collin.tol). */
+#define COLLINEAR_TOL 1e-10
+
+static char *dup_string(const char *s)
+{
+    size_t len = strlen(s) + 1;
+    char *d = malloc(len);
+    if (d)
+        memcpy(d, s, len);
+    return d;
+}
+
+/* Dense 0..G-1 codes of the rows kept; returns G or -1 on no memory. */
+static int32_t compact_codes(const int32_t *code_N, size_t N, const uint8_t *keep_N, int32_t n_groups,
+                             int32_t *out_n)
+{
+    int32_t *map = malloc(((size_t)n_groups + 1) * sizeof *map);
+    if (!map)
+        return -1;
+    for (int32_t g = 0; g < n_groups; g++)
+        map[g] = -1;
+    int32_t G = 0;
+    size_t j = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (!keep_N[i])
+            continue;
+        int32_t c = code_N[i];
+        if (map[c] < 0)
+            map[c] = G++;
+        out_n[j++] = map[c];
+    }
+    free(map);
+    return G;
+}
+
+/* 1 if every level of fe_n maps to a single cluster group. */
+static int fe_nested_in(const int32_t *fe_n, int32_t n_levels, const int32_t *cl_n, size_t n)
+{
+    int32_t *owner = malloc((size_t)n_levels * sizeof *owner);
+    if (!owner)
+        return 0;
+    for (int32_t g = 0; g < n_levels; g++)
+        owner[g] = -1;
+    int nested = 1;
+    for (size_t i = 0; i < n && nested; i++) {
+        if (owner[fe_n[i]] < 0)
+            owner[fe_n[i]] = cl_n[i];
+        else if (owner[fe_n[i]] != cl_n[i])
+            nested = 0;
+    }
+    free(owner);
+    return nested;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct {
+    size_t n;
+    int n_y, n_x;           /* outcomes, candidate regressors (incl. intercept) */
+    double *y_orig;         /* n x n_y, column-major */
+    double *data;           /* n x (n_y + n_x): demeaned outcomes then regressors */
+    int32_t **fe_q;         /* compacted sample codes */
+    int32_t **cl_c;
+    int32_t *cl_groups;
+    gravrd_fe *fe;
+    int n_fe, n_cl;
+} sample_work;
+
+static void sample_work_free(sample_work *w)
+{
+    free(w->y_orig);
+    free(w->data);
+    if (w->fe_q)
+        for (int q = 0; q < w->n_fe; q++)
+            free(w->fe_q[q]);
+    free(w->fe_q);
+    if (w->cl_c)
+        for (int c = 0; c < w->n_cl; c++)
+            free(w->cl_c[c]);
+    free(w->cl_c);
+    free(w->cl_groups);
+    gravrd_fe_free(w->fe);
+}
+
+gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const int *outcome_J, int n_out,
+                             int intercept, const gravrd_reg_options *opt, gravrd_reg_result *results_J,
+                             gravrd_error *err)
+{
+    double t_start = now_seconds();
+    const size_t N = md->n_rows;
+    gravrd_status st = GRAVRD_OK;
+    sample_work w = {0};
+    int *kept_K = NULL;
+    double *xtx = NULL, *bread = NULL, *xty = NULL, *Xk = NULL, *resid = NULL, *V = NULL, *beta = NULL;
+    w.n_fe = md->n_fe;
+    w.n_cl = md->n_cluster;
+    if (md->n_fe > 0)
+        intercept = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < N; i++)
+        n += keep_N[i] != 0;
+    if (n == 0)
+        return gravrd_error_set(err, GRAVRD_ERR_EMPTY, "the estimation sample is empty");
+    w.n = n;
+    w.n_y = n_out;
+    w.n_x = md->n_terms + (intercept ? 1 : 0);
+    const int n_y = w.n_y, n_x = w.n_x, n_cols = n_y + n_x;
+
+    w.y_orig = malloc(n * (size_t)n_y * sizeof(double));
+    w.data = malloc(n * (size_t)n_cols * sizeof(double));
+    w.fe_q = calloc((size_t)md->n_fe + 1, sizeof *w.fe_q);
+    w.cl_c = calloc((size_t)md->n_cluster + 1, sizeof *w.cl_c);
+    w.cl_groups = calloc((size_t)md->n_cluster + 1, sizeof *w.cl_groups);
+    if (!w.y_orig || !w.data || !w.fe_q || !w.cl_c || !w.cl_groups)
+        goto nomem;
+    for (int j = 0; j < n_y; j++) {
+        const double *src = md->outcome_ON[outcome_J[j]];
+        double *dst = w.y_orig + (size_t)j * n;
+        size_t r = 0;
+        for (size_t i = 0; i < N; i++)
+            if (keep_N[i])
+                dst[r++] = src[i];
+        memcpy(w.data + (size_t)j * n, dst, n * sizeof(double));
+    }
+    for (int t = 0; t < n_x; t++) {
+        double *dst = w.data + (size_t)(n_y + t) * n;
+        if (intercept && t == 0) {
+            for (size_t r = 0; r < n; r++)
+                dst[r] = 1.0;
+            continue;
+        }
+        const double *src = md->term_KN[t - (intercept ? 1 : 0)];
+        size_t r = 0;
+        for (size_t i = 0; i < N; i++)
+            if (keep_N[i])
+                dst[r++] = src[i];
+    }
+    for (int q = 0; q < md->n_fe; q++) {
+        if (!(w.fe_q[q] = malloc(n * sizeof(int32_t))))
+            goto nomem;
+        if (compact_codes(md->fe_QN[q], N, keep_N, md->fe_groups_Q[q], w.fe_q[q]) < 0)
+            goto nomem;
+    }
+    for (int c = 0; c < md->n_cluster; c++) {
+        if (!(w.cl_c[c] = malloc(n * sizeof(int32_t))))
+            goto nomem;
+        if ((w.cl_groups[c] = compact_codes(md->cluster_CN[c], N, keep_N, md->cluster_groups_C[c], w.cl_c[c])) < 0)
+            goto nomem;
+        if (w.cl_groups[c] < 2) {
+            st = gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                                  "cluster variable '%s' has only one level in the estimation sample; "
+                                  "clustered standard errors need at least two clusters",
+                                  md->cluster_names[c]);
+            goto fail;
+        }
+    }
+
+    /* Total sums of squares (before demeaning) for R2 and for the test of
+     * regressors absorbed by the fixed effects. */
+    double *ss_orig = calloc((size_t)n_cols, sizeof *ss_orig);
+    if (!ss_orig)
+        goto nomem;
+    for (int c = 0; c < n_cols; c++) {
+        const double *v = w.data + (size_t)c * n;
+        double mean = 0, ss = 0;
+        for (size_t r = 0; r < n; r++)
+            mean += v[r];
+        mean /= (double)n;
+        for (size_t r = 0; r < n; r++)
+            ss += (v[r] - mean) * (v[r] - mean);
+        ss_orig[c] = ss;
+    }
+
+    int iterations = 0;
+    if (md->n_fe > 0) {
+        if ((st = gravrd_fe_create(md->n_fe, n, (const int32_t *const *)w.fe_q, &w.fe, err))) {
+            free(ss_orig);
+            goto fail;
+        }
+        gravrd_demean_options dopt = {opt->tol, opt->max_iter, opt->threads};
+        gravrd_demean_report rep = {0};
+        if ((st = gravrd_demean(w.fe, w.data, n_cols, &dopt, &rep, err))) {
+            free(ss_orig);
+            goto fail;
+        }
+        iterations = rep.iterations;
+    }
+
+    /* Collinearity: sequential Cholesky of X'X in formula order. */
+    xtx = calloc((size_t)n_x * (size_t)n_x + 1, sizeof *xtx);
+    kept_K = calloc((size_t)n_x + 1, sizeof *kept_K);
+    if (!xtx || !kept_K) {
+        free(ss_orig);
+        goto nomem;
+    }
+    const double *X = w.data + (size_t)n_y * n;
+    for (int a = 0; a < n_x; a++)
+        for (int b = 0; b <= a; b++) {
+            double s = 0;
+            const double *xa = X + (size_t)a * n, *xb = X + (size_t)b * n;
+            for (size_t r = 0; r < n; r++)
+                s += xa[r] * xb[r];
+            xtx[a * n_x + b] = xtx[b * n_x + a] = s;
+        }
+    int k = 0;
+    int n_collinear = 0, absorbed = 0;
+    {
+        double *Lc = calloc((size_t)n_x * (size_t)n_x + 1, sizeof *Lc);
+        if (!Lc) {
+            free(ss_orig);
+            goto nomem;
+        }
+        for (int j = 0; j < n_x; j++) {
+            double d = xtx[j * n_x + j];
+            int is_intercept = intercept && j == 0;
+            int drop = 0;
+            if (!is_intercept && md->n_fe > 0 && !(d > COLLINEAR_TOL * ss_orig[n_y + j]))
+                drop = absorbed = 1; /* constant within the fixed effects */
+            if (!is_intercept && md->n_fe == 0 && !(ss_orig[n_y + j] > 0) && intercept)
+                drop = 1;            /* constant, collinear with the intercept */
+            if (!drop) {
+                /* Row j of the Cholesky factor restricted to kept columns. */
+                double rem = d;
+                for (int m = 0; m < k; m++) {
+                    int cm = kept_K[m];
+                    double s = xtx[j * n_x + cm];
+                    for (int l = 0; l < m; l++)
+                        s -= Lc[j * n_x + l] * Lc[cm * n_x + l];
+                    Lc[j * n_x + m] = s / Lc[cm * n_x + m];
+                    rem -= Lc[j * n_x + m] * Lc[j * n_x + m];
+                }
+                if (!(rem > COLLINEAR_TOL * d))
+                    drop = 1;
+                else
+                    Lc[j * n_x + k] = sqrt(rem);
+            }
+            if (drop) {
+                n_collinear++;
+                continue;
+            }
+            /* Move row j's factor to slot k's row index: kept_K[k] = j keeps
+             * Lc indexed by original column for rows, by kept position for cols. */
+            kept_K[k++] = j;
+        }
+        free(Lc);
+    }
+    free(ss_orig);
+    if (k == 0 && n_x > 0) {
+        st = gravrd_error_set(err, GRAVRD_ERR_COLLINEAR,
+                              absorbed ? "all regressors are collinear with the fixed effects; nothing to estimate"
+                                       : "all regressors are collinear; nothing to estimate");
+        goto fail;
+    }
+
+    bread = calloc((size_t)k * (size_t)k + 1, sizeof *bread);
+    xty = calloc((size_t)k + 1, sizeof *xty);
+    Xk = malloc(n * ((size_t)k + 1) * sizeof *Xk);
+    resid = malloc(n * sizeof *resid);
+    V = calloc((size_t)k * (size_t)k + 1, sizeof *V);
+    beta = calloc((size_t)k + 1, sizeof *beta);
+    if (!bread || !xty || !Xk || !resid || !V || !beta)
+        goto nomem;
+    for (int a = 0; a < k; a++) {
+        memcpy(Xk + (size_t)a * n, X + (size_t)kept_K[a] * n, n * sizeof(double));
+        for (int b = 0; b < k; b++)
+            bread[a * k + b] = xtx[kept_K[a] * n_x + kept_K[b]];
+    }
+    if (linalg_spd_inverse(bread, k) != 0) {
+        st = gravrd_error_set(err, GRAVRD_ERR_NUMERIC, "X'X is not positive definite after removing collinear "
+                                                       "regressors");
+        goto fail;
+    }
+
+    /* Degrees of freedom (fixest: FE levels minus one reference per extra FE). */
+    long fe_params = 0;
+    if (md->n_fe > 0) {
+        for (int q = 0; q < md->n_fe; q++)
+            fe_params += gravrd_fe_levels(w.fe, q);
+        if (opt->ssc == GRAVRD_SSC_STATA) {
+            long comps = gravrd_fe_components(w.fe);
+            fe_params -= (md->n_fe >= 2 ? comps : 1) + (md->n_fe > 2 ? md->n_fe - 2 : 0);
+            fe_params += 1; /* reghdfe keeps the constant as a parameter */
+        } else {
+            fe_params -= md->n_fe - 1;
+        }
+    }
+    const long K_all = k + fe_params;
+    long K_vcov = K_all;
+    int clustered = md->n_cluster > 0;
+    if (clustered && md->n_fe > 0) {
+        /* FE nested in a cluster variable are not counted, except for one
+         * parameter each (their mean): fixest's fixef.K = "nested". */
+        for (int q = 0; q < md->n_fe; q++)
+            for (int c = 0; c < md->n_cluster; c++)
+                if (fe_nested_in(gravrd_fe_codes(w.fe, q), gravrd_fe_levels(w.fe, q), w.cl_c[c], n)) {
+                    K_vcov -= gravrd_fe_levels(w.fe, q) - 1;
+                    break;
+                }
+    }
+    int32_t g_min = 0;
+    for (int c = 0; c < md->n_cluster; c++)
+        if (c == 0 || w.cl_groups[c] < g_min)
+            g_min = w.cl_groups[c];
+
+    for (int j = 0; j < n_y; j++) {
+        gravrd_reg_result *res = &results_J[j];
+        const double *y = w.data + (size_t)j * n, *y0 = w.y_orig + (size_t)j * n;
+        for (int a = 0; a < k; a++) {
+            double s = 0;
+            const double *xa = Xk + (size_t)a * n;
+            for (size_t r = 0; r < n; r++)
+                s += xa[r] * y[r];
+            xty[a] = s;
+        }
+        for (int a = 0; a < k; a++) {
+            double s = 0;
+            for (int b = 0; b < k; b++)
+                s += bread[a * k + b] * xty[b];
+            beta[a] = s;
+        }
+        double rss = 0, tss = 0, tss_within = 0, mean = 0;
+        for (size_t r = 0; r < n; r++) {
+            double fit = 0;
+            for (int a = 0; a < k; a++)
+                fit += Xk[(size_t)a * n + r] * beta[a];
+            resid[r] = y[r] - fit;
+            rss += resid[r] * resid[r];
+            tss_within += y[r] * y[r];
+            mean += y0[r];
+        }
+        mean /= (double)n;
+        for (size_t r = 0; r < n; r++)
+            tss += (y0[r] - mean) * (y0[r] - mean);
+        if (!intercept && md->n_fe == 0) {
+            tss = 0; /* R2 without a constant is uncentred, as in R's lm */
+            for (size_t r = 0; r < n; r++)
+                tss += y0[r] * y0[r];
+        }
+        if ((double)n - (double)K_all <= 0) {
+            st = gravrd_error_set(err, GRAVRD_ERR_DATA,
+                                  "no residual degrees of freedom: %zu observations for %ld parameters", n, K_all);
+            goto fail;
+        }
+
+        /* Variance */
+        double t_df;
+        if (clustered) {
+            gravrd_cluster_dim dims[4];
+            for (int c = 0; c < md->n_cluster && c < 4; c++) {
+                dims[c].code_N = w.cl_c[c];
+                dims[c].n_groups = w.cl_groups[c];
+            }
+            if ((st = gravrd_vcov_cluster(Xk, n, k, resid, bread, dims, md->n_cluster, 1, V, err)))
+                goto fail;
+            double adj = ((double)n - 1) / ((double)n - (double)K_vcov);
+            for (int a = 0; a < k * k; a++)
+                V[a] *= adj;
+            t_df = (double)g_min - 1;
+        } else if (opt->vcov == GRAVRD_VCOV_HETERO) {
+            double *meat = malloc((size_t)k * (size_t)k * sizeof *meat + 1);
+            if (!meat)
+                goto nomem;
+            if ((st = gravrd_vcov_meat(Xk, n, k, resid, NULL, 0, meat, err))) {
+                free(meat);
+                goto fail;
+            }
+            gravrd_sandwich(bread, meat, k, V);
+            free(meat);
+            double adj = (double)n / ((double)n - (double)K_all);
+            for (int a = 0; a < k * k; a++)
+                V[a] *= adj;
+            t_df = (double)n - (double)K_all;
+        } else {
+            double sigma2 = rss / ((double)n - (double)K_all);
+            for (int a = 0; a < k * k; a++)
+                V[a] = sigma2 * bread[a];
+            t_df = (double)n - (double)K_all;
+        }
+
+        res->nobs = n;
+        res->n_coef = k;
+        res->coefs = calloc((size_t)k + 1, sizeof *res->coefs);
+        res->vcov = malloc(((size_t)k * (size_t)k + 1) * sizeof *res->vcov);
+        res->n_collinear = n_collinear;
+        res->collinear = calloc((size_t)n_collinear + 1, sizeof *res->collinear);
+        res->n_fe = md->n_fe;
+        res->fe_names = calloc((size_t)md->n_fe + 1, sizeof *res->fe_names);
+        res->fe_levels = calloc((size_t)md->n_fe + 1, sizeof *res->fe_levels);
+        if (!res->coefs || !res->vcov || !res->collinear || !res->fe_names || !res->fe_levels)
+            goto nomem;
+        memcpy(res->vcov, V, (size_t)k * (size_t)k * sizeof *V);
+        for (int q = 0; q < md->n_fe; q++) {
+            if (!(res->fe_names[q] = dup_string(md->fe_names[q])))
+                goto nomem;
+            res->fe_levels[q] = gravrd_fe_levels(w.fe, q);
+        }
+        for (int a = 0, m = 0, c = 0; a < n_x; a++) {
+            const char *name = intercept && a == 0 ? "(Intercept)" : md->term_names[a - (intercept ? 1 : 0)];
+            if (m < k && kept_K[m] == a) {
+                gravrd_coef *cf = &res->coefs[m];
+                if (!(cf->name = dup_string(name)))
+                    goto nomem;
+                cf->estimate = beta[m];
+                cf->se = sqrt(V[m * k + m]);
+                cf->t = cf->estimate / cf->se;
+                cf->p = 2 * gsl_cdf_tdist_Q(fabs(cf->t), t_df);
+                m++;
+            } else if (!(res->collinear[c++] = dup_string(name))) {
+                goto nomem;
+            }
+        }
+        res->r2 = 1 - rss / tss;
+        res->adj_r2 = 1 - (1 - res->r2) * ((double)n - (intercept || md->n_fe > 0 ? 1 : 0)) /
+                              ((double)n - (double)K_all);
+        res->within_r2 = md->n_fe > 0 ? 1 - rss / tss_within : NAN;
+        res->rmse = sqrt(rss / (double)n);
+        res->t_df = t_df;
+        res->n_params = K_all;
+        res->n_clusters_min = clustered ? (size_t)g_min : 0;
+        res->iterations = iterations;
+
+        /* Wald test of all coefficients except the intercept. */
+        int first = intercept && k > 0 && kept_K[0] == 0 ? 1 : 0, kw = k - first;
+        res->wald_df1 = kw;
+        res->wald_df2 = t_df;
+        res->wald_f = res->wald_p = NAN;
+        if (kw > 0) {
+            double *Vw = malloc((size_t)kw * (size_t)kw * sizeof *Vw), *bw = malloc((size_t)kw * sizeof *bw);
+            if (!Vw || !bw) {
+                free(Vw);
+                free(bw);
+                goto nomem;
+            }
+            for (int a = 0; a < kw; a++) {
+                bw[a] = beta[first + a];
+                for (int b = 0; b < kw; b++)
+                    Vw[a * kw + b] = V[(first + a) * k + first + b];
+            }
+            if (linalg_solve(Vw, bw, kw) == 0) {
+                double q = 0;
+                for (int a = 0; a < kw; a++)
+                    q += beta[first + a] * bw[a];
+                res->wald_f = q / kw;
+                res->wald_p = gsl_cdf_fdist_Q(res->wald_f, kw, t_df);
+            }
+            free(Vw);
+            free(bw);
+        }
+        res->seconds = now_seconds() - t_start;
+    }
+    goto done;
+nomem:
+    st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory fitting the model on %zu rows", n);
+fail:
+done:
+    sample_work_free(&w);
+    free(kept_K);
+    free(xtx);
+    free(bread);
+    free(xty);
+    free(Xk);
+    free(resid);
+    free(V);
+    free(beta);
+    return st;
+}

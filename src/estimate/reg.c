@@ -1,0 +1,471 @@
+/* reg.c - the `gravrd reg` pipeline: parse, evaluate, build the samples
+ * (subset, split, missing values, singletons), then fit each outcome with
+ * ols_fit_sample. Outcomes with the same usable rows are fitted together so
+ * they share the fixed-effect work. */
+#include "gravrd/estimate.h"
+#include "gravrd/hdfe.h"
+
+#include "model_data.h"
+#include "ols.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gravrd_reg_options_init(gravrd_reg_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->vcov = GRAVRD_VCOV_IID;
+    opt->ssc = GRAVRD_SSC_FIXEST;
+}
+
+static void result_free(gravrd_reg_result *r)
+{
+    free(r->outcome);
+    free(r->sample);
+    free(r->formula);
+    if (r->fe_names)
+        for (int q = 0; q < r->n_fe; q++)
+            free(r->fe_names[q]);
+    free(r->fe_names);
+    free(r->fe_levels);
+    free(r->vcov_label);
+    if (r->coefs)
+        for (int a = 0; a < r->n_coef; a++)
+            free(r->coefs[a].name);
+    free(r->coefs);
+    free(r->vcov);
+    if (r->collinear)
+        for (int a = 0; a < r->n_collinear; a++)
+            free(r->collinear[a]);
+    free(r->collinear);
+}
+
+void gravrd_reg_results_free(gravrd_reg_results *res)
+{
+    if (!res)
+        return;
+    for (int j = 0; j < res->n; j++)
+        result_free(&res->results[j]);
+    free(res->results);
+    for (int w = 0; w < res->n_warnings; w++)
+        free(res->warnings[w]);
+    free(res->warnings);
+    free(res);
+}
+
+static char *format_string(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        return NULL;
+    char *s = malloc((size_t)len + 1);
+    if (!s)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static gravrd_status add_warning(gravrd_reg_results *res, char *msg, gravrd_error *err)
+{
+    if (!msg)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    char **grown = realloc(res->warnings, ((size_t)res->n_warnings + 1) * sizeof *grown);
+    if (!grown) {
+        free(msg);
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    }
+    res->warnings = grown;
+    res->warnings[res->n_warnings++] = msg;
+    return GRAVRD_OK;
+}
+
+/* Appends "name: count" of rows of `sample_N` where the value is not usable. */
+static void describe_missing(char *buf, size_t cap, const char *name, size_t count)
+{
+    size_t len = strlen(buf);
+    if (count == 0 || len + 1 >= cap)
+        return;
+    snprintf(buf + len, cap - len, "%s%s: %zu", len ? ", " : "", name, count);
+}
+
+static char *vcov_label(const gravrd_reg_options *opt, const model_data *md)
+{
+    if (md->n_cluster == 0)
+        return format_string("%s", opt->vcov == GRAVRD_VCOV_HETERO ? "hetero" : "iid");
+    static const char *ways[] = {"", "cluster", "two-way cluster", "three-way cluster", "four-way cluster"};
+    size_t len = 64;
+    for (int c = 0; c < md->n_cluster; c++)
+        len += strlen(md->cluster_names[c]) + 3;
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    snprintf(s, len, "%s: ", ways[md->n_cluster < 5 ? md->n_cluster : 4]);
+    for (int c = 0; c < md->n_cluster; c++) {
+        if (c)
+            strcat(s, " + ");
+        strcat(s, md->cluster_names[c]);
+    }
+    return s;
+}
+
+typedef struct {
+    char *label;
+    uint8_t *mask_N;
+} sample_def;
+
+/* Fits every outcome on one sample, appending to res. */
+static gravrd_status fit_sample(const model_data *md, const gravrd_formula *f, const sample_def *sample,
+                                const gravrd_reg_options *opt, const gravrd_frame *frame, gravrd_reg_results *res,
+                                gravrd_error *err)
+{
+    const size_t N = md->n_rows;
+    const int n_out = md->n_outcomes;
+    gravrd_status st = GRAVRD_OK;
+    uint8_t *rhs_ok = malloc(N ? N : 1);
+    uint8_t **ok_J = calloc((size_t)n_out, sizeof *ok_J);
+    int *group_J = malloc((size_t)n_out * sizeof *group_J), *members = malloc((size_t)n_out * sizeof *members);
+    size_t *missing_J = calloc((size_t)n_out, sizeof *missing_J);
+    if (!rhs_ok || !ok_J || !group_J || !members || !missing_J)
+        goto nomem;
+
+    size_t n_sample = 0;
+    char detail[1024] = "";
+    for (size_t i = 0; i < N; i++)
+        n_sample += sample->mask_N[i] != 0;
+    memcpy(rhs_ok, sample->mask_N, N);
+    /* Missing values per variable, for the warning and for --strict. */
+    for (int t = 0; t < md->n_terms; t++) {
+        size_t bad = 0, first = 0;
+        for (size_t i = 0; i < N; i++)
+            if (sample->mask_N[i] && !isfinite(md->term_KN[t][i])) {
+                if (!bad++)
+                    first = i;
+                rhs_ok[i] = 0;
+            }
+        if (bad && opt->strict)
+            goto strict_fail_term;
+        describe_missing(detail, sizeof detail, md->term_names[t], bad);
+        continue;
+    strict_fail_term:
+        st = gravrd_error_set(err, GRAVRD_ERR_DATA,
+                              "%s: %zu rows have a missing or non-finite value of %s (first: data row %zu); "
+                              "--strict makes this an error",
+                              frame->source && frame->source[0] ? frame->source : "data", bad, md->term_names[t],
+                              first + 1);
+        goto done;
+    }
+    for (int q = 0; q < md->n_fe + md->n_cluster; q++) {
+        const int32_t *code = q < md->n_fe ? md->fe_QN[q] : md->cluster_CN[q - md->n_fe];
+        const char *name = q < md->n_fe ? md->fe_names[q] : md->cluster_names[q - md->n_fe];
+        size_t bad = 0, first = 0;
+        for (size_t i = 0; i < N; i++)
+            if (sample->mask_N[i] && code[i] < 0) {
+                if (!bad++)
+                    first = i;
+                rhs_ok[i] = 0;
+            }
+        if (bad && opt->strict) {
+            st = gravrd_error_set(err, GRAVRD_ERR_DATA,
+                                  "%s: %zu rows have a missing value of %s (first: data row %zu); "
+                                  "--strict makes this an error",
+                                  frame->source && frame->source[0] ? frame->source : "data", bad, name, first + 1);
+            goto done;
+        }
+        describe_missing(detail, sizeof detail, name, bad);
+    }
+    for (int j = 0; j < n_out; j++) {
+        if (!(ok_J[j] = malloc(N ? N : 1)))
+            goto nomem;
+        size_t bad = 0, first = 0, usable = 0;
+        for (size_t i = 0; i < N; i++) {
+            int y_ok = isfinite(md->outcome_ON[j][i]);
+            if (sample->mask_N[i] && !y_ok && !bad++)
+                first = i;
+            ok_J[j][i] = rhs_ok[i] && y_ok;
+            usable += ok_J[j][i];
+        }
+        if (bad && opt->strict) {
+            st = gravrd_error_set(err, GRAVRD_ERR_DATA,
+                                  "%s: %zu rows have a missing or non-finite value of %s (first: data row %zu); "
+                                  "--strict makes this an error",
+                                  frame->source && frame->source[0] ? frame->source : "data", bad,
+                                  f->outcome_names[j], first + 1);
+            goto done;
+        }
+        missing_J[j] = n_sample - usable;
+        if (missing_J[j] > 0) {
+            char buf[1200];
+            snprintf(buf, sizeof buf, "%s", detail);
+            describe_missing(buf, sizeof buf, f->outcome_names[j], bad);
+            if ((st = add_warning(res,
+                                  format_string("%s [%s]: %zu observations removed because of missing or "
+                                                "non-finite values (%s)",
+                                                f->outcome_names[j], sample->label, missing_J[j], buf),
+                                  err)))
+                goto done;
+        }
+    }
+    /* Outcomes with identical usable rows share one fit. */
+    for (int j = 0; j < n_out; j++) {
+        group_J[j] = j;
+        for (int m = 0; m < j; m++)
+            if (group_J[m] == m && !memcmp(ok_J[m], ok_J[j], N)) {
+                group_J[j] = m;
+                break;
+            }
+    }
+    int base = res->n;
+    gravrd_reg_result *grown = realloc(res->results, ((size_t)res->n + (size_t)n_out) * sizeof *grown);
+    if (!grown)
+        goto nomem;
+    res->results = grown;
+    memset(res->results + base, 0, (size_t)n_out * sizeof *grown);
+    res->n += n_out;
+    for (int j = 0; j < n_out; j++) {
+        if (group_J[j] != j)
+            continue;
+        int n_members = 0;
+        for (int m = j; m < n_out; m++)
+            if (group_J[m] == j)
+                members[n_members++] = m;
+        size_t dropped_singletons = 0;
+        if (md->n_fe > 0 && !opt->keep_singletons &&
+            (st = gravrd_fe_drop_singletons(md->n_fe, N, (const int32_t *const *)md->fe_QN, ok_J[j],
+                                            &dropped_singletons, err)))
+            goto done;
+        size_t usable = 0;
+        for (size_t i = 0; i < N; i++)
+            usable += ok_J[j][i];
+        if (usable == 0) {
+            st = gravrd_error_set(err, GRAVRD_ERR_EMPTY,
+                                  "no observations left to estimate %s on sample '%s' (%zu rows in the sample, "
+                                  "%zu with missing values, %zu singletons)",
+                                  f->outcome_names[j], sample->label, n_sample, missing_J[j], dropped_singletons);
+            goto done;
+        }
+        gravrd_reg_result *tmp = calloc((size_t)n_members, sizeof *tmp);
+        if (!tmp)
+            goto nomem;
+        st = ols_fit_sample(md, ok_J[j], members, n_members, f->intercept, opt, tmp, err);
+        for (int m = 0; m < n_members; m++)
+            res->results[base + members[m]] = tmp[m];
+        free(tmp);
+        if (st)
+            goto done;
+        if (dropped_singletons > 0 &&
+            (st = add_warning(res,
+                              format_string("%s [%s]: %zu singleton observations removed (--keep-singletons "
+                                            "keeps them)",
+                                            f->outcome_names[j], sample->label, dropped_singletons),
+                              err)))
+            goto done;
+        for (int m = 0; m < n_members; m++) {
+            gravrd_reg_result *r = &res->results[base + members[m]];
+            r->dropped_missing = missing_J[members[m]];
+            r->dropped_singletons = dropped_singletons;
+            r->outcome = format_string("%s", f->outcome_names[members[m]]);
+            r->sample = format_string("%s", sample->label);
+            r->formula = format_string("%s", f->text);
+            r->vcov_label = vcov_label(opt, md);
+            if (!r->outcome || !r->sample || !r->formula || !r->vcov_label)
+                goto nomem;
+            if (r->n_collinear > 0) {
+                size_t len = 0;
+                for (int a = 0; a < r->n_collinear; a++)
+                    len += strlen(r->collinear[a]) + 2;
+                char *names = malloc(len + 1);
+                if (!names)
+                    goto nomem;
+                names[0] = '\0';
+                for (int a = 0; a < r->n_collinear; a++) {
+                    if (a)
+                        strcat(names, ", ");
+                    strcat(names, r->collinear[a]);
+                }
+                st = add_warning(res,
+                                 format_string("%s [%s]: %s removed because of collinearity", r->outcome,
+                                               r->sample, names),
+                                 err);
+                free(names);
+                if (st)
+                    goto done;
+            }
+        }
+    }
+    goto done;
+nomem:
+    st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory building the estimation sample");
+done:
+    free(rhs_ok);
+    if (ok_J)
+        for (int j = 0; j < n_out; j++)
+            free(ok_J[j]);
+    free(ok_J);
+    free(group_J);
+    free(members);
+    free(missing_J);
+    return st;
+}
+
+gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const gravrd_reg_options *opt_in,
+                         gravrd_reg_results **out, gravrd_error *err)
+{
+    gravrd_reg_options opt;
+    if (opt_in)
+        opt = *opt_in;
+    else
+        gravrd_reg_options_init(&opt);
+    *out = NULL;
+    gravrd_status st;
+    gravrd_formula *f = NULL;
+    gravrd_fe_term *clusters = NULL;
+    int n_clusters = 0;
+    model_data md = {0};
+    sample_def *samples = NULL;
+    int n_samples = 0;
+    char **split_labels = NULL;
+    int32_t n_split = 0;
+    int32_t *split_N = NULL;
+    double *subset_N = NULL;
+    gravrd_reg_results *res = calloc(1, sizeof *res);
+    const size_t N = frame->n_rows;
+    if (!res)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+
+    if ((st = gravrd_formula_parse(formula, &f, err)))
+        goto done;
+    if (opt.cluster && opt.cluster[0]) {
+        if ((st = gravrd_fe_list_parse(opt.cluster, &clusters, &n_clusters, err)))
+            goto done;
+        if (n_clusters > 4) {
+            st = gravrd_error_set(err, GRAVRD_ERR_INVALID, "--cluster: at most four clustering dimensions, got %d",
+                                  n_clusters);
+            goto done;
+        }
+        opt.vcov = GRAVRD_VCOV_CLUSTER;
+    } else if (opt.vcov == GRAVRD_VCOV_CLUSTER) {
+        st = gravrd_error_set(err, GRAVRD_ERR_INVALID, "clustered standard errors need --cluster VARS");
+        goto done;
+    }
+    if ((st = model_data_build(frame, f, clusters, n_clusters, opt.env, &md, err)))
+        goto done;
+    if (N == 0) {
+        st = gravrd_error_set(err, GRAVRD_ERR_EMPTY, "%s: the data have no rows",
+                              frame->source && frame->source[0] ? frame->source : "data");
+        goto done;
+    }
+
+    uint8_t *base = malloc(N);
+    if (!base)
+        goto nomem;
+    memset(base, 1, N);
+    if (opt.subset && opt.subset[0]) {
+        gravrd_expr *e = NULL;
+        if ((st = gravrd_expr_parse(opt.subset, &e, err))) {
+            free(base);
+            goto done;
+        }
+        gravrd_eval_env env = {frame, opt.env ? opt.env->call : NULL, opt.env ? opt.env->user : NULL};
+        if (!(subset_N = malloc(N * sizeof *subset_N))) {
+            gravrd_expr_free(e);
+            free(base);
+            goto nomem;
+        }
+        st = gravrd_expr_eval(e, &env, subset_N, err);
+        gravrd_expr_free(e);
+        if (st) {
+            free(base);
+            goto done;
+        }
+        size_t kept = 0;
+        for (size_t i = 0; i < N; i++) {
+            base[i] = !isnan(subset_N[i]) && subset_N[i] != 0;
+            kept += base[i];
+        }
+        if (kept == 0) {
+            free(base);
+            st = gravrd_error_set(err, GRAVRD_ERR_EMPTY, "no rows left after --subset '%s' (%zu rows before)",
+                                  opt.subset, N);
+            goto done;
+        }
+    }
+    if (opt.split && opt.split[0]) {
+        const gravrd_column *col = gravrd_frame_find(frame, opt.split);
+        if (!col) {
+            free(base);
+            st = gravrd_error_set(err, GRAVRD_ERR_INVALID, "unknown variable '%s' in --split", opt.split);
+            goto done;
+        }
+        if (!(split_N = malloc(N * sizeof *split_N))) {
+            free(base);
+            goto nomem;
+        }
+        if ((st = gravrd_column_group_codes(col, N, split_N, &n_split, &split_labels, err))) {
+            free(base);
+            goto done;
+        }
+        if (!(samples = calloc((size_t)n_split + 1, sizeof *samples))) {
+            free(base);
+            goto nomem;
+        }
+        for (int32_t g = 0; g < n_split; g++) {
+            samples[g].label = format_string("%s=%s", opt.split, split_labels[g]);
+            samples[g].mask_N = malloc(N);
+            n_samples = g + 1;
+            if (!samples[g].label || !samples[g].mask_N) {
+                free(base);
+                goto nomem;
+            }
+            for (size_t i = 0; i < N; i++)
+                samples[g].mask_N[i] = base[i] && split_N[i] == g;
+        }
+        free(base);
+    } else {
+        if (!(samples = calloc(1, sizeof *samples))) {
+            free(base);
+            goto nomem;
+        }
+        samples[0].label = format_string("%s", opt.sample_label ? opt.sample_label : "all");
+        samples[0].mask_N = base;
+        n_samples = 1;
+        if (!samples[0].label)
+            goto nomem;
+    }
+    for (int s = 0; s < n_samples; s++) {
+        size_t in_sample = 0;
+        for (size_t i = 0; i < N; i++)
+            in_sample += samples[s].mask_N[i];
+        if (in_sample == 0)
+            continue; /* a split value present only outside --subset */
+        if ((st = fit_sample(&md, f, &samples[s], &opt, frame, res, err)))
+            goto done;
+    }
+    *out = res;
+    res = NULL;
+    st = GRAVRD_OK;
+    goto done;
+nomem:
+    st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+done:
+    gravrd_reg_results_free(res);
+    gravrd_formula_free(f);
+    gravrd_fe_terms_free(clusters, n_clusters);
+    model_data_free(&md);
+    for (int s = 0; s < n_samples; s++) {
+        free(samples[s].label);
+        free(samples[s].mask_N);
+    }
+    free(samples);
+    gravrd_strings_free(split_labels, (size_t)n_split);
+    free(split_N);
+    free(subset_N);
+    return st;
+}
