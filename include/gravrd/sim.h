@@ -86,7 +86,9 @@ typedef struct {
     double affinity_w2e;        /* height of the smooth pair affinity, w2e: see docs */
     double affinity_e2w;        /* e2w: 0 */
     double affinity_bandwidth_km; /* spatial scale of the affinity: 250 */
-    double pair_sd;             /* sd of the pair random effect in log trade: 0.35 */
+    double pair_sd;             /* sd of the independent pair effect in log trade: 0.2 */
+    double pair_smooth_sd;      /* sd of the spatially smooth pair effect: 0.3 */
+    double pair_smooth_km;      /* its length scale (km): 300 */
     double cell_sd;             /* sd of the pair-month error: 0.25 */
     double ar1;                 /* AR(1) coefficient of the pair-month error: 0.5 */
     double covid_shift;         /* level shift of all online trade from 2020-01: 0.10 */

@@ -70,6 +70,22 @@ gravrd_status sim_pairs_build(const sim_world *w, const gravrd_sim_params *p, si
     PALLOC(price, n); PALLOC(share, n * GRAVRD_SIM_N_CAT); PALLOC(cr_s, n); PALLOC(cr_b, n);
     PALLOC(search, n); PALLOC(tau, n); PALLOC(partner, n);
 #undef PALLOC
+    /* the smooth part of the pair effect: a Gaussian random field over
+     * (exporter location, importer location), one per direction, by random
+     * Fourier features (squared-exponential kernel, length scale
+     * pair_smooth_km, sd pair_smooth_sd) */
+    enum { NF = 64 };
+    double om[2][NF][4], ph[2][NF];
+    gsl_rng *rf = sim_rng_new(p->seed, SIM_STREAM_FIELD);
+    if (!rf)
+        goto nomem;
+    for (int d = 0; d < 2; d++)
+        for (int f = 0; f < NF; f++) {
+            for (int c = 0; c < 4; c++)
+                om[d][f][c] = gsl_ran_gaussian_ziggurat(rf, 1.0) / p->pair_smooth_km;
+            ph[d][f] = 2.0 * 3.14159265358979323846 * gsl_rng_uniform(rf);
+        }
+    gsl_rng_free(rf);
     double m_pop = 0;
     for (int i = 0; i < w->n; i++)
         m_pop += log(w->pop[i]) / w->n;
@@ -95,7 +111,14 @@ gravrd_status sim_pairs_build(const sim_world *w, const gravrd_sim_params *p, si
                 pp->partner[k] = w->partner[q];
                 double ldist = p->distance_elasticity * (log(d) - log(1500.0));
                 double aff = (dir ? p->affinity_w2e : p->affinity_e2w) * w->affinity[q];
-                pp->base[k] = level_dir[dir] + ldist + aff + p->pair_sd * e[0];
+                /* locations in km on a local plane (lng scaled at 30 N) */
+                double x[4] = {w->lat[ie] * 111.2, w->lng[ie] * 96.3, w->lat[ii] * 111.2, w->lng[ii] * 96.3};
+                double g = 0;
+                for (int f = 0; f < NF; f++)
+                    g += cos(om[dir][f][0] * x[0] + om[dir][f][1] * x[1] + om[dir][f][2] * x[2] +
+                             om[dir][f][3] * x[3] + ph[dir][f]);
+                g *= p->pair_smooth_sd * sqrt(2.0 / NF);
+                pp->base[k] = level_dir[dir] + ldist + aff + g + p->pair_sd * e[0];
                 pp->zero_base[k] = level_dir[dir] + ldist - log_order_dir[dir];
                 double mc = dir ? p->migration_trade : p->migration_trade_e2w;
                 pp->mig_term[k] = mc * w->mig_pre_mean[q];
