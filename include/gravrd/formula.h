@@ -34,7 +34,8 @@ typedef enum {
     GRAVRD_EXPR_NUMBER,  /* number */
     GRAVRD_EXPR_STRING,  /* "literal" (only meaningful compared with a factor) */
     GRAVRD_EXPR_VAR,     /* column reference: name */
-    GRAVRD_EXPR_CALL,    /* name(args...) */
+    GRAVRD_EXPR_CALL,    /* name(args...); explicit parentheses are a CALL named "("
+                          * with one argument, as R's `(`, so deparse keeps them */
     GRAVRD_EXPR_UNARY,   /* op args[0] */
     GRAVRD_EXPR_BINARY   /* args[0] op args[1] */
 } gravrd_expr_kind;
@@ -91,7 +92,8 @@ typedef struct {
     gravrd_expr **outcomes;     /* n_outcomes >= 1 */
     char **outcome_names;       /* deparsed outcomes */
     int n_outcomes;
-    gravrd_term *terms;         /* in formula order; may be 0 terms */
+    gravrd_term *terms;         /* in R's terms() order (fewer factors first, then as
+                                 * written; repeats dropped); may be 0 terms */
     int n_terms;
     int intercept;              /* 1 if an intercept is estimated (never with FE) */
     gravrd_fe_term *fes;
@@ -108,7 +110,9 @@ void gravrd_fe_terms_free(gravrd_fe_term *terms, int n);
 
 /* Evaluation environment. `call` resolves functions not built in (may be
  * NULL): it receives the already evaluated arguments and writes out_N; it
- * returns GRAVRD_ERR_INVALID with a message for an unknown function. */
+ * returns GRAVRD_ERR_INVALID with a message for an unknown function. An
+ * argument that is a string literal or a bare factor column has no numeric
+ * vector: its args_N entry is NULL (read it from call->args[i]). */
 typedef struct gravrd_eval_env gravrd_eval_env;
 typedef gravrd_status (*gravrd_eval_call_fn)(const gravrd_eval_env *env, const char *name,
                                              const double *const *args_N, int n_args,
