@@ -61,6 +61,7 @@ gravrd_status sim_pairs_build(const sim_world *w, const gravrd_sim_params *p, si
     size_t n = sim_n_directed(w);
     sim_pairs *pp = calloc(1, sizeof *pp);
     gsl_rng *r = sim_rng_new(p->seed, SIM_STREAM_PAIR);
+    double *field = NULL;
     if (!pp || !r)
         goto nomem;
     pp->n = n;
@@ -86,6 +87,9 @@ gravrd_status sim_pairs_build(const sim_world *w, const gravrd_sim_params *p, si
             ph[d][f] = 2.0 * 3.14159265358979323846 * gsl_rng_uniform(rf);
         }
     gsl_rng_free(rf);
+    field = calloc(n, sizeof *field);
+    if (!field)
+        goto nomem;
     double m_pop = 0;
     for (int i = 0; i < w->n; i++)
         m_pop += log(w->pop[i]) / w->n;
@@ -118,6 +122,7 @@ gravrd_status sim_pairs_build(const sim_world *w, const gravrd_sim_params *p, si
                     g += cos(om[dir][f][0] * x[0] + om[dir][f][1] * x[1] + om[dir][f][2] * x[2] +
                              om[dir][f][3] * x[3] + ph[dir][f]);
                 g *= p->pair_smooth_sd * sqrt(2.0 / NF);
+                field[k] = g;
                 pp->base[k] = level_dir[dir] + ldist + aff + g + p->pair_sd * e[0];
                 pp->zero_base[k] = level_dir[dir] + ldist - log_order_dir[dir];
                 double mc = dir ? p->migration_trade : p->migration_trade_e2w;
@@ -133,12 +138,51 @@ gravrd_status sim_pairs_build(const sim_world *w, const gravrd_sim_params *p, si
                 pp->tau[k] = !w->partner[q] ? 0.0 : dir ? w->tau_w2e[q] : w->direct_e2w;
             }
     }
+    /* Remove from the smooth field its chance correlation with log distance
+     * (within exporter and importer, on each direction's complete table), so
+     * that the field does not move the distance elasticity; log distance is
+     * smooth, so the field stays smooth. */
+    for (int dir = 0; dir < 2; dir++) {
+        int R = dir ? B : A, C = dir ? A : B;
+        size_t off = dir ? (size_t)A * B : 0, NN = (size_t)R * C;
+        double *gt = malloc(NN * sizeof *gt), *lt = malloc(NN * sizeof *lt);
+        double *rm = calloc((size_t)R * 2, sizeof *rm), *cm = calloc((size_t)C * 2, sizeof *cm);
+        if (!gt || !lt || !rm || !cm) {
+            free(gt); free(lt); free(rm); free(cm);
+            goto nomem;
+        }
+        double all[2] = {0, 0};
+        for (int x = 0; x < R; x++)
+            for (int y = 0; y < C; y++) {
+                size_t k2 = (size_t)x * C + y;
+                gt[k2] = field[off + k2];
+                lt[k2] = log(pp->dist[off + k2]);
+                rm[2 * x] += gt[k2] / C; rm[2 * x + 1] += lt[k2] / C;
+                cm[2 * y] += gt[k2] / R; cm[2 * y + 1] += lt[k2] / R;
+                all[0] += gt[k2] / NN; all[1] += lt[k2] / NN;
+            }
+        double sgl = 0, sll = 0;
+        for (int x = 0; x < R; x++)
+            for (int y = 0; y < C; y++) {
+                size_t k2 = (size_t)x * C + y;
+                double g2 = gt[k2] - rm[2 * x] - cm[2 * y] + all[0];
+                double l2 = lt[k2] - rm[2 * x + 1] - cm[2 * y + 1] + all[1];
+                sgl += g2 * l2;
+                sll += l2 * l2;
+            }
+        double coef = sll > 0 ? sgl / sll : 0.0;
+        for (size_t k2 = 0; k2 < NN; k2++)
+            pp->base[off + k2] -= coef * lt[k2];
+        free(gt); free(lt); free(rm); free(cm);
+    }
+    free(field);
     gsl_rng_free(r);
     *out = pp;
     return GRAVRD_OK;
 nomem:
     if (r)
         gsl_rng_free(r);
+    free(field);
     sim_pairs_free(pp);
     return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory generating pairs");
 }

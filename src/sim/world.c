@@ -217,9 +217,8 @@ void sim_world_free(sim_world *w)
 static gravrd_status load_cities(sim_world *w, const char *path, gravrd_error *err)
 {
     gravrd_frame *f = NULL;
-    const char *const text_cols[] = {"name_en", "name_zh", "province_en", "region", NULL};
-    gravrd_csv_options opt = {0, text_cols};
-    gravrd_status st = gravrd_csv_read(path, &opt, &f, err);
+    /* text columns that look numeric are turned back into text by cell_text */
+    gravrd_status st = gravrd_csv_read(path, NULL, &f, err);
     if (st)
         return st;
     const char *bn = base_name(path);
@@ -332,9 +331,7 @@ static int city_index(const sim_world *w, double id)
 static gravrd_status load_partnerships(sim_world *w, const char *path, gravrd_error *err)
 {
     gravrd_frame *f = NULL;
-    const char *const text_cols[] = {"confidence", "source_note", NULL};
-    gravrd_csv_options opt = {0, text_cols};
-    gravrd_status st = gravrd_csv_read(path, &opt, &f, err);
+    gravrd_status st = gravrd_csv_read(path, NULL, &f, err);
     if (st)
         return st;
     const char *bn = base_name(path);
