@@ -498,7 +498,7 @@ static gravrd_status check_out_dir(const char *dir, int force, int *state, gravr
 
 static void remove_tmp(const char *tmpdir)
 {
-    char path[4096];
+    char path[6300];
     for (size_t i = 0; i < N_OUT_FILES; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, out_files[i]);
         unlink(path);
@@ -514,7 +514,7 @@ gravrd_status gravrd_sim_write(const gravrd_sim_params *p, const char *out_dir, 
     size_t len = strlen(out_dir);
     if (len > 3000)
         return gravrd_error_set(err, GRAVRD_ERR_INVALID, "output folder name too long");
-    char dir[3072], parent[3072], tmpdir[3200], path[3300], dest[3300];
+    char dir[3072], parent[3072], tmpdir[6200], path[6300], dest[6300];
     memcpy(dir, out_dir, len + 1);
     while (len > 1 && dir[len - 1] == '/')
         dir[--len] = '\0';
