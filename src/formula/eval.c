@@ -45,8 +45,38 @@ static gravrd_status unknown_variable(ectx *c, const gravrd_expr *e)
     return gravrd_error_set(c->err, GRAVRD_ERR_INVALID, "unknown variable '%s' at position %d", e->name, e->pos);
 }
 
+/* 1 if the whole text (surrounding spaces allowed) is a number. */
+static int looks_numeric(const char *text)
+{
+    char *end;
+    strtod(text, &end);
+    if (end == text)
+        return 0;
+    while (*end == ' ' || *end == '\t')
+        end++;
+    return *end == '\0';
+}
+
+/* A text column used as a number is usually a numeric column with a stray
+ * value: point at the first row whose value is not a number. */
 static gravrd_status factor_as_number(ectx *c, const gravrd_column *col)
 {
+    const char *source = c->frame->source && c->frame->source[0] ? c->frame->source : "data";
+    size_t numeric_rows = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        int32_t code = col->codes_N[i];
+        if (code < 0)
+            continue;
+        if (!looks_numeric(col->levels_L[code])) {
+            if (numeric_rows > 0)
+                return gravrd_error_set(c->err, GRAVRD_ERR_DATA,
+                                        "%s: column '%s' is used as a number but data row %zu has the "
+                                        "non-numeric value '%.80s'",
+                                        source, col->name, i + 1, col->levels_L[code]);
+            break;
+        }
+        numeric_rows++;
+    }
     const char *example = col->n_levels > 0 ? col->levels_L[0] : "some value";
     return gravrd_error_set(c->err, GRAVRD_ERR_INVALID,
                             "variable '%s' is text; compare it with a string, e.g. %s == \"%s\"", col->name,

@@ -1,0 +1,271 @@
+/* test_reg.c - the estimation pipeline: fixed effects against explicit
+ * dummy variables solved directly, singletons, collinearity, subset, split,
+ * missing values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gravrd/data.h"
+#include "gravrd/estimate.h"
+
+enum { N = 150, L1 = 6, L2 = 5, G = 9 };
+
+static gravrd_frame *make_frame(unsigned long seed)
+{
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, seed);
+    gravrd_frame *f = gravrd_frame_new(N, "synthetic");
+    double *x = malloc(N * sizeof *x), *z = malloc(N * sizeof *z), *y = malloc(N * sizeof *y);
+    double *f1 = malloc(N * sizeof *f1), *f2 = malloc(N * sizeof *f2), *cl = malloc(N * sizeof *cl);
+    for (size_t i = 0; i < N; i++) {
+        f1[i] = (double)(i % L1);
+        f2[i] = (double)gsl_rng_uniform_int(rng, L2);
+        cl[i] = (double)gsl_rng_uniform_int(rng, G);
+        x[i] = gsl_ran_gaussian(rng, 1.0) + 0.3 * f1[i];
+        z[i] = gsl_ran_gaussian(rng, 1.0) - 0.2 * f2[i];
+        y[i] = 1.5 * x[i] - 0.7 * z[i] + f1[i] - 0.5 * f2[i] + gsl_ran_gaussian(rng, 1.0 + 0.5 * fabs(x[i]));
+    }
+    gravrd_frame_add_numeric(f, "x", x, NULL);
+    gravrd_frame_add_numeric(f, "z", z, NULL);
+    gravrd_frame_add_numeric(f, "y", y, NULL);
+    gravrd_frame_add_numeric(f, "f1", f1, NULL);
+    gravrd_frame_add_numeric(f, "f2", f2, NULL);
+    gravrd_frame_add_numeric(f, "cl", cl, NULL);
+    /* Explicit dummies, dropping the first level of each FE. */
+    for (int q = 0; q < 2; q++) {
+        int levels = q ? L2 : L1;
+        const double *code = q ? f2 : f1;
+        for (int g = 1; g < levels; g++) {
+            double *d = malloc(N * sizeof *d);
+            for (size_t i = 0; i < N; i++)
+                d[i] = code[i] == g;
+            char name[16];
+            snprintf(name, sizeof name, "d%d_%d", q + 1, g);
+            gravrd_frame_add_numeric(f, name, d, NULL);
+        }
+    }
+    gsl_rng_free(rng);
+    return f;
+}
+
+static int setup(void **state)
+{
+    *state = make_frame(11);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    gravrd_frame_free(*state);
+    return 0;
+}
+
+static gravrd_reg_results *fit(const gravrd_frame *f, const char *formula, gravrd_vcov_type vcov, const char *cluster)
+{
+    gravrd_reg_options opt;
+    gravrd_reg_options_init(&opt);
+    opt.vcov = vcov;
+    opt.cluster = cluster;
+    gravrd_reg_results *res = NULL;
+    gravrd_error err = {0};
+    if (gravrd_reg(f, formula, &opt, &res, &err))
+        fail_msg("%s: %s", formula, err.message);
+    return res;
+}
+
+static void assert_rel(double a, double b, double tol)
+{
+    if (!(fabs(a - b) <= tol * fmax(fabs(b), 1e-12)))
+        fail_msg("%.15g vs %.15g", a, b);
+}
+
+static void compare_fe_with_dummies(const gravrd_frame *f, gravrd_vcov_type vcov, const char *cluster)
+{
+    gravrd_reg_results *fe = fit(f, "y ~ x + z | f1 + f2", vcov, cluster);
+    gravrd_reg_results *dummies =
+        fit(f, "y ~ x + z + d1_1 + d1_2 + d1_3 + d1_4 + d1_5 + d2_1 + d2_2 + d2_3 + d2_4", vcov, cluster);
+    const gravrd_reg_result *a = &fe->results[0], *b = &dummies->results[0];
+    assert_int_equal(a->n_coef, 2);
+    assert_int_equal(b->n_coef, 12);
+    assert_string_equal(b->coefs[0].name, "(Intercept)");
+    for (int j = 0; j < 2; j++) {
+        assert_string_equal(a->coefs[j].name, b->coefs[j + 1].name);
+        assert_rel(a->coefs[j].estimate, b->coefs[j + 1].estimate, 1e-9);
+        assert_rel(a->coefs[j].se, b->coefs[j + 1].se, 1e-9);
+        assert_rel(a->coefs[j].p, b->coefs[j + 1].p, 1e-7);
+    }
+    assert_rel(a->r2, b->r2, 1e-10);
+    assert_rel(a->adj_r2, b->adj_r2, 1e-10);
+    assert_rel(a->rmse, b->rmse, 1e-10);
+    assert_int_equal(a->n_params, b->n_params);
+    /* The estimate is what we planted, roughly. */
+    assert_true(fabs(a->coefs[0].estimate - 1.5) < 0.3);
+    gravrd_reg_results_free(fe);
+    gravrd_reg_results_free(dummies);
+}
+
+static void test_fe_equals_dummies_iid(void **state) { compare_fe_with_dummies(*state, GRAVRD_VCOV_IID, NULL); }
+static void test_fe_equals_dummies_hetero(void **state)
+{
+    compare_fe_with_dummies(*state, GRAVRD_VCOV_HETERO, NULL);
+}
+static void test_fe_equals_dummies_cluster(void **state)
+{
+    compare_fe_with_dummies(*state, GRAVRD_VCOV_CLUSTER, "cl");
+}
+
+static void test_collinear_regressor_dropped(void **state)
+{
+    gravrd_reg_results *with = fit(*state, "y ~ x + I(2 * x) + z | f1", GRAVRD_VCOV_IID, NULL);
+    gravrd_reg_results *without = fit(*state, "y ~ x + z | f1", GRAVRD_VCOV_IID, NULL);
+    const gravrd_reg_result *a = &with->results[0];
+    assert_int_equal(a->n_coef, 2);
+    assert_int_equal(a->n_collinear, 1);
+    assert_string_equal(a->collinear[0], "I(2 * x)");
+    assert_string_equal(a->coefs[1].name, "z");
+    assert_rel(a->coefs[0].estimate, without->results[0].coefs[0].estimate, 1e-10);
+    assert_rel(a->coefs[0].se, without->results[0].coefs[0].se, 1e-10);
+    assert_int_equal(with->n_warnings, 1);
+    assert_non_null(strstr(with->warnings[0], "collinearity"));
+    gravrd_reg_results_free(with);
+    gravrd_reg_results_free(without);
+}
+
+static void test_subset_and_split(void **state)
+{
+    gravrd_reg_options opt;
+    gravrd_reg_options_init(&opt);
+    opt.subset = "f2 != 0";
+    opt.split = "f1";
+    gravrd_reg_results *res = NULL;
+    gravrd_error err = {0};
+    assert_int_equal(gravrd_reg(*state, "c(y, x) ~ z | f2", &opt, &res, &err), GRAVRD_OK);
+    assert_int_equal(res->n, 2 * L1);
+    size_t total = 0;
+    for (int j = 0; j < res->n; j += 2) {
+        assert_int_equal(res->results[j].nobs, res->results[j + 1].nobs);
+        total += res->results[j].nobs + res->results[j].dropped_singletons;
+    }
+    size_t expected = 0;
+    const gravrd_column *f2 = gravrd_frame_find(*state, "f2");
+    for (size_t i = 0; i < N; i++)
+        expected += f2->num_N[i] != 0;
+    assert_int_equal(total, expected);
+    assert_string_equal(res->results[0].sample, "f1=0");
+    assert_string_equal(res->results[1].outcome, "x");
+    assert_int_equal(res->results[0].fe_levels[0], L2 - 1);
+    gravrd_reg_results_free(res);
+}
+
+static void test_singletons_dropped_or_kept(void **state)
+{
+    (void)state;
+    double *y = malloc(7 * sizeof *y), *x = malloc(7 * sizeof *x), *g = malloc(7 * sizeof *g);
+    const double yv[] = {1, 2, 3, 5, 4, 6, 9}, xv[] = {0.5, 1, 2, 2.5, 1, 3, 4}, gv[] = {0, 0, 1, 1, 1, 2, 3};
+    memcpy(y, yv, sizeof yv);
+    memcpy(x, xv, sizeof xv);
+    memcpy(g, gv, sizeof gv);
+    gravrd_frame *f = gravrd_frame_new(7, "tiny");
+    gravrd_frame_add_numeric(f, "y", y, NULL);
+    gravrd_frame_add_numeric(f, "x", x, NULL);
+    gravrd_frame_add_numeric(f, "g", g, NULL);
+    gravrd_reg_options opt;
+    gravrd_reg_options_init(&opt);
+    gravrd_reg_results *res = NULL;
+    assert_int_equal(gravrd_reg(f, "y ~ x | g", &opt, &res, NULL), GRAVRD_OK);
+    assert_int_equal(res->results[0].nobs, 5);
+    assert_int_equal(res->results[0].dropped_singletons, 2);
+    double slope = res->results[0].coefs[0].estimate;
+    gravrd_reg_results_free(res);
+    opt.keep_singletons = 1;
+    assert_int_equal(gravrd_reg(f, "y ~ x | g", &opt, &res, NULL), GRAVRD_OK);
+    assert_int_equal(res->results[0].nobs, 7);
+    assert_int_equal(res->results[0].dropped_singletons, 0);
+    /* Singletons do not move the slope, only the degrees of freedom. */
+    assert_rel(res->results[0].coefs[0].estimate, slope, 1e-10);
+    assert_true(res->results[0].n_params == 1 + 4);
+    gravrd_reg_results_free(res);
+    gravrd_frame_free(f);
+}
+
+static void test_missing_values_dropped_per_outcome(void **state)
+{
+    (void)state;
+    double *y1 = malloc(6 * sizeof(double)), *y2 = malloc(6 * sizeof(double)), *x = malloc(6 * sizeof(double));
+    const double a[] = {1, 2, NAN, 4, 5, 7}, b[] = {0, 1, 2, 3, 4, 5}, c[] = {1, 3, 2, 5, 4, 6};
+    memcpy(y1, a, sizeof a);
+    memcpy(y2, b, sizeof b);
+    memcpy(x, c, sizeof c);
+    gravrd_frame *f = gravrd_frame_new(6, "tiny");
+    gravrd_frame_add_numeric(f, "y1", y1, NULL);
+    gravrd_frame_add_numeric(f, "y2", y2, NULL);
+    gravrd_frame_add_numeric(f, "x", x, NULL);
+    gravrd_reg_results *res = NULL;
+    assert_int_equal(gravrd_reg(f, "c(y1, log(y2)) ~ x", NULL, &res, NULL), GRAVRD_OK);
+    assert_int_equal(res->results[0].nobs, 5);
+    assert_int_equal(res->results[0].dropped_missing, 1);
+    assert_int_equal(res->results[1].nobs, 5); /* log(0) is -Inf: dropped */
+    assert_int_equal(res->n_warnings, 2);
+    gravrd_reg_results_free(res);
+    gravrd_reg_options opt;
+    gravrd_reg_options_init(&opt);
+    opt.strict = 1;
+    gravrd_error err = {0};
+    assert_int_equal(gravrd_reg(f, "y1 ~ x", &opt, &res, &err), GRAVRD_ERR_DATA);
+    assert_non_null(strstr(err.message, "data row 3"));
+    gravrd_frame_free(f);
+}
+
+static void test_ols_without_fe_matches_closed_form(void **state)
+{
+    (void)state;
+    /* Simple regression: slope = cov(x, y) / var(x). */
+    const gravrd_frame *f = *state;
+    gravrd_reg_results *res = fit(f, "y ~ x", GRAVRD_VCOV_IID, NULL);
+    const double *x = gravrd_frame_find(f, "x")->num_N, *y = gravrd_frame_find(f, "y")->num_N;
+    double mx = 0, my = 0, sxy = 0, sxx = 0;
+    for (size_t i = 0; i < N; i++) {
+        mx += x[i];
+        my += y[i];
+    }
+    mx /= N;
+    my /= N;
+    for (size_t i = 0; i < N; i++) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) * (x[i] - mx);
+    }
+    double slope = sxy / sxx, rss = 0;
+    for (size_t i = 0; i < N; i++) {
+        double e = y[i] - my - slope * (x[i] - mx);
+        rss += e * e;
+    }
+    assert_rel(res->results[0].coefs[1].estimate, slope, 1e-12);
+    assert_rel(res->results[0].coefs[1].se, sqrt(rss / (N - 2) / sxx), 1e-12);
+    assert_rel(res->results[0].wald_f, pow(res->results[0].coefs[1].t, 2), 1e-10);
+    assert_true(isnan(res->results[0].within_r2));
+    gravrd_reg_results_free(res);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fe_equals_dummies_iid),
+        cmocka_unit_test(test_fe_equals_dummies_hetero),
+        cmocka_unit_test(test_fe_equals_dummies_cluster),
+        cmocka_unit_test(test_collinear_regressor_dropped),
+        cmocka_unit_test(test_subset_and_split),
+        cmocka_unit_test(test_singletons_dropped_or_kept),
+        cmocka_unit_test(test_missing_values_dropped_per_outcome),
+        cmocka_unit_test(test_ols_without_fe_matches_closed_form),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
