@@ -255,6 +255,48 @@ static void test_ols_without_fe_matches_closed_form(void **state)
     gravrd_reg_results_free(res);
 }
 
+static void test_ssc_stata_counts_fe_components(void **state)
+{
+    (void)state;
+    /* Two disconnected blocks of (f1, f2): reghdfe counts one more redundant
+     * FE coefficient than fixest's "levels minus one per extra FE". */
+    enum { M = 60 };
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 7);
+    double *y = malloc(M * sizeof *y), *x = malloc(M * sizeof *x), *f1 = malloc(M * sizeof *f1),
+           *f2 = malloc(M * sizeof *f2);
+    for (size_t i = 0; i < M; i++) {
+        int block = i % 2;
+        f1[i] = 3 * block + (double)((i / 2) % 3);
+        f2[i] = block ? 2 + (double)((i / 2) % 3 == 0 ? (i / 6) % 3 : ((i / 6) + 1) % 3) : (double)((i / 6) % 2);
+        x[i] = gsl_ran_gaussian(rng, 1.0);
+        y[i] = x[i] + f1[i] + gsl_ran_gaussian(rng, 1.0);
+    }
+    gravrd_frame *f = gravrd_frame_new(M, "blocks");
+    gravrd_frame_add_numeric(f, "y", y, NULL);
+    gravrd_frame_add_numeric(f, "x", x, NULL);
+    gravrd_frame_add_numeric(f, "f1", f1, NULL);
+    gravrd_frame_add_numeric(f, "f2", f2, NULL);
+    gravrd_reg_options opt;
+    gravrd_reg_options_init(&opt);
+    gravrd_reg_results *fx = NULL, *st = NULL;
+    assert_int_equal(gravrd_reg(f, "y ~ x | f1 + f2", &opt, &fx, NULL), GRAVRD_OK);
+    opt.ssc = GRAVRD_SSC_STATA;
+    assert_int_equal(gravrd_reg(f, "y ~ x | f1 + f2", &opt, &st, NULL), GRAVRD_OK);
+    const gravrd_reg_result *a = &fx->results[0], *b = &st->results[0];
+    assert_int_equal(a->fe_levels[0], 6);
+    assert_int_equal(a->fe_levels[1], 5);
+    assert_int_equal(a->n_params, 1 + 6 + 5 - 1);
+    assert_int_equal(b->n_params, a->n_params - 1);
+    assert_rel(a->coefs[0].estimate, b->coefs[0].estimate, 1e-12);
+    double ratio = (a->coefs[0].se * a->coefs[0].se) / (b->coefs[0].se * b->coefs[0].se);
+    assert_rel(ratio, (double)(M - b->n_params) / (double)(M - a->n_params), 1e-12);
+    gravrd_reg_results_free(fx);
+    gravrd_reg_results_free(st);
+    gravrd_frame_free(f);
+    gsl_rng_free(rng);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_singletons_dropped_or_kept),
         cmocka_unit_test(test_missing_values_dropped_per_outcome),
         cmocka_unit_test(test_ols_without_fe_matches_closed_form),
+        cmocka_unit_test(test_ssc_stata_counts_fe_components),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -304,10 +304,13 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
     if (md->n_fe > 0) {
         for (int q = 0; q < md->n_fe; q++)
             fe_params += gravrd_fe_levels(w.fe, q);
-        if (opt->ssc == GRAVRD_SSC_STATA) {
+        if (opt->ssc == GRAVRD_SSC_STATA && md->n_fe >= 2) {
+            /* reghdfe: exact redundancy of the first two FE (one per connected
+             * component), one assumed for each further FE. */
             long comps = gravrd_fe_components(w.fe);
-            fe_params -= (md->n_fe >= 2 ? comps : 1) + (md->n_fe > 2 ? md->n_fe - 2 : 0);
-            fe_params += 1; /* reghdfe keeps the constant as a parameter */
+            if (comps < 0)
+                goto nomem;
+            fe_params -= comps + (md->n_fe - 2);
         } else {
             fe_params -= md->n_fe - 1;
         }
