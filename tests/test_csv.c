@@ -711,6 +711,25 @@ static void test_write_errors(void **state)
     gravrd_frame_free(f);
 }
 
+static void test_read_buffer(void **state)
+{
+    (void)state;
+    const char text[] = "id\tname\n7\tx\n8\t\"y z\"";
+    gravrd_frame *f = NULL;
+    gravrd_error err = {0};
+    /* No final newline, and the .tsv name selects the tab separator. */
+    assert_int_equal(gravrd_csv_read_buffer("inline.tsv", text, sizeof text - 1, NULL, &f, &err), GRAVRD_OK);
+    assert_int_equal(f->n_rows, 2);
+    assert_nums(col(f, "id", GRAVRD_COL_NUMERIC), (const double[]){7, 8}, 2);
+    assert_levels(col(f, "name", GRAVRD_COL_FACTOR), (const char *const[]){"x", "y z"}, 2);
+    gravrd_frame_free(f);
+    const char ragged[] = "a,b\n1,2\n3\n";
+    assert_int_equal(gravrd_csv_read_buffer("inline.csv", ragged, sizeof ragged - 1, NULL, &f, &err),
+                     GRAVRD_ERR_PARSE);
+    assert_non_null(strstr(err.message, "inline.csv:3"));
+    assert_null(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -734,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_numbers_match_strtod),
         cmocka_unit_test(test_write_read_roundtrip),
         cmocka_unit_test(test_write_errors),
+        cmocka_unit_test(test_read_buffer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

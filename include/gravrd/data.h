@@ -57,6 +57,11 @@ typedef struct {
 gravrd_status gravrd_csv_read(const char *path, const gravrd_csv_options *opt,
                               gravrd_frame **out, gravrd_error *err);
 
+/* The same reader on CSV text already in memory (not compressed); name is
+ * used in messages in place of a file name and for the .tsv rule. */
+gravrd_status gravrd_csv_read_buffer(const char *name, const char *text, size_t len, const gravrd_csv_options *opt,
+                                     gravrd_frame **out, gravrd_error *err);
+
 /* Writes a frame as CSV (numbers with %.17g, missing as empty). */
 gravrd_status gravrd_csv_write(const char *path, const gravrd_frame *frame, gravrd_error *err);
 

@@ -59,8 +59,8 @@ typedef struct {
     uint64_t seed;              /* default 1 */
     int months;                 /* default 60 */
     int start_year, start_month;/* default 2017-01 */
-    const char *cities_path;    /* NULL: GRAVRD_DATA_DIR "/cities.csv" (not owned) */
-    const char *partnerships_path; /* NULL: GRAVRD_DATA_DIR "/partnerships.csv" */
+    const char *cities_path;    /* NULL: the copy of data/cities.csv embedded in the library (not owned) */
+    const char *partnerships_path; /* NULL: the embedded data/partnerships.csv */
 
     /* ---- planted effects (log points unless noted) ---- */
     double partner_w2e;         /* total effect on log trade, west to east: 0.10 */

@@ -542,15 +542,11 @@ static gravrd_status check_separator(const char *path, char sep, gravrd_error *e
     return GRAVRD_OK;
 }
 
-gravrd_status gravrd_csv_read(const char *path, const gravrd_csv_options *opt,
-                              gravrd_frame **out, gravrd_error *err)
+/* Parses a loaded buffer; takes ownership of buf, which must have room for
+ * two more bytes after len (a final newline and the terminating NUL). */
+static gravrd_status read_loaded(const char *path, const gravrd_csv_options *opt, char *buf, size_t len,
+                                 gravrd_frame **out, gravrd_error *err)
 {
-    if (!out)
-        return gravrd_error_set(err, GRAVRD_ERR_INVALID, "gravrd_csv_read: no output frame");
-    *out = NULL;
-    if (!path)
-        return gravrd_error_set(err, GRAVRD_ERR_INVALID, "gravrd_csv_read: no file name");
-
     reader r;
     memset(&r, 0, sizeof r);
     r.path = path;
@@ -561,8 +557,10 @@ gravrd_status gravrd_csv_read(const char *path, const gravrd_csv_options *opt,
             : (gravrd_path_has_suffix(path, ".tsv") || gravrd_path_has_suffix(path, ".tsv.gz")) ? '\t'
                                                                                                 : ',';
     gravrd_status st = check_separator(path, r.sep, err);
-    if (st != GRAVRD_OK)
+    if (st != GRAVRD_OK) {
+        free(buf);
         return st;
+    }
     r.cls[' '] = CLS_WS;
     r.cls['\r'] = CLS_WS;
     if (r.sep != '\t')
@@ -570,10 +568,6 @@ gravrd_status gravrd_csv_read(const char *path, const gravrd_csv_options *opt,
     r.cls['\n'] = CLS_DELIM;
     r.cls[(unsigned char)r.sep] = CLS_DELIM;
 
-    char *buf;
-    size_t len;
-    if ((st = gravrd_load_file(path, &buf, &len, err)) != GRAVRD_OK)
-        return st;
     if (len == 0 || buf[len - 1] != '\n')
         buf[len++] = '\n'; /* the sentinel: every row ends with '\n' */
     buf[len] = '\0';
@@ -609,4 +603,36 @@ done:
     reader_free(&r);
     free(buf);
     return st;
+}
+
+gravrd_status gravrd_csv_read(const char *path, const gravrd_csv_options *opt,
+                              gravrd_frame **out, gravrd_error *err)
+{
+    if (!out)
+        return gravrd_error_set(err, GRAVRD_ERR_INVALID, "gravrd_csv_read: no output frame");
+    *out = NULL;
+    if (!path)
+        return gravrd_error_set(err, GRAVRD_ERR_INVALID, "gravrd_csv_read: no file name");
+    char *buf;
+    size_t len;
+    gravrd_status st = gravrd_load_file(path, &buf, &len, err);
+    if (st != GRAVRD_OK)
+        return st;
+    return read_loaded(path, opt, buf, len, out, err);
+}
+
+gravrd_status gravrd_csv_read_buffer(const char *name, const char *text, size_t len, const gravrd_csv_options *opt,
+                                     gravrd_frame **out, gravrd_error *err)
+{
+    if (!out)
+        return gravrd_error_set(err, GRAVRD_ERR_INVALID, "gravrd_csv_read_buffer: no output frame");
+    *out = NULL;
+    if (!name || (!text && len))
+        return gravrd_error_set(err, GRAVRD_ERR_INVALID, "gravrd_csv_read_buffer: no name or no text");
+    char *buf = malloc(len + 2);
+    if (!buf)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "%s: out of memory", name);
+    if (len)
+        memcpy(buf, text, len);
+    return read_loaded(name, opt, buf, len, out, err);
 }

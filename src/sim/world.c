@@ -10,11 +10,9 @@
 #include <gsl/gsl_rng.h>
 
 #include "gravrd/data.h"
+#include "sim/embedded.h"
 #include "sim/sim_internal.h"
 
-#ifndef GRAVRD_DATA_DIR
-#define GRAVRD_DATA_DIR "data"
-#endif
 
 /* ---- random streams ------------------------------------------------------ */
 
@@ -214,11 +212,24 @@ void sim_world_free(sim_world *w)
 
 /* ---- reading the geography -------------------------------------------------- */
 
+/* Reads a geography table from path, or from the copy embedded in the
+ * library when path is NULL. */
+static gravrd_status read_geography(const char *path, const unsigned char *embedded, size_t embedded_len,
+                                    const char *embedded_name, gravrd_frame **f, gravrd_error *err)
+{
+    if (path)
+        return gravrd_csv_read(path, NULL, f, err);
+    return gravrd_csv_read_buffer(embedded_name, (const char *)embedded, embedded_len, NULL, f, err);
+}
+
 static gravrd_status load_cities(sim_world *w, const char *path, gravrd_error *err)
 {
     gravrd_frame *f = NULL;
     /* text columns that look numeric are turned back into text by cell_text */
-    gravrd_status st = gravrd_csv_read(path, NULL, &f, err);
+    gravrd_status st = read_geography(path, gravrd_embedded_cities_csv, gravrd_embedded_cities_csv_len,
+                                      "cities.csv", &f, err);
+    if (!path)
+        path = "cities.csv";
     if (st)
         return st;
     const char *bn = base_name(path);
@@ -331,7 +342,10 @@ static int city_index(const sim_world *w, double id)
 static gravrd_status load_partnerships(sim_world *w, const char *path, gravrd_error *err)
 {
     gravrd_frame *f = NULL;
-    gravrd_status st = gravrd_csv_read(path, NULL, &f, err);
+    gravrd_status st = read_geography(path, gravrd_embedded_partnerships_csv,
+                                      gravrd_embedded_partnerships_csv_len, "partnerships.csv", &f, err);
+    if (!path)
+        path = "partnerships.csv";
     if (st)
         return st;
     const char *bn = base_name(path);
@@ -744,9 +758,7 @@ gravrd_status sim_world_build(const gravrd_sim_params *p, sim_world **out, gravr
     gsl_rng *r = NULL;
     if (!w)
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
-    const char *cities = p->cities_path ? p->cities_path : GRAVRD_DATA_DIR "/cities.csv";
-    const char *parts = p->partnerships_path ? p->partnerships_path : GRAVRD_DATA_DIR "/partnerships.csv";
-    if ((st = load_cities(w, cities, err)) || (st = load_partnerships(w, parts, err)))
+    if ((st = load_cities(w, p->cities_path, err)) || (st = load_partnerships(w, p->partnerships_path, err)))
         goto fail;
     int n = w->n, A = w->n_east, B = w->n_west, T = p->months;
     size_t N = (size_t)A * B;
@@ -772,7 +784,7 @@ gravrd_status sim_world_build(const gravrd_sim_params *p, sim_world **out, gravr
         for (int b = 0; b < B; b++)
             if (w->dist[(size_t)w->east[a] * n + w->west[b]] < 1.0) {
                 st = gravrd_error_set(err, GRAVRD_ERR_DATA, "%s: cities %d and %d are less than 1 km apart",
-                                      base_name(cities), w->id[w->east[a]], w->id[w->west[b]]);
+                                      p->cities_path ? base_name(p->cities_path) : "cities.csv", w->id[w->east[a]], w->id[w->west[b]]);
                 goto fail;
             }
     /* partner flags: east index a, west index b */
