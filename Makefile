@@ -4,12 +4,13 @@
 #               (release build, then an AddressSanitizer+UBSan build)
 #   make demo   build and run the main job on the embedded default
 #   make bench  build and run the benchmarks
+#   make montecarlo  coverage check of the simulator + estimator
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES := cmake gcc make pkg-config zlib1g-dev libgsl-dev liblapack-dev libblas-dev \
                 liblapacke-dev libcmocka-dev
 
-.PHONY: all deps build test test-release test-asan demo bench clean
+.PHONY: all deps build test test-release test-asan demo bench montecarlo clean
 
 all: build
 
@@ -44,6 +45,10 @@ demo: build
 
 bench: build
 	./build/gravrd_bench
+
+# Coverage of the 95% intervals over 50 simulated 12-month worlds.
+montecarlo: build
+	./build/gravrd_montecarlo --seeds 50 --months 12
 
 clean:
 	rm -rf build build-asan out
