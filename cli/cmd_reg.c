@@ -9,6 +9,7 @@
 #include "gravrd/data.h"
 #include "gravrd/estimate.h"
 #include "gravrd/report.h"
+#include "gravrd/study.h"
 
 static const char reg_usage[] =
     "usage: gravrd reg DATA 'FORMULA' [options]\n"
@@ -28,6 +29,10 @@ static const char reg_usage[] =
     "  --maxiter N          demeaning iteration limit (default 100000)\n"
     "  --threads N          threads (results do not depend on it)\n"
     "  --format F           text (default), json, csv, md, tex\n"
+    "  --study DIR          join the study's derived variables (partner, distance, pair,\n"
+    "                       seg_exp, seg_imp, control_type, exp_/imp_/east_/west_ city\n"
+    "                       characteristics, ...; see docs/study-frame.md) onto DATA\n"
+    "  --bandwidth KM       segment bandwidth with --study (default 100)\n"
     "  --out FILE           write results to FILE instead of standard output\n";
 
 int cmd_reg(int argc, char **argv)
@@ -35,6 +40,9 @@ int cmd_reg(int argc, char **argv)
     gravrd_reg_options opt;
     gravrd_reg_options_init(&opt);
     const char *positional[2] = {NULL, NULL}, *format_name = "text", *out_path = NULL, *value = NULL;
+    const char *study_dir = NULL;
+    double bandwidth = 100.0;
+    int bandwidth_given = 0;
     int n_positional = 0;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -110,6 +118,18 @@ int cmd_reg(int argc, char **argv)
             if (r < 0)
                 goto missing;
             format_name = value;
+        } else if ((r = arg_value(argc, argv, &i, "--study", &value))) {
+            if (r < 0)
+                goto missing;
+            study_dir = value;
+        } else if ((r = arg_value(argc, argv, &i, "--bandwidth", &value))) {
+            if (r < 0)
+                goto missing;
+            if (arg_double(value, &bandwidth) || !(bandwidth > 0)) {
+                fprintf(stderr, "gravrd reg: --bandwidth must be a positive number of km, not '%s'\n", value);
+                return 2;
+            }
+            bandwidth_given = 1;
         } else if ((r = arg_value(argc, argv, &i, "--out", &value))) {
             if (r < 0)
                 goto missing;
@@ -138,14 +158,45 @@ int cmd_reg(int argc, char **argv)
         fprintf(stderr, "gravrd reg: %s\n", err.message);
         return 2;
     }
+    if (bandwidth_given && !study_dir) {
+        fprintf(stderr, "gravrd reg: --bandwidth needs --study DIR\n");
+        return 2;
+    }
+    gravrd_study *study = NULL;
+    gravrd_eval_env env;
+    if (study_dir) {
+        if (gravrd_study_load(study_dir, bandwidth, &study, &err)) {
+            fprintf(stderr, "gravrd reg: %s\n", err.message);
+            return err.code == GRAVRD_ERR_NOMEM ? 1 : 2;
+        }
+        gravrd_study_env(study, &env);
+        opt.env = &env;
+    }
     gravrd_frame *frame = NULL;
     if (gravrd_csv_read(positional[0], NULL, &frame, &err)) {
         fprintf(stderr, "gravrd reg: %s\n", err.message);
+        gravrd_study_free(study);
         return 2;
     }
+    gravrd_status st = GRAVRD_OK;
+    if (study) {
+        /* Only the columns the model reads are joined: the whole study frame
+         * of a full panel would not fit in memory. */
+        char **names = NULL;
+        size_t n_names = 0;
+        gravrd_frame *joined = NULL;
+        st = gravrd_reg_variables(positional[1], &opt, &names, &n_names, &err);
+        if (!st)
+            st = gravrd_study_frame(study, frame, (const char *const *)names, n_names, &joined, &err);
+        gravrd_strings_free(names, n_names);
+        gravrd_frame_free(frame);
+        frame = joined;
+    }
     gravrd_reg_results *res = NULL;
-    gravrd_status st = gravrd_reg(frame, positional[1], &opt, &res, &err);
+    if (!st)
+        st = gravrd_reg(frame, positional[1], &opt, &res, &err);
     gravrd_frame_free(frame);
+    gravrd_study_free(study);
     if (st) {
         fprintf(stderr, "gravrd reg: %s\n", err.message);
         return st == GRAVRD_ERR_NOMEM ? 1 : 2;

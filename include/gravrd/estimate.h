@@ -78,6 +78,16 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
                          gravrd_reg_results **out, gravrd_error *err);
 void gravrd_reg_results_free(gravrd_reg_results *res);
 
+/* The column names gravrd_reg would read for this formula and these
+ * options: variables of the outcomes and terms (including arguments of
+ * functions such as above_median), FE variables, cluster variables, and the
+ * variables of opt->subset and opt->split; each once, in that order. Lets a
+ * caller build only the columns a model needs (gravrd_study_frame).
+ * *names is malloc'ed; free with gravrd_strings_free(*names, *n). opt may be
+ * NULL. Syntax errors are reported as gravrd_reg would. */
+gravrd_status gravrd_reg_variables(const char *formula, const gravrd_reg_options *opt, char ***names, size_t *n,
+                                   gravrd_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -469,3 +469,60 @@ done:
     free(subset_N);
     return st;
 }
+
+/* Appends name to the list unless present. */
+static gravrd_status add_name(char ***names, size_t *n, const char *name, gravrd_error *err)
+{
+    for (size_t k = 0; k < *n; k++)
+        if (!strcmp((*names)[k], name))
+            return GRAVRD_OK;
+    char **grown = realloc(*names, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    *names = grown;
+    if (!(grown[*n] = format_string("%s", name)))
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    (*n)++;
+    return GRAVRD_OK;
+}
+
+gravrd_status gravrd_reg_variables(const char *formula, const gravrd_reg_options *opt, char ***names_out,
+                                   size_t *n_out, gravrd_error *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    gravrd_formula *f = NULL;
+    gravrd_fe_term *clusters = NULL;
+    int n_clusters = 0;
+    gravrd_expr *subset = NULL;
+    *names_out = NULL;
+    *n_out = 0;
+    gravrd_status st = gravrd_formula_parse(formula, &f, err);
+    for (int j = 0; !st && j < f->n_outcomes; j++)
+        st = gravrd_expr_variables(f->outcomes[j], &names, &n, err);
+    for (int t = 0; !st && t < f->n_terms; t++)
+        for (int m = 0; !st && m < f->terms[t].n_factors; m++)
+            st = gravrd_expr_variables(f->terms[t].factors[m], &names, &n, err);
+    for (int q = 0; !st && q < f->n_fes; q++)
+        for (int v = 0; !st && v < f->fes[q].n_vars; v++)
+            st = add_name(&names, &n, f->fes[q].vars[v], err);
+    if (!st && opt && opt->cluster && opt->cluster[0])
+        st = gravrd_fe_list_parse(opt->cluster, &clusters, &n_clusters, err);
+    for (int c = 0; !st && c < n_clusters; c++)
+        for (int v = 0; !st && v < clusters[c].n_vars; v++)
+            st = add_name(&names, &n, clusters[c].vars[v], err);
+    if (!st && opt && opt->subset && opt->subset[0] && !(st = gravrd_expr_parse(opt->subset, &subset, err)))
+        st = gravrd_expr_variables(subset, &names, &n, err);
+    if (!st && opt && opt->split && opt->split[0])
+        st = add_name(&names, &n, opt->split, err);
+    gravrd_formula_free(f);
+    gravrd_fe_terms_free(clusters, n_clusters);
+    gravrd_expr_free(subset);
+    if (st) {
+        gravrd_strings_free(names, n);
+        return st;
+    }
+    *names_out = names;
+    *n_out = n;
+    return GRAVRD_OK;
+}
