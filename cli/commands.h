@@ -6,5 +6,7 @@
 
 int cmd_reg(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
+int cmd_segments(int argc, char **argv);
+int cmd_balance(int argc, char **argv);
 
 #endif

@@ -11,6 +11,8 @@ static const struct {
 } commands[] = {
     {"reg", cmd_reg, "least squares with high-dimensional fixed effects"},
     {"simulate", cmd_simulate, "write a simulated study folder (the embedded default world)"},
+    {"segments", cmd_segments, "group nearby cities into segments (complete linkage, within provinces)"},
+    {"balance", cmd_balance, "balance of pair observables between treated and control pairs (Table A.6)"},
 };
 
 static void usage(FILE *out)

@@ -41,6 +41,11 @@ gravrd_status gravrd_segments(size_t n, const int64_t *city_id_N, const double *
 gravrd_status gravrd_segment_size_counts(size_t n, const int32_t *segment_N, int32_t n_segments,
                                          size_t **count_by_size, size_t *max_size, gravrd_error *err);
 
+/* Parses a comma-separated list of bandwidths in km ("50,75,100"), each a
+ * finite number > 0. *km_B is malloc'ed. Errors (GRAVRD_ERR_INVALID) quote
+ * the offending item. */
+gravrd_status gravrd_parse_bandwidths(const char *text, double **km_B, size_t *n, gravrd_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,7 +10,9 @@
  * id, so nothing depends on the order of the rows. */
 #include "gravrd/spatial.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -269,5 +271,47 @@ gravrd_status gravrd_segment_size_counts(size_t n, const int32_t *segment_N, int
     free(size_S);
     *count_by_size = counts;
     *max_size = mx;
+    return GRAVRD_OK;
+}
+
+gravrd_status gravrd_parse_bandwidths(const char *text, double **km_B, size_t *n, gravrd_error *err)
+{
+    *km_B = NULL;
+    *n = 0;
+    size_t cap = 1;
+    for (const char *p = text; *p; p++)
+        cap += *p == ',';
+    double *km = malloc(cap * sizeof *km);
+    if (!km)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    const char *p = text;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[64];
+        char *end = NULL;
+        double v = NAN;
+        if (len > 0 && len < sizeof item) {
+            memcpy(item, p, len);
+            item[len] = '\0';
+            errno = 0;
+            v = strtod(item, &end);
+            if (errno || end == item || *end)
+                v = NAN;
+        }
+        if (!(v > 0) || !isfinite(v)) {
+            free(km);
+            return gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                                    "bandwidth '%.*s' is not a positive number of km (give KM or KM,KM,...)",
+                                    (int)(len < 60 ? len : 60), p);
+        }
+        km[k++] = v;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    *km_B = km;
+    *n = k;
     return GRAVRD_OK;
 }
