@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "gravrd/data.h"
 #include "gravrd/estimate.h"
+#include "gravrd/match.h"
 #include "gravrd/report.h"
 #include "gravrd/study.h"
 
@@ -33,6 +34,9 @@ static const char reg_usage[] =
     "                       seg_exp, seg_imp, control_type, exp_/imp_/east_/west_ city\n"
     "                       characteristics, ...; see docs/study-frame.md) onto DATA\n"
     "  --bandwidth KM       segment bandwidth with --study (default 100)\n"
+    "  --match KM           with --study: estimate on the spatially matched sample\n"
+    "                       (treated pairs and control pairs within KM on both ends,\n"
+    "                       see gravrd match --help); adds match_id\n"
     "  --out FILE           write results to FILE instead of standard output\n";
 
 int cmd_reg(int argc, char **argv)
@@ -43,6 +47,7 @@ int cmd_reg(int argc, char **argv)
     const char *study_dir = NULL;
     double bandwidth = 100.0;
     int bandwidth_given = 0;
+    double match_km = 0;
     int n_positional = 0;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -130,6 +135,13 @@ int cmd_reg(int argc, char **argv)
                 return 2;
             }
             bandwidth_given = 1;
+        } else if ((r = arg_value(argc, argv, &i, "--match", &value))) {
+            if (r < 0)
+                goto missing;
+            if (arg_double(value, &match_km) || !(match_km > 0)) {
+                fprintf(stderr, "gravrd reg: --match must be a positive number of km, not '%s'\n", value);
+                return 2;
+            }
         } else if ((r = arg_value(argc, argv, &i, "--out", &value))) {
             if (r < 0)
                 goto missing;
@@ -162,6 +174,10 @@ int cmd_reg(int argc, char **argv)
         fprintf(stderr, "gravrd reg: --bandwidth needs --study DIR\n");
         return 2;
     }
+    if (match_km > 0 && !study_dir) {
+        fprintf(stderr, "gravrd reg: --match needs --study DIR\n");
+        return 2;
+    }
     gravrd_study *study = NULL;
     gravrd_eval_env env;
     if (study_dir) {
@@ -191,6 +207,17 @@ int cmd_reg(int argc, char **argv)
         gravrd_strings_free(names, n_names);
         gravrd_frame_free(frame);
         frame = joined;
+    }
+    if (!st && match_km > 0) {
+        gravrd_match_options mopt = {match_km, 0};
+        gravrd_match_summary ms;
+        gravrd_frame *matched = NULL;
+        st = gravrd_match_frame(study, frame, &mopt, &matched, &ms, &err);
+        gravrd_frame_free(frame);
+        frame = matched;
+        if (!st)
+            fprintf(stderr, "note: matched sample within %g km: %zu matches (%zu treated pairs unmatched), %zu control "
+                    "entries, %zu rows\n", match_km, ms.n_matches, ms.n_unmatched, ms.n_control_entries, ms.n_rows_out);
     }
     gravrd_reg_results *res = NULL;
     if (!st)

@@ -13,6 +13,7 @@ static const struct {
     {"simulate", cmd_simulate, "write a simulated study folder (the embedded default world)"},
     {"segments", cmd_segments, "group nearby cities into segments (complete linkage, within provinces)"},
     {"balance", cmd_balance, "balance of pair observables between treated and control pairs (Table A.6)"},
+    {"match", cmd_match, "spatially matched sample: treated pairs and nearby control pairs"},
 };
 
 static void usage(FILE *out)
