@@ -31,6 +31,8 @@ typedef struct {
     int max_iter;              /* 0 = default */
     int threads;               /* 0 = 1 */
     const gravrd_eval_env *env;/* custom functions; env->frame is ignored (may be NULL) */
+    int keep_scores;           /* keep cluster scores and bread for gravrd_suest_difference
+                                  (one-way clustering only) */
 } gravrd_reg_options;
 
 void gravrd_reg_options_init(gravrd_reg_options *opt);
@@ -65,6 +67,12 @@ typedef struct {
     size_t n_clusters_min;     /* smallest cluster count (0 when not clustered) */
     int iterations;
     double seconds;
+    /* With keep_scores and one-way clustering (else NULL / 0): */
+    int32_t n_score_groups;    /* G clusters, numbered by first appearance in the sample */
+    double *scores;            /* G x n_coef, row-major: s_g = sum over i in g of x_i e_i (x demeaned) */
+    double *bread;             /* n_coef x n_coef, row-major: (X'X)^-1 */
+    double vcov_scale;         /* factor applied to bread * meat * bread: (n-1)/(n-K) * G/(G-1) */
+    uint64_t sample_hash;      /* hash of the row indices used: equal for two fits on the same rows */
 } gravrd_reg_result;
 
 typedef struct {
@@ -87,6 +95,23 @@ void gravrd_reg_results_free(gravrd_reg_results *res);
  * NULL. Syntax errors are reported as gravrd_reg would. */
 gravrd_status gravrd_reg_variables(const char *formula, const gravrd_reg_options *opt, char ***names, size_t *n,
                                    gravrd_error *err);
+
+/* Test that a coefficient changes between two models fitted on the same rows
+ * with the same one-way clustering (e.g. adding a mediator): the difference
+ * b_a - b_b, its standard error from the two models' stacked cluster scores
+ * (the joint covariance Stata's suest gives, with each model's own
+ * small-sample factor: Cov(b_a, b_b) = sqrt(c_a c_b) B_a S_a'S_b B_b), the
+ * t statistic and its two-sided p-value on G - 1 degrees of freedom.
+ * Both results need keep_scores. Errors if the samples or clusterings differ
+ * or a coefficient is missing. */
+typedef struct {
+    double difference, se, t, p;
+    double cov_ab;             /* Cov(b_a, b_b) */
+    int32_t n_clusters;
+} gravrd_suest_result;
+
+gravrd_status gravrd_suest_difference(const gravrd_reg_result *a, const char *coef_a, const gravrd_reg_result *b,
+                                      const char *coef_b, gravrd_suest_result *out, gravrd_error *err);
 
 #ifdef __cplusplus
 }

@@ -333,8 +333,20 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
         if (c == 0 || w.cl_groups[c] < g_min)
             g_min = w.cl_groups[c];
 
+    /* FNV-1a over the indices of the rows used. */
+    uint64_t sample_hash = 1469598103934665603ULL;
+    for (size_t i = 0; i < N; i++)
+        if (keep_N[i]) {
+            uint64_t v = (uint64_t)i;
+            for (int byte = 0; byte < 8; byte++) {
+                sample_hash ^= (v >> (8 * byte)) & 0xFF;
+                sample_hash *= 1099511628211ULL;
+            }
+        }
+
     for (int j = 0; j < n_y; j++) {
         gravrd_reg_result *res = &results_J[j];
+        res->sample_hash = sample_hash;
         const double *y = w.data + (size_t)j * n, *y0 = w.y_orig + (size_t)j * n;
         for (int a = 0; a < k; a++) {
             double s = 0;
@@ -387,6 +399,20 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
             for (int a = 0; a < k * k; a++)
                 V[a] *= adj;
             t_df = (double)g_min - 1;
+            if (opt->keep_scores && md->n_cluster == 1) {
+                int32_t G = w.cl_groups[0];
+                res->scores = calloc((size_t)G * (size_t)k + 1, sizeof *res->scores);
+                res->bread = malloc(((size_t)k * (size_t)k + 1) * sizeof *res->bread);
+                if (!res->scores || !res->bread)
+                    goto nomem;
+                for (int a = 0; a < k; a++)
+                    for (size_t r = 0; r < n; r++)
+                        res->scores[(size_t)w.cl_c[0][r] * (size_t)k + (size_t)a] +=
+                            Xk[(size_t)a * n + r] * resid[r];
+                memcpy(res->bread, bread, (size_t)k * (size_t)k * sizeof *bread);
+                res->n_score_groups = G;
+                res->vcov_scale = adj * (double)G / (double)(G - 1);
+            }
         } else if (opt->vcov == GRAVRD_VCOV_HETERO) {
             double *meat = malloc((size_t)k * (size_t)k * sizeof *meat + 1);
             if (!meat)

@@ -41,6 +41,8 @@ static void result_free(gravrd_reg_result *r)
         for (int a = 0; a < r->n_collinear; a++)
             free(r->collinear[a]);
     free(r->collinear);
+    free(r->scores);
+    free(r->bread);
 }
 
 void gravrd_reg_results_free(gravrd_reg_results *res)
