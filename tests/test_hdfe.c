@@ -1,5 +1,7 @@
 /* test_hdfe.c - fixed-effect demeaning and singleton removal, checked
- * against least squares on explicit dummy variables solved by LAPACK. */
+ * against least squares on explicit dummy variables solved by LAPACK; both
+ * demeaning solvers (CG on all FE, Schur complement) and the automatic
+ * choice between them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "gravrd/hdfe.h"
+#include "hdfe/demean_internal.h"
 
 void dgelsd_(const int *m, const int *n, const int *nrhs, double *a, const int *lda, double *b, const int *ldb,
              double *s, const double *rcond, int *rank, double *work, const int *lwork, int *iwork, int *info);
@@ -67,6 +70,61 @@ static void random_problem(gsl_rng *rng, int n_fe, size_t n, int32_t **codes, in
         y[i] = 10.0 + gsl_ran_gaussian(rng, 1.0) + 0.5 * codes[0][i];
 }
 
+/* Demeans the two columns of y (n x 2) with each solver and compares with
+ * the explicit dummy regression; checks that the result is bit-identical
+ * with two threads and, per column, whatever the other columns. */
+static void check_codes_against_dummies(int n_fe, int32_t **codes, size_t n, const double *y)
+{
+    gravrd_fe *fe = NULL;
+    gravrd_error err = {0};
+    assert_int_equal(gravrd_fe_create(n_fe, n, (const int32_t *const *)codes, &fe, &err), GRAVRD_OK);
+    int32_t used[4];
+    int32_t *cc[4];
+    for (int q = 0; q < n_fe; q++) {
+        used[q] = gravrd_fe_levels(fe, q); /* compacted levels: codes actually used */
+        cc[q] = (int32_t *)gravrd_fe_codes(fe, q);
+    }
+    double *expected = malloc(2 * n * sizeof *expected);
+    for (int v = 0; v < 2; v++)
+        dummy_residual(n_fe, n, cc, used, y + (size_t)v * n, expected + (size_t)v * n);
+    double *cols = malloc(2 * n * sizeof *cols), *cols2 = malloc(2 * n * sizeof *cols2);
+    double *first = malloc(2 * n * sizeof *first);
+    const dm_method methods[] = {DM_METHOD_AUTO, DM_METHOD_CG, DM_METHOD_SCHUR};
+    for (int mi = 0; mi < 3; mi++) {
+        memcpy(cols, y, 2 * n * sizeof *cols);
+        gravrd_demean_options opt = {1e-12, 0, 1};
+        dm_report rep;
+        assert_int_equal(gravrd_demean_method(fe, cols, 2, &opt, methods[mi], &rep, &err), GRAVRD_OK);
+        assert_true(rep.iterations >= 1);
+        if (methods[mi] == DM_METHOD_SCHUR && n_fe >= 2)
+            assert_true(rep.used_schur);
+        if (methods[mi] == DM_METHOD_CG || n_fe == 1)
+            assert_false(rep.used_schur);
+        for (size_t i = 0; i < 2 * n; i++)
+            assert_true(fabs(cols[i] - expected[i]) < 1e-8);
+        /* The two solvers agree far below the comparison tolerance. */
+        if (mi == 0)
+            memcpy(first, cols, 2 * n * sizeof *first);
+        for (size_t i = 0; i < 2 * n; i++)
+            assert_true(fabs(cols[i] - first[i]) < 1e-10);
+        /* Same numbers, bit for bit, with two threads... */
+        memcpy(cols2, y, 2 * n * sizeof *cols2);
+        opt.threads = 2;
+        assert_int_equal(gravrd_demean_method(fe, cols2, 2, &opt, methods[mi], NULL, &err), GRAVRD_OK);
+        assert_memory_equal(cols, cols2, 2 * n * sizeof *cols);
+        /* ... and for the second column alone. */
+        memcpy(cols2, y + n, n * sizeof *cols2);
+        opt.threads = 1;
+        assert_int_equal(gravrd_demean_method(fe, cols2, 1, &opt, methods[mi], NULL, &err), GRAVRD_OK);
+        assert_memory_equal(cols + n, cols2, n * sizeof *cols);
+    }
+    gravrd_fe_free(fe);
+    free(expected);
+    free(cols);
+    free(cols2);
+    free(first);
+}
+
 static void check_against_dummies(int n_fe, const int32_t *levels_in, size_t n, unsigned long seed)
 {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -76,47 +134,14 @@ static void check_against_dummies(int n_fe, const int32_t *levels_in, size_t n, 
         codes[q] = malloc(n * sizeof(int32_t));
         levels[q] = levels_in[q];
     }
-    double *y = malloc(2 * n * sizeof *y), *expected = malloc(n * sizeof *expected);
+    double *y = malloc(2 * n * sizeof *y);
     random_problem(rng, n_fe, n, codes, levels, y);
     for (size_t i = 0; i < n; i++)
         y[n + i] = gsl_ran_gaussian(rng, 3.0) * (1 + codes[n_fe - 1][i]);
-
-    gravrd_fe *fe = NULL;
-    gravrd_error err = {0};
-    assert_int_equal(gravrd_fe_create(n_fe, n, (const int32_t *const *)codes, &fe, &err), GRAVRD_OK);
-    /* Compacted levels: codes actually used. */
-    int32_t used[4];
-    for (int q = 0; q < n_fe; q++) {
-        used[q] = gravrd_fe_levels(fe, q);
-        assert_true(used[q] <= levels[q]);
-    }
-    double *cols = malloc(2 * n * sizeof *cols);
-    memcpy(cols, y, 2 * n * sizeof *cols);
-    gravrd_demean_options opt = {1e-12, 0, 1};
-    gravrd_demean_report rep = {0};
-    assert_int_equal(gravrd_demean(fe, cols, 2, &opt, &rep, &err), GRAVRD_OK);
-    assert_true(rep.iterations >= 1);
-    int32_t *cc[4];
-    for (int q = 0; q < n_fe; q++)
-        cc[q] = (int32_t *)gravrd_fe_codes(fe, q);
-    for (int v = 0; v < 2; v++) {
-        dummy_residual(n_fe, n, cc, used, y + (size_t)v * n, expected);
-        for (size_t i = 0; i < n; i++)
-            assert_true(fabs(cols[(size_t)v * n + i] - expected[i]) < 1e-8);
-    }
-    /* Same numbers, bit for bit, with two threads. */
-    double *cols2 = malloc(2 * n * sizeof *cols2);
-    memcpy(cols2, y, 2 * n * sizeof *cols2);
-    opt.threads = 2;
-    assert_int_equal(gravrd_demean(fe, cols2, 2, &opt, &rep, &err), GRAVRD_OK);
-    assert_memory_equal(cols, cols2, 2 * n * sizeof *cols);
-    gravrd_fe_free(fe);
+    check_codes_against_dummies(n_fe, codes, n, y);
     for (int q = 0; q < n_fe; q++)
         free(codes[q]);
     free(y);
-    free(expected);
-    free(cols);
-    free(cols2);
     gsl_rng_free(rng);
 }
 
@@ -193,6 +218,150 @@ static void test_non_convergence_is_an_error(void **state)
     gsl_rng_free(rng);
 }
 
+/* fixest_benchmarks' "difficult" design at n rows: individuals on 10
+ * consecutive rows (years 0-9), firms cycling over the rows, one firm per
+ * 230 rows, so the worker-firm graph is a long chain (slow for CG on all
+ * FE) and, with an even number of firms, firm parity equals year parity (an
+ * extra null direction of the normal equations). difficult = 0 draws the
+ * firms at random instead (a well-connected graph). */
+static void chain_problem(size_t n, int difficult, unsigned long seed, int32_t **codes, double *y)
+{
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, seed);
+    size_t n_firm = n / 230 < 2 ? 2 : n / 230;
+    for (size_t i = 0; i < n; i++) {
+        codes[0][i] = (int32_t)(i / 10);
+        codes[1][i] = (int32_t)(i % 10);
+        codes[2][i] = (int32_t)(difficult ? i % n_firm : gsl_rng_uniform_int(rng, (unsigned long)n_firm));
+    }
+    for (size_t i = 0; i < n; i++) {
+        y[n + i] = gsl_ran_gaussian(rng, 1.0);
+        y[i] = y[n + i] + 0.3 * codes[2][i] / (double)n_firm + 0.1 * codes[1][i] + gsl_ran_gaussian(rng, 1.0);
+    }
+    gsl_rng_free(rng);
+}
+
+static void test_auto_switches_on_a_chain(void **state)
+{
+    (void)state;
+    const size_t n = 200000;
+    int32_t *codes[3];
+    for (int q = 0; q < 3; q++)
+        codes[q] = malloc(n * sizeof(int32_t));
+    double *y = malloc(2 * n * sizeof *y), *a = malloc(2 * n * sizeof *a), *b = malloc(2 * n * sizeof *b);
+    chain_problem(n, 1, 11, codes, y);
+    gravrd_fe *fe = NULL;
+    gravrd_error err = {0};
+    assert_int_equal(gravrd_fe_create(3, n, (const int32_t *const *)codes, &fe, &err), GRAVRD_OK);
+    gravrd_demean_options opt = {1e-12, 0, 1};
+    dm_report auto_rep, cg_rep;
+    memcpy(a, y, 2 * n * sizeof *a);
+    assert_int_equal(gravrd_demean_method(fe, a, 2, &opt, DM_METHOD_AUTO, &auto_rep, &err), GRAVRD_OK);
+    memcpy(b, y, 2 * n * sizeof *b);
+    assert_int_equal(gravrd_demean_method(fe, b, 2, &opt, DM_METHOD_CG, &cg_rep, &err), GRAVRD_OK);
+    /* CG on all FE needs hundreds of iterations here; AUTO notices at a
+     * checkpoint and finishes with the Schur solver, eliminating the
+     * individuals (the FE with most levels). */
+    assert_true(cg_rep.cg_iterations > 100);
+    assert_true(auto_rep.used_schur);
+    assert_int_equal(auto_rep.eliminated_fe, 0);
+    assert_true(auto_rep.switch_iter >= 8 && auto_rep.switch_iter < cg_rep.cg_iterations);
+    assert_true(auto_rep.cg_iterations < cg_rep.cg_iterations);
+    for (size_t i = 0; i < 2 * n; i++)
+        assert_true(fabs(a[i] - b[i]) < 1e-10);
+    /* Bit-identical with two threads (two blocks race to form S). */
+    memcpy(b, y, 2 * n * sizeof *b);
+    opt.threads = 2;
+    assert_int_equal(gravrd_demean_method(fe, b, 2, &opt, DM_METHOD_AUTO, NULL, &err), GRAVRD_OK);
+    assert_memory_equal(a, b, 2 * n * sizeof *a);
+    /* The public entry point takes the same path. */
+    memcpy(b, y, 2 * n * sizeof *b);
+    gravrd_demean_report pub = {0};
+    assert_int_equal(gravrd_demean(fe, b, 2, &opt, &pub, &err), GRAVRD_OK);
+    assert_memory_equal(a, b, 2 * n * sizeof *a);
+    assert_int_equal(pub.iterations, auto_rep.iterations);
+    /* An iteration cap still ends in an error on the Schur path. */
+    memcpy(b, y, 2 * n * sizeof *b);
+    gravrd_demean_options tight = {1e-12, 20, 1};
+    assert_int_equal(gravrd_demean_method(fe, b, 2, &tight, DM_METHOD_SCHUR, NULL, &err), GRAVRD_ERR_CONVERGENCE);
+    assert_non_null(strstr(err.message, "did not converge"));
+    gravrd_fe_free(fe);
+    for (int q = 0; q < 3; q++)
+        free(codes[q]);
+    free(y);
+    free(a);
+    free(b);
+}
+
+static void test_auto_keeps_cg_when_easy(void **state)
+{
+    (void)state;
+    const size_t n = 100000;
+    int32_t *codes[3];
+    for (int q = 0; q < 3; q++)
+        codes[q] = malloc(n * sizeof(int32_t));
+    double *y = malloc(2 * n * sizeof *y);
+    chain_problem(n, 0, 12, codes, y);
+    gravrd_error err = {0};
+    gravrd_demean_options opt = {0, 0, 1};
+    dm_report rep;
+    /* Random firms: a well-connected graph, CG converges within a few
+     * checkpoints and forming S would not pay. */
+    for (int n_fe = 1; n_fe <= 3; n_fe++) {
+        gravrd_fe *fe = NULL;
+        assert_int_equal(gravrd_fe_create(n_fe, n, (const int32_t *const *)codes, &fe, &err), GRAVRD_OK);
+        double *cols = malloc(2 * n * sizeof *cols);
+        memcpy(cols, y, 2 * n * sizeof *cols);
+        assert_int_equal(gravrd_demean_method(fe, cols, 2, &opt, DM_METHOD_AUTO, &rep, &err), GRAVRD_OK);
+        assert_false(rep.used_schur);
+        assert_int_equal(rep.switch_iter, -1);
+        assert_int_equal(rep.eliminated_fe, -1);
+        assert_int_equal(rep.schur_iterations, 0);
+        /* One FE: nothing to eliminate into, even when forced. */
+        if (n_fe == 1) {
+            memcpy(cols, y, 2 * n * sizeof *cols);
+            assert_int_equal(gravrd_demean_method(fe, cols, 2, &opt, DM_METHOD_SCHUR, &rep, &err), GRAVRD_OK);
+            assert_false(rep.used_schur);
+        }
+        free(cols);
+        gravrd_fe_free(fe);
+    }
+    for (int q = 0; q < 3; q++)
+        free(codes[q]);
+    free(y);
+}
+
+static void test_schur_extra_null_directions(void **state)
+{
+    (void)state;
+    /* The chain design at 600 rows with 8 firms (even): firm and year
+     * parities coincide, a null direction of S that is not constant on
+     * any FE. */
+    const size_t n = 600;
+    int32_t *codes[3];
+    for (int q = 0; q < 3; q++)
+        codes[q] = malloc(n * sizeof(int32_t));
+    double *y = malloc(2 * n * sizeof *y);
+    chain_problem(n, 1, 13, codes, y);
+    for (size_t i = 0; i < n; i++)
+        codes[2][i] = (int32_t)(i % 8);
+    check_codes_against_dummies(3, codes, n, y);
+    /* Nested FE: b within a (the Schur solver eliminates b, so the whole
+     * block of a in S is zero), c crossed. */
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 14);
+    for (size_t i = 0; i < n; i++) {
+        codes[0][i] = (int32_t)gsl_rng_uniform_int(rng, 6);
+        codes[1][i] = codes[0][i] * 4 + (int32_t)gsl_rng_uniform_int(rng, 4);
+        codes[2][i] = (int32_t)gsl_rng_uniform_int(rng, 5);
+    }
+    check_codes_against_dummies(3, codes, n, y);
+    gsl_rng_free(rng);
+    for (int q = 0; q < 3; q++)
+        free(codes[q]);
+    free(y);
+}
+
 static void test_singletons_cascade(void **state)
 {
     (void)state;
@@ -240,7 +409,8 @@ int main(void)
         cmocka_unit_test(test_three_fe),         cmocka_unit_test(test_sparse_graph),
         cmocka_unit_test(test_constant_column),  cmocka_unit_test(test_non_convergence_is_an_error),
         cmocka_unit_test(test_singletons_cascade), cmocka_unit_test(test_singletons_respect_mask),
-        cmocka_unit_test(test_components),
+        cmocka_unit_test(test_components),       cmocka_unit_test(test_auto_switches_on_a_chain),
+        cmocka_unit_test(test_auto_keeps_cg_when_easy), cmocka_unit_test(test_schur_extra_null_directions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
