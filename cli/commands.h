@@ -9,5 +9,6 @@ int cmd_simulate(int argc, char **argv);
 int cmd_segments(int argc, char **argv);
 int cmd_balance(int argc, char **argv);
 int cmd_match(int argc, char **argv);
+int cmd_rd(int argc, char **argv);
 
 #endif

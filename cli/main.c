@@ -14,6 +14,7 @@ static const struct {
     {"segments", cmd_segments, "group nearby cities into segments (complete linkage, within provinces)"},
     {"balance", cmd_balance, "balance of pair observables between treated and control pairs (Table A.6)"},
     {"match", cmd_match, "spatially matched sample: treated pairs and nearby control pairs"},
+    {"rd", cmd_rd, "local linear spatial RD by bandwidth, MSE-optimal bandwidth, RD plot"},
 };
 
 static void usage(FILE *out)

@@ -9,10 +9,16 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gravrd/data.h"
 #include "gravrd/rd.h"
+#include "gravrd/spatial.h"
+#include "gravrd/study.h"
+#include "support/testutil.h"
+#include "support/xmlcheck.h"
 
 #define TOL 1e-10
 
@@ -450,6 +456,216 @@ static void test_bins(void **state)
     assert_int_equal(gravrd_rd_bins(&d, 1, 4, 2, &bins, &n, &err), GRAVRD_ERR_INVALID);
 }
 
+
+/* ---- the spatial RD sample and the study pipeline ---- */
+
+/* A hand-built study. East, province A: the treated city E0 at (30, 110) and
+ * twelve cities due north of it at known distances (a meridian arc of
+ * d / R radians is exactly d km); east, province B: EB 20 km east of E0
+ * (never a neighbour). West, province C: W0 at (30, 100), partner of E0;
+ * W1 and W2 due north of W0 at 40 and 80 km; WF far away (35, 95). */
+enum { N_NEAR = 12 };
+static const double D_NEAR[N_NEAR] = {12, 25, 33, 41, 55, 62, 78, 85, 99, 110, 130, 150};
+static const double D_WEST[2] = {40, 80};
+#define TAU 0.25
+
+static double lat_north(double lat0, double km)
+{
+    return lat0 + km / GRAVRD_EARTH_RADIUS_KM * 180 / 3.14159265358979323846;
+}
+
+/* ids: E0 = 1, near cities 2..13, EB = 14, W0 = 21, W1 = 22, W2 = 23, WF = 24 */
+static char *write_rd_study(void)
+{
+    char *dir = testutil_tempdir();
+    assert_non_null(dir);
+    static char buf[1 << 16];
+    int len = snprintf(buf, sizeof buf, "city_id,province_en,region,lat,lng\n1,A,east,30,110\n");
+    for (int k = 0; k < N_NEAR; k++)
+        len += snprintf(buf + len, sizeof buf - (size_t)len, "%d,A,east,%.12f,110\n", k + 2, lat_north(30, D_NEAR[k]));
+    len += snprintf(buf + len, sizeof buf - (size_t)len, "14,B,east,30,110.2\n21,C,west,30,100\n");
+    for (int l = 0; l < 2; l++)
+        len += snprintf(buf + len, sizeof buf - (size_t)len, "%d,C,west,%.12f,100\n", 22 + l, lat_north(30, D_WEST[l]));
+    snprintf(buf + len, sizeof buf - (size_t)len, "24,C,west,35,95\n");
+    free(testutil_write_temp(dir, "cities.csv", buf));
+    free(testutil_write_temp(dir, "partnerships.csv", "east_city,west_city\n1,21\n"));
+    /* y: E0 -> W0 is 1 + TAU; controls Ek -> W0 are 1 + 0.002 d(E0, Ek) and
+     * E0 -> Wl are 1 + 0.002 d(W0, Wl) (exactly linear on the control
+     * side); everything else 3. Two months, +-0.1 around the pair value. */
+    len = snprintf(buf, sizeof buf, "exp_city,imp_city,month,y\n");
+    int east[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}, west[] = {21, 22, 23, 24};
+    for (int dir2 = 0; dir2 < 2; dir2++)
+        for (int a = 0; a < 14; a++)
+            for (int b = 0; b < 4; b++) {
+                int e = east[a], w = west[b];
+                double v = 3;
+                if (dir2 == 0 && e == 1 && w == 21)
+                    v = 1 + TAU;
+                else if (dir2 == 0 && w == 21 && e >= 2 && e <= 13)
+                    v = 1 + 0.002 * D_NEAR[e - 2];
+                else if (dir2 == 0 && e == 1 && (w == 22 || w == 23))
+                    v = 1 + 0.002 * D_WEST[w - 22];
+                for (int m = 1; m <= 2; m++)
+                    len += snprintf(buf + len, sizeof buf - (size_t)len, "%d,%d,2017-0%d,%.6f\n", dir2 ? w : e,
+                                    dir2 ? e : w, m, v + (m == 1 ? -0.1 : 0.1));
+            }
+    free(testutil_write_temp(dir, "flows.csv", buf));
+    return dir;
+}
+
+static void test_spatial_rd_sample(void **state)
+{
+    (void)state;
+    char *dir = write_rd_study();
+    gravrd_error err = {0};
+    gravrd_study *study = NULL;
+    assert_int_equal(gravrd_study_load(dir, 100, &study, &err), GRAVRD_OK);
+    gravrd_study_geo g;
+    gravrd_study_geography(study, &g);
+    /* pairs: every east-west pair, e2w */
+    int32_t exp[64], imp[64];
+    uint8_t tr[64];
+    size_t np = 0;
+    for (size_t i = 0; i < g.n; i++)
+        for (size_t j = 0; j < g.n; j++)
+            if (g.west_N[i] == 0 && g.west_N[j] == 1) {
+                exp[np] = (int32_t)i;
+                imp[np] = (int32_t)j;
+                tr[np++] = (uint8_t)gravrd_study_partners(study, i, j);
+            }
+    assert_int_equal((int)np, 14 * 4);
+    gravrd_geo geo = {g.n, g.lat_N, g.lng_N, g.province_N};
+    gravrd_pair_list pl = {np, exp, imp, tr};
+    gravrd_rd_sample *s = NULL;
+    assert_int_equal(gravrd_rd_sample_build(&geo, &pl, 100, GRAVRD_RD_SIDE_EXPORTER, &s, &err), GRAVRD_OK);
+    /* neighbours of E0 within 100 km in province A: 9 (EB is in province B) */
+    assert_int_equal((int)s->n, 2 * 9);
+    assert_int_equal((int)s->n_treated, 1);
+    assert_int_equal((int)s->n_treated_used, 1);
+    for (size_t k = 0; k < s->n; k += 2) {
+        assert_close(s->x_N[k], D_NEAR[k / 2], 1e-6);
+        assert_close(s->x_N[k + 1], -D_NEAR[k / 2], 1e-6);
+        assert_int_equal(s->pair_N[k], s->treated_pair_N[k]);
+        assert_true(tr[s->pair_N[k]] && !tr[s->pair_N[k + 1]]);
+        /* the control is Ek -> W0: same importer */
+        assert_int_equal(imp[s->pair_N[k + 1]], imp[s->pair_N[k]]);
+        assert_int_equal(exp[s->pair_N[k + 1]], s->neighbour_N[k]);
+    }
+    gravrd_rd_sample_free(s);
+    assert_int_equal(gravrd_rd_sample_build(&geo, &pl, 100, GRAVRD_RD_SIDE_IMPORTER, &s, &err), GRAVRD_OK);
+    assert_int_equal((int)s->n, 2 * 2); /* W1 and W2; WF is 600 km away */
+    assert_int_equal(exp[s->pair_N[1]], exp[s->pair_N[0]]);
+    assert_int_equal(s->importer_side_N[0], 1);
+    gravrd_rd_sample_free(s);
+    geo.group_C = NULL; /* across provinces EB (20 km) joins */
+    assert_int_equal(gravrd_rd_sample_build(&geo, &pl, 100, GRAVRD_RD_SIDE_BOTH, &s, &err), GRAVRD_OK);
+    assert_int_equal((int)s->n, 2 * (9 + 1 + 2));
+    gravrd_rd_sample_free(s);
+    assert_int_equal(gravrd_rd_sample_build(&geo, &pl, 0, GRAVRD_RD_SIDE_BOTH, &s, &err), GRAVRD_ERR_INVALID);
+    gravrd_study_free(study);
+    testutil_rmdir(dir);
+}
+
+static void test_spatial_rd_pipeline(void **state)
+{
+    (void)state;
+    char *dir = write_rd_study();
+    gravrd_error err = {0};
+    gravrd_study *study = NULL;
+    assert_int_equal(gravrd_study_load(dir, 100, &study, &err), GRAVRD_OK);
+    char *path = testutil_path(dir, "flows.csv");
+    gravrd_frame *flows = NULL, *frame = NULL;
+    assert_int_equal(gravrd_csv_read(path, NULL, &flows, &err), GRAVRD_OK);
+    const char *names[] = {"y", "e2w", "month"};
+    assert_int_equal(gravrd_study_frame(study, flows, names, 3, &frame, &err), GRAVRD_OK);
+    gravrd_rd_study_options opt;
+    gravrd_rd_study_options_init(&opt);
+    double bws[] = {60, 100, 200, 20};
+    opt.outcome = "y";
+    opt.subset = "e2w";
+    opt.fixed_effects = "";
+    opt.bandwidths_km = bws;
+    opt.n_bandwidths = 4;
+    opt.side = GRAVRD_RD_SIDE_BOTH;
+    gravrd_rd_result *r = NULL;
+    assert_int_equal(gravrd_rd_study(study, frame, &opt, &r, &err), GRAVRD_OK);
+    assert_int_equal((int)r->n_rows, 14 * 4 * 2);
+    assert_int_equal((int)r->n_treated, 1);
+    assert_int_equal((int)r->n_obs, 2 * (N_NEAR + 2));
+    assert_int_equal((int)r->n_clusters, 1 + N_NEAR + 2);
+    /* the control side is exactly linear in the distance and the treated
+     * side constant: every bandwidth recovers TAU */
+    for (int b = 0; b < 3; b++) {
+        assert_close(r->by_bandwidth[b].estimate, TAU, 1e-9);
+        assert_close(r->by_bandwidth[b].estimate_bc, TAU, 1e-9);
+    }
+    /* within 60 km: 12, 25, 33, 41, 55 and 40 (W1) on each side */
+    assert_int_equal((int)r->by_bandwidth[0].left.n, 6);
+    assert_int_equal((int)r->by_bandwidth[0].right.n, 6);
+    /* the pair means carry the two months as weights */
+    assert_close(r->w_N[0], 2, 0);
+    /* 20 km leaves one observation a side: no estimate, a note */
+    assert_true(isnan(r->by_bandwidth[3].estimate));
+    assert_true(r->n_warnings >= 1);
+    assert_non_null(strstr(r->warnings[0], "h = 20 km"));
+
+    /* the report in every format, and the plot as well-formed SVG */
+    for (int f = 0; f < 3; f++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&buf, &len);
+        gravrd_format fmt = f == 0 ? GRAVRD_FORMAT_TEXT : f == 1 ? GRAVRD_FORMAT_JSON : GRAVRD_FORMAT_CSV;
+        assert_int_equal(gravrd_report_rd(mem, r, fmt, &err), GRAVRD_OK);
+        fclose(mem);
+        assert_true(len > 100);
+        if (f == 1)
+            assert_non_null(strstr(buf, "\"estimate\":0.25"));
+        free(buf);
+    }
+    assert_int_equal(gravrd_report_rd(stdout, r, GRAVRD_FORMAT_LATEX, &err), GRAVRD_ERR_INVALID);
+    char *svg = testutil_path(dir, "rd.svg");
+    gravrd_rd_plot_options popt = {100, 0, 5, NULL};
+    assert_int_equal(gravrd_rd_plot(r, &popt, svg, &err), GRAVRD_OK);
+    char *doc = testutil_read_file(svg, NULL);
+    assert_non_null(doc);
+    xml_check x;
+    int ok = xml_well_formed(doc, &x);
+    if (!ok)
+        print_error("XML error: %s\n", x.error);
+    assert_true(ok);
+    assert_string_equal(x.root, "svg");
+    assert_int_equal(xml_count(&x, "polyline"), 2); /* the two fits */
+    assert_true(xml_count(&x, "circle") >= 4);       /* binned means (+ legend) */
+    free(doc);
+    free(svg);
+    gravrd_rd_result_free(r);
+
+    /* residualised on the city-month FE (the default), exporter side: runs,
+     * and a subset without rows is an error */
+    const char *names2[] = {"y", "e2w", "w2e", "month"};
+    gravrd_frame_free(frame);
+    assert_int_equal(gravrd_study_frame(study, flows, names2, 4, &frame, &err), GRAVRD_OK);
+    opt.fixed_effects = NULL;
+    opt.side = GRAVRD_RD_SIDE_EXPORTER;
+    opt.n_bandwidths = 2;
+    assert_int_equal(gravrd_rd_study(study, frame, &opt, &r, &err), GRAVRD_OK);
+    assert_true(r->n_rows > 0 && r->demean_iterations >= 1);
+    assert_true(isfinite(r->by_bandwidth[1].estimate));
+    gravrd_rd_result_free(r);
+    opt.subset = "e2w & w2e";
+    assert_int_equal(gravrd_rd_study(study, frame, &opt, &r, &err), GRAVRD_ERR_EMPTY);
+    opt.subset = "e2w";
+    opt.outcome = "nosuchvar";
+    assert_int_equal(gravrd_rd_study(study, frame, &opt, &r, &err), GRAVRD_ERR_INVALID);
+    assert_non_null(strstr(err.message, "nosuchvar"));
+
+    gravrd_frame_free(frame);
+    gravrd_frame_free(flows);
+    free(path);
+    gravrd_study_free(study);
+    testutil_rmdir(dir);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -492,6 +708,8 @@ int main(void)
         cmocka_unit_test(test_matches_rdrobust),
         cmocka_unit_test(test_bins),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_spatial_rd_sample),
+        cmocka_unit_test(test_spatial_rd_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,8 +8,9 @@
  * linear RD") for the formulas and where they differ from rdrobust.
  *
  * The spatial RD sample of the paper's Appendix D.2 (running variable =
- * signed distance between a treated pair's city and a neighbouring city)
- * and the study-level pipeline (`gravrd rd`) are declared at the end. */
+ * signed distance between a treated pair's city and a neighbouring city),
+ * the study-level pipeline (`gravrd rd`), its report and its SVG plot are
+ * declared at the end. */
 #ifndef GRAVRD_RD_H
 #define GRAVRD_RD_H
 
@@ -19,7 +20,9 @@
 
 #include "gravrd/data.h"
 #include "gravrd/error.h"
+#include "gravrd/match.h"
 #include "gravrd/report.h"
+#include "gravrd/study.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -128,6 +131,131 @@ typedef struct {
  * (lo < cutoff < hi); empty bins are left out. *out is malloc'ed. */
 gravrd_status gravrd_rd_bins(const gravrd_rd_data *d, double lo, double hi, int n_bins, gravrd_rd_bin **out,
                              size_t *n_out, gravrd_error *err);
+
+
+/* ---- the spatial RD sample (our version of the paper's Appendix D.2) ----
+ *
+ * For each treated directed pair ij (i exporter, j importer) and each city
+ * k != i within radius_km of i (in i's province unless geo->group_C is
+ * NULL) such that kj is a listed, untreated pair: one comparison, two
+ * observations: the treated pair ij at x = +distance(i, k) and the control
+ * pair kj at x = -distance(i, k) (exporter side). The importer side is the
+ * mirror: cities l near j, the treated ij at +distance(j, l) and the
+ * control il at -distance(j, l). A pair appears once per comparison it is
+ * part of; standard errors are clustered by pair. */
+
+typedef enum {
+    GRAVRD_RD_SIDE_EXPORTER = 1,   /* neighbours of the exporter i: controls kj */
+    GRAVRD_RD_SIDE_IMPORTER = 2,   /* neighbours of the importer j: controls il */
+    GRAVRD_RD_SIDE_BOTH = 3
+} gravrd_rd_side;
+
+/* "exporter", "importer", "both". */
+gravrd_status gravrd_rd_side_parse(const char *name, gravrd_rd_side *out, gravrd_error *err);
+const char *gravrd_rd_side_name(gravrd_rd_side side);
+
+typedef struct {
+    size_t n;                      /* observations, two per comparison */
+    double *x_N;                   /* +distance for the treated pair, -distance for the control */
+    int32_t *pair_N;               /* index into the pair list */
+    int32_t *treated_pair_N;       /* the treated pair of the comparison */
+    int32_t *neighbour_N;          /* the neighbouring city (k or l) */
+    uint8_t *importer_side_N;      /* 0 exporter-side comparison, 1 importer-side */
+    size_t n_treated;              /* treated pairs in the list */
+    size_t n_treated_used;         /* treated pairs with at least one comparison */
+} gravrd_rd_sample;
+
+/* Comparisons are ordered by treated pair (pair-list order), exporter side
+ * first, neighbours in city-index order; the treated observation precedes
+ * its control. Errors as gravrd_match_build; radius_km must be > 0. */
+gravrd_status gravrd_rd_sample_build(const gravrd_geo *geo, const gravrd_pair_list *pairs, double radius_km,
+                                     gravrd_rd_side side, gravrd_rd_sample **out, gravrd_error *err);
+void gravrd_rd_sample_free(gravrd_rd_sample *s);
+
+/* ---- the whole design on a study (`gravrd rd`) ---- */
+
+#define GRAVRD_RD_DEFAULT_RADIUS_KM 300.0
+#define GRAVRD_RD_DEFAULT_FE "exp_city^month + imp_city^month"
+
+typedef struct {
+    const char *outcome;           /* expression on the frame, e.g. "log1p(trade)" (required) */
+    const char *subset;            /* rows where this expression is true, e.g. "w2e"; NULL = all */
+    const char *fixed_effects;     /* the outcome is residualised on these (fixest FE syntax);
+                                    * NULL = GRAVRD_RD_DEFAULT_FE, "" = not residualised */
+    gravrd_rd_side side;           /* default both (see docs/spatial.md) */
+    int cross_province;            /* 1: neighbours in any province */
+    double radius_km;              /* neighbours up to this distance enter the sample
+                                    * (0 = GRAVRD_RD_DEFAULT_RADIUS_KM) */
+    const double *bandwidths_km;   /* estimates at these bandwidths (b = h) */
+    size_t n_bandwidths;
+    int select_bandwidth;          /* 1: also the MSE-optimal h and the robust CI at (h, b) */
+    gravrd_rd_options rd;          /* orders, kernel, level, bwcheck */
+    double tol;                    /* demeaning tolerance (0 = default) */
+    int max_iter;                  /* 0 = default */
+    int threads;                   /* 0 = 1 */
+    const gravrd_eval_env *env;    /* functions for the expressions (env->frame ignored); may be NULL */
+} gravrd_rd_study_options;
+
+void gravrd_rd_study_options_init(gravrd_rd_study_options *opt);
+
+typedef struct {
+    char *outcome;                 /* deparsed outcome */
+    char *subset;                  /* deparsed subset or NULL */
+    char *fixed_effects;           /* "" when not residualised */
+    gravrd_rd_side side;
+    int cross_province;
+    double radius_km;
+    gravrd_rd_options rd;
+    size_t n_rows;                 /* frame rows used (subset, finite outcome, FE, no singletons) */
+    size_t n_dropped_missing;      /* in the subset, dropped for a missing or non-finite value */
+    size_t n_dropped_singletons;
+    int demean_iterations;
+    size_t n_pairs;                /* directed pairs with at least one row */
+    size_t n_treated, n_treated_used;
+    size_t n_obs;                  /* RD observations: two per comparison */
+    size_t n_clusters;             /* distinct pairs among them */
+    size_t n_bandwidths;
+    gravrd_rd_estimate *by_bandwidth; /* estimates at opt->bandwidths_km; all NaN where a
+                                       * bandwidth has too few observations (see warnings) */
+    int has_optimal;
+    gravrd_rd_bandwidth optimal_bw;
+    gravrd_rd_estimate optimal;
+    int n_warnings;
+    char **warnings;
+    /* the RD data (one row per observation), e.g. for plots */
+    double *x_N, *y_N, *w_N;       /* running variable; mean residual of the pair; its rows (months) */
+    int32_t *cluster_N;            /* pair, 0..n_clusters-1 */
+    gravrd_rd_data data;           /* the arrays above, cutoff 0 */
+} gravrd_rd_result;
+
+/* Residualises the outcome on the fixed effects over the rows in the
+ * subset (dropping missing values and singletons), averages the residuals
+ * of each directed pair over its rows, builds the spatial RD sample from
+ * the study's geography and partnerships (pairs come from the frame's
+ * exp_city and imp_city), and estimates at each bandwidth and, when asked,
+ * at the MSE-optimal one. frame: a study frame (gravrd_study_frame) holding
+ * the variables the expressions use. */
+gravrd_status gravrd_rd_study(const gravrd_study *study, const gravrd_frame *frame, const gravrd_rd_study_options *opt,
+                              gravrd_rd_result **out, gravrd_error *err);
+void gravrd_rd_result_free(gravrd_rd_result *r);
+
+/* Writes the results: text (a table by bandwidth, then the MSE-optimal
+ * bandwidth), json (one object) or csv (one row per bandwidth, the
+ * MSE-optimal last). Other formats are GRAVRD_ERR_INVALID. */
+gravrd_status gravrd_report_rd(FILE *out, const gravrd_rd_result *r, gravrd_format format, gravrd_error *err);
+
+typedef struct {
+    double h;            /* bandwidth of the two fits (0 = the MSE-optimal one, else the largest) */
+    double range_km;     /* plotted x range [-range, range] (0 = max(h, largest bandwidth)) */
+    int n_bins;          /* bins per side (0 = 10) */
+    const char *title;   /* NULL = a default naming outcome and sample */
+} gravrd_rd_plot_options;
+
+/* The RD plot as an SVG file: binned means of the residualised outcome
+ * (weighted by rows) with 95% intervals, and the local polynomial fit on
+ * each side at h with its pointwise 95% band. */
+gravrd_status gravrd_rd_plot(const gravrd_rd_result *r, const gravrd_rd_plot_options *opt, const char *path,
+                             gravrd_error *err);
 
 #ifdef __cplusplus
 }
