@@ -84,6 +84,11 @@ static gravrd_status eval_expr(const char *text, const char *what, const gravrd_
         return gravrd_error_set(err, st, "%s: %s", what, msg);
     }
     st = gravrd_expr_eval(e, env, out_N, err);
+    if (st) {
+        char msg[GRAVRD_ERROR_MSG_LEN];
+        snprintf(msg, sizeof msg, "%s", err ? err->message : "");
+        gravrd_error_set(err, st, "%s: %s", what, msg);
+    }
     if (!st && deparsed && !(*deparsed = gravrd_expr_deparse(e)))
         st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
     gravrd_expr_free(e);
