@@ -282,7 +282,7 @@ static void test_auto_switches_on_a_chain(void **state)
     assert_int_equal(pub.iterations, auto_rep.iterations);
     /* An iteration cap still ends in an error on the Schur path. */
     memcpy(b, y, 2 * n * sizeof *b);
-    gravrd_demean_options tight = {1e-12, 20, 1};
+    gravrd_demean_options tight = {1e-12, 3, 1};
     assert_int_equal(gravrd_demean_method(fe, b, 2, &tight, DM_METHOD_SCHUR, NULL, &err), GRAVRD_ERR_CONVERGENCE);
     assert_non_null(strstr(err.message, "did not converge"));
     gravrd_fe_free(fe);

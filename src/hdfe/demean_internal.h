@@ -67,6 +67,14 @@ typedef struct {
     int32_t *s_col;
     double *s_val;
     double *s_dinv;
+    /* The preconditioner: incomplete Cholesky factor of S in the order
+     * l_perm (new -> old), on the pattern of its lower triangle: strictly
+     * lower rows and 1 / diagonal. */
+    int32_t *l_perm;
+    size_t *l_ptr;
+    int32_t *l_col;
+    double *l_val;
+    double *l_dinv;
     double *inv_count_S; /* 1 / observations of each Schur unknown's level */
 } schur_plan;
 
