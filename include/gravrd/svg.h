@@ -44,6 +44,8 @@ typedef struct {
     const char *label;     /* legend entry; NULL = none */
     double font_size;      /* text: px (default 12) */
     const char *anchor;    /* text: "start", "middle" (default) or "end" */
+    const char *marker;    /* points: "circle" (default), "square", "triangle" or "diamond",
+                            * of about the same size as a circle of that radius */
 } gravrd_svg_style;
 
 /* A figure of width x height px (each at least 100). NULL when out of
@@ -59,6 +61,11 @@ gravrd_status gravrd_svg_axis_labels(gravrd_svg *g, const char *x_label, const c
  * computed from the data. Elements outside are clipped. */
 gravrd_status gravrd_svg_xlim(gravrd_svg *g, double lo, double hi, gravrd_error *err);
 gravrd_status gravrd_svg_ylim(gravrd_svg *g, double lo, double hi, gravrd_error *err);
+
+/* Where the legend goes: "top-left" (default), "top-right", "bottom-left",
+ * "bottom-right" (inside the plot area; set this way, the legend gets a
+ * white, slightly transparent box) or "none". */
+gravrd_status gravrd_svg_legend_position(gravrd_svg *g, const char *position, gravrd_error *err);
 
 /* Layers (the arrays are copied). */
 gravrd_status gravrd_svg_points(gravrd_svg *g, size_t n, const double *x_N, const double *y_N,

@@ -11,7 +11,7 @@
 typedef enum { L_POINTS, L_LINE, L_BAND, L_SEGMENTS, L_VLINE, L_HLINE, L_TEXT } layer_kind;
 
 typedef struct {
-    char *stroke, *fill, *dash, *label, *anchor;
+    char *stroke, *fill, *dash, *label, *anchor, *marker;
     double stroke_width, opacity, radius, font_size;
 } style_copy;
 
@@ -27,11 +27,15 @@ struct gravrd_svg {
     double width, height;
     char *title, *x_label, *y_label;
     double xlim[2], ylim[2]; /* NaN = automatic */
+    int legend_pos;          /* LEGEND_* */
+    int legend_boxed;        /* set by gravrd_svg_legend_position: a box behind the legend */
     size_t n_layers, cap_layers;
     layer *layers;
 };
 
 static const double PAD = 0.04;
+
+enum { LEGEND_TOP_LEFT = 0, LEGEND_TOP_RIGHT, LEGEND_BOTTOM_LEFT, LEGEND_BOTTOM_RIGHT, LEGEND_NONE };
 
 gravrd_svg *gravrd_svg_new(double width_px, double height_px)
 {
@@ -53,6 +57,7 @@ static void style_free(style_copy *s)
     free(s->dash);
     free(s->label);
     free(s->anchor);
+    free(s->marker);
 }
 
 void gravrd_svg_free(gravrd_svg *g)
@@ -111,6 +116,27 @@ gravrd_status gravrd_svg_axis_labels(gravrd_svg *g, const char *x_label, const c
     return st ? st : set_text(&g->y_label, y_label, err);
 }
 
+gravrd_status gravrd_svg_legend_position(gravrd_svg *g, const char *position, gravrd_error *err)
+{
+    static const char *const names[] = {"top-left", "top-right", "bottom-left", "bottom-right", "none"};
+    if (!g)
+        return gravrd_error_set(err, GRAVRD_ERR_INVALID, "svg: no figure");
+    for (int k = 0; k < 5; k++)
+        if (position && !strcmp(position, names[k])) {
+            g->legend_pos = k;
+            g->legend_boxed = 1;
+            return GRAVRD_OK;
+        }
+    return gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                            "svg: legend position must be top-left, top-right, bottom-left, bottom-right or none, "
+                            "not '%s'", position ? position : "(null)");
+}
+
+static int marker_ok(const char *m)
+{
+    return !m || !strcmp(m, "circle") || !strcmp(m, "square") || !strcmp(m, "triangle") || !strcmp(m, "diamond");
+}
+
 static gravrd_status set_lim(double *lim, double lo, double hi, const char *axis, gravrd_error *err)
 {
     if (!(isfinite(lo) && isfinite(hi) && lo < hi))
@@ -166,6 +192,10 @@ static gravrd_status add_layer(gravrd_svg *g, layer_kind kind, size_t n, const d
             if (!attr_ok(attrs[k]))
                 return gravrd_error_set(err, GRAVRD_ERR_INVALID, "svg %s: style value '%s' has characters not allowed",
                                         names[kind], attrs[k]);
+        if (!marker_ok(style->marker))
+            return gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                                    "svg %s: marker must be circle, square, triangle or diamond, not '%s'",
+                                    names[kind], style->marker);
         if (style->anchor && strcmp(style->anchor, "start") && strcmp(style->anchor, "middle") &&
             strcmp(style->anchor, "end"))
             return gravrd_error_set(err, GRAVRD_ERR_INVALID, "svg text: anchor must be start, middle or end, not '%s'",
@@ -204,6 +234,7 @@ static gravrd_status add_layer(gravrd_svg *g, layer_kind kind, size_t n, const d
         l.style.dash = dup_or_null(style->dash, &fail);
         l.style.label = dup_or_null(style->label, &fail);
         l.style.anchor = dup_or_null(style->anchor, &fail);
+        l.style.marker = dup_or_null(style->marker, &fail);
         l.style.stroke_width = style->stroke_width;
         l.style.opacity = style->opacity;
         l.style.radius = style->radius;
@@ -461,6 +492,27 @@ static void put_tick_label(FILE *out, double v, double step)
     fprintf(out, "%.*f", dec, v);
 }
 
+/* A point marker centred at (cx, cy) px; r is the circle radius. Other
+ * shapes have about the area of that circle. Style attributes come from
+ * the caller (an enclosing group or the text after this call). */
+static void put_marker(FILE *out, const char *shape, double cx, double cy, double r)
+{
+    if (!shape || !strcmp(shape, "circle"))
+        fprintf(out, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.2f\"", cx, cy, r);
+    else if (!strcmp(shape, "square")) {
+        double a = 0.886 * r; /* half side: equal area */
+        fprintf(out, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"", cx - a, cy - a, 2 * a, 2 * a);
+    } else if (!strcmp(shape, "triangle")) {
+        double a = 1.347 * r; /* circumradius of an equilateral triangle of equal area */
+        fprintf(out, "<polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f\"", cx, cy - a, cx + 0.866 * a, cy + 0.5 * a,
+                cx - 0.866 * a, cy + 0.5 * a);
+    } else {
+        double a = 1.253 * r; /* half diagonal of a square of equal area */
+        fprintf(out, "<polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f %.2f,%.2f\"", cx, cy - a, cx + a, cy, cx, cy + a,
+                cx - a, cy);
+    }
+}
+
 gravrd_status gravrd_svg_write(const gravrd_svg *g, FILE *out, gravrd_error *err)
 {
     if (!g || !out)
@@ -546,9 +598,10 @@ gravrd_status gravrd_svg_write(const gravrd_svg *g, FILE *out, gravrd_error *err
             put_style(out, &l->style, "none", colour, 1, 1);
             fputs(">\n", out);
             for (size_t k = 0; k < l->n; k++)
-                if (isfinite(l->a[k]) && isfinite(l->b[k]))
-                    fprintf(out, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.2f\"/>\n", px_x(&m, l->a[k]),
-                            px_y(&m, l->b[k]), radius);
+                if (isfinite(l->a[k]) && isfinite(l->b[k])) {
+                    put_marker(out, l->style.marker, px_x(&m, l->a[k]), px_y(&m, l->b[k]), radius);
+                    fputs("/>\n", out);
+                }
             fputs("</g>\n", out);
             break;
         }
@@ -591,23 +644,43 @@ gravrd_status gravrd_svg_write(const gravrd_svg *g, FILE *out, gravrd_error *err
     }
     fputs("</g>\n", out);
 
-    /* legend: one row per labelled points/line/band layer, top left inside the plot */
-    size_t n_legend = 0;
+    /* legend: one row per labelled points/line/band layer, top left inside
+     * the plot unless placed elsewhere with gravrd_svg_legend_position */
+    size_t n_legend = 0, n_entries = 0, longest = 0;
+    for (size_t i = 0; i < g->n_layers; i++)
+        if (g->layers[i].style.label && g->layers[i].kind != L_TEXT) {
+            n_entries++;
+            if (strlen(g->layers[i].style.label) > longest)
+                longest = strlen(g->layers[i].style.label);
+        }
+    double legend_w = 28 + 6.6 * (double)longest + 8, legend_h = 18 * (double)n_entries + 6;
+    double legend_x = m.left + 12, legend_y = m.top + 16; /* first entry: text baseline */
+    if (g->legend_pos == LEGEND_TOP_RIGHT || g->legend_pos == LEGEND_BOTTOM_RIGHT)
+        legend_x = m.right - 12 - legend_w + 4;
+    if (g->legend_pos == LEGEND_BOTTOM_LEFT || g->legend_pos == LEGEND_BOTTOM_RIGHT)
+        legend_y = m.bottom - 12 - legend_h + 18;
+    if (g->legend_pos == LEGEND_NONE)
+        n_entries = 0;
     colour_index = 0;
     for (size_t i = 0; i < g->n_layers; i++) {
         const layer *l = &g->layers[i];
         const char *colour = default_colour(colour_index);
         if (l->kind == L_POINTS || l->kind == L_LINE || l->kind == L_BAND)
             colour_index++;
-        if (!l->style.label || l->kind == L_TEXT)
+        if (!l->style.label || l->kind == L_TEXT || !n_entries)
             continue;
-        if (n_legend == 0)
+        if (n_legend == 0) {
             fputs("<g class=\"legend\">\n", out);
-        double y = m.top + 16 + 18 * (double)n_legend, x = m.left + 12;
+            if (g->legend_boxed)
+                fprintf(out,
+                        "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"white\" "
+                        "fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n",
+                        legend_x - 6, legend_y - 16, legend_w, legend_h);
+        }
+        double y = legend_y + 18 * (double)n_legend, x = legend_x;
         switch (l->kind) {
         case L_POINTS:
-            fprintf(out, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.2f\"", x + 10, y - 4,
-                    l->style.radius > 0 ? l->style.radius : 3);
+            put_marker(out, l->style.marker, x + 10, y - 4, l->style.radius > 0 ? l->style.radius : 3);
             put_style(out, &l->style, "none", colour, 1, 1);
             fputs("/>\n", out);
             break;
