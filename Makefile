@@ -9,8 +9,11 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES := cmake gcc make pkg-config zlib1g-dev libgsl-dev liblapack-dev libblas-dev \
                 liblapacke-dev libcmocka-dev
+# Needed by the tests only (not by build or demo): tests/test_html.c opens
+# the HTML report in headless Chromium.
+DEB_TEST_PACKAGES := chromium
 
-.PHONY: all deps build test test-release test-asan demo bench montecarlo clean
+.PHONY: all deps deps-test build test test-release test-asan demo bench montecarlo clean
 
 all: build
 
@@ -25,14 +28,25 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# The test-only packages, installed the same way.
+deps-test:
+	@missing=""; for p in $(DEB_TEST_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install:$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
 build: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build build -j $(JOBS)
 
-test-release: build
+test-release: build deps-test
 	cd build && ctest --output-on-failure -j $(JOBS)
 
-test-asan: deps
+test-asan: deps deps-test
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGRAVRD_SANITIZE=ON >/dev/null
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -20,7 +20,7 @@ int hj_bool(const json_value *obj, const char *key);
 /* Array member (NULL unless an array). */
 const json_value *hj_arr(const json_value *obj, const char *key);
 
-/* Number formats: fixed decimals ("%.3f", thousands separators from 1e4 on
+/* Number formats: fixed decimals ("%.3f", thousands separators from 1e3 on
  * when decimals == 0); "" for NaN. buf must hold 64 bytes. */
 const char *hfmt(char *buf, double v, int decimals);
 /* A summary statistic as the paper prints it: integers and numbers of 1e3
