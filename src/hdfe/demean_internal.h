@@ -44,6 +44,8 @@ typedef struct {
     uint32_t off;
     uint32_t cnt;
 } dm_btent;
+/* (Within a group, B's entries are stored by decreasing rank, see
+ * schur_plan.rank, so that forming one triangle of S can stop early.) */
 
 /* The Schur complement of the largest FE e in D'D:
  *   S = D_R' (I - P_e) D_R,  P_e = D_e (D_e'D_e)^-1 D_e',
@@ -76,6 +78,7 @@ typedef struct {
     double *l_val;
     double *l_dinv;
     double *inv_count_S; /* 1 / observations of each Schur unknown's level */
+    int32_t *rank;       /* position of each unknown when the FE of R go by decreasing size */
 } schur_plan;
 
 /* Shared, read-mostly state of one gravrd_demean call. The Schur plan is

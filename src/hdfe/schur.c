@@ -47,6 +47,7 @@ void dm_plan_free(schur_plan *p)
     free(p->l_val);
     free(p->l_dinv);
     free(p->inv_count_S);
+    free(p->rank);
     int e = p->e;
     memset(p, 0, sizeof *p);
     p->e = e;
@@ -164,19 +165,22 @@ static int row_work_alloc(const dm_ctx *ctx, row_work *rw)
         acc[k] = t_;                                                                                            \
     } while (0)
 
-/* Accumulates row j (level l of FE q, whose rows are sorted into rw) of S:
+/* Accumulates row j (level l of FE q, whose rows are sorted into rw) of S,
+ * towards unknowns of higher rank only (the other triangle is its mirror):
  * first the cross-tabulation of level l with the other FE of R (integer
  * counts, exact), then, for each group g of e containing it, -B_gj B_gk / n_g
- * for every other unknown k of g (Gustavson's sparse product). The diagonal
- * is accumulated as sum_g B_gj (n_g - B_gj) / n_g, a sum of non-negative
- * terms, rather than n_j - sum_g B_gj^2 / n_g, which would cancel when
- * level j fills most of its groups. Loop orders are fixed, so the row
- * depends only on the FE structure. Returns the number of touched columns
- * (listed, unsorted, in rw->list). */
+ * for every other unknown k of g (Gustavson's sparse product; entries come
+ * by decreasing rank, so the loop stops at j). The diagonal is accumulated
+ * as sum_g B_gj (n_g - B_gj) / n_g, a sum of non-negative terms, rather
+ * than n_j - sum_g B_gj^2 / n_g, which would cancel when level j fills most
+ * of its groups. Loop orders are fixed, so the row depends only on the FE
+ * structure. Returns the number of touched columns (listed, unsorted, in
+ * rw->list). */
 static size_t form_row(const dm_ctx *ctx, const row_work *rw, size_t j, size_t l)
 {
     const schur_plan *p = &ctx->plan;
     const size_t nx = (size_t)ctx->fe->n_fe - 2;
+    const int32_t *rank = p->rank, rj = rank[j];
     double *acc = rw->acc, *cmp = rw->cmp;
     int32_t *mark = rw->mark, *list = rw->list;
     size_t nt = 0;
@@ -187,6 +191,8 @@ static size_t form_row(const dm_ctx *ctx, const row_work *rw, size_t j, size_t l
     if (nx > 0)
         for (size_t t = rw->start[l] * nx; t < rw->start[l + 1] * nx; t++) {
             const size_t k = (size_t)rw->other[t];
+            if (rank[k] < rj)
+                continue;
             TOUCH(k);
             acc[k] += 1.0;
         }
@@ -204,8 +210,8 @@ static size_t form_row(const dm_ctx *ctx, const row_work *rw, size_t j, size_t l
         const dm_bent *ent = h + 1;
         for (int32_t t = 0; t < h->col; t++) {
             const size_t k = (size_t)ent[t].col;
-            if (k == j)
-                continue;
+            if (rank[k] <= rj)
+                break; /* j itself, then lower ranks */
             TOUCH(k);
             KAHAN_ADD(k, -w * (double)ent[t].cnt);
         }
@@ -240,7 +246,7 @@ static gravrd_status analyse(dm_ctx *ctx, gravrd_error *err)
     int32_t *mark = malloc(m * sizeof *mark);
     size_t *pos = malloc(m * sizeof *pos);
     const int32_t **codes = NULL;
-    row_work rw = {0};
+    int32_t *bt_grp = NULL, *unrank = NULL;
     p->b_ptr = malloc((Le + 1) * sizeof *p->b_ptr);
     p->b_ent = malloc((N * nR + Le) * sizeof *p->b_ent);
     p->inv_count_S = malloc(m * sizeof *p->inv_count_S);
@@ -305,8 +311,9 @@ static gravrd_status analyse(dm_ctx *ctx, gravrd_error *err)
     /* B' by Schur unknown; groups come out in increasing order. */
     p->bt_ptr = calloc(m + 1, sizeof *p->bt_ptr);
     p->bt_ent = malloc((nnz_b ? nnz_b : 1) * sizeof *p->bt_ent);
+    bt_grp = malloc((nnz_b ? nnz_b : 1) * sizeof *bt_grp);
     cursor = malloc(m * sizeof *cursor);
-    if (!p->bt_ptr || !p->bt_ent || !cursor)
+    if (!p->bt_ptr || !p->bt_ent || !bt_grp || !cursor)
         goto nomem;
     for (size_t g = 0; g < Le; g++)
         for (size_t t = p->b_ptr[g] + 1; t < p->b_ptr[g + 1]; t++)
@@ -319,30 +326,101 @@ static gravrd_status analyse(dm_ctx *ctx, gravrd_error *err)
             size_t u = cursor[p->b_ent[t].col]++;
             p->bt_ent[u].off = (uint32_t)p->b_ptr[g];
             p->bt_ent[u].cnt = p->b_ent[t].cnt;
+            bt_grp[u] = (int32_t)g;
         }
     free(cursor);
     cursor = NULL;
     for (size_t j = 0; j < m; j++)
         p->inv_count_S[j] = ctx->inv_count_L[schur_global(p, j)];
 
-    /* Size of S from every 16th row of each FE of R (at least one). */
-    if (row_work_alloc(ctx, &rw) != 0)
+    /* Ranks: the FE of R by decreasing number of levels (ties: FE order),
+     * levels in order within each. S is formed by rows, each row only
+     * towards higher ranks, so the FE with few levels and dense rows (a
+     * year FE meets every firm) come last and their rows are short. */
+    p->rank = malloc(m * sizeof *p->rank);
+    unrank = malloc(m * sizeof *unrank);
+    size_t *grp_cur = malloc(Le * sizeof *grp_cur);
+    if (!p->rank || !unrank || !grp_cur) {
+        free(grp_cur);
         goto nomem;
+    }
+    {
+        size_t r = 0;
+        uint8_t used[64] = {0};
+        for (int step = 0; step < fe->n_fe - 1 && step < 64; step++) {
+            int best = -1;
+            for (int q = 0; q < fe->n_fe && q < 64; q++)
+                if (q != e && !used[q] && (best < 0 || fe->n_levels_Q[q] > fe->n_levels_Q[best]))
+                    best = q;
+            used[best] = 1;
+            const size_t sb = schur_base(fe, p, best);
+            for (size_t l = 0; l < (size_t)fe->n_levels_Q[best]; l++, r++) {
+                p->rank[sb + l] = (int32_t)r;
+                unrank[r] = (int32_t)(sb + l);
+            }
+        }
+        if (r != m) { /* more than 64 FE: plain order */
+            for (size_t j = 0; j < m; j++)
+                p->rank[j] = unrank[j] = (int32_t)j;
+        }
+    }
+    /* Refill each group's entries by decreasing rank: walking the unknowns
+     * that way and appending to their groups sorts them for free. */
+    for (size_t g = 0; g < Le; g++)
+        grp_cur[g] = p->b_ptr[g] + 1;
+    for (size_t r = m; r-- > 0;) {
+        const size_t j = (size_t)unrank[r];
+        for (size_t u = p->bt_ptr[j]; u < p->bt_ptr[j + 1]; u++) {
+            const size_t t = grp_cur[bt_grp[u]]++;
+            p->b_ent[t].col = (int32_t)j;
+            p->b_ent[t].cnt = p->bt_ent[u].cnt;
+        }
+    }
+    free(grp_cur);
+    free(bt_grp);
+    free(unrank);
+    bt_grp = NULL;
+    unrank = NULL;
+
+    /* Size of S. Its pattern is that of B'B (two levels of R meeting in an
+     * observation meet in its group of e), so counting the distinct
+     * unknowns reached from every 16th row of each FE of R through its
+     * groups estimates it without forming values. FE with few levels have
+     * dense rows: they are counted as such. */
+    mark = malloc(m * sizeof *mark);
+    if (!mark)
+        goto nomem;
+    for (size_t j = 0; j < m; j++)
+        mark[j] = -1;
     double nnz_s = 0;
     for (int q = 0; q < fe->n_fe; q++) {
         if (q == e)
             continue;
         const size_t Lq = (size_t)fe->n_levels_Q[q], sb = schur_base(fe, p, q);
-        if (nR >= 2)
-            sort_rows(ctx, q, rw.start, NULL, rw.other);
+        if (Lq <= 16) {
+            nnz_s += (double)Lq * (double)m;
+            continue;
+        }
         double touched = 0, rows = 0;
         for (size_t l = 0; l < Lq; l += 16) {
-            touched += (double)form_row(ctx, &rw, sb + l, l);
+            const size_t j = sb + l;
+            size_t nt = 1;
+            mark[j] = (int32_t)j;
+            for (size_t u = p->bt_ptr[j]; u < p->bt_ptr[j + 1]; u++) {
+                const dm_bent *h = p->b_ent + p->bt_ent[u].off;
+                for (int32_t t = 1; t <= h->col; t++)
+                    if (mark[h[t].col] != (int32_t)j) {
+                        mark[h[t].col] = (int32_t)j;
+                        nt++;
+                    }
+            }
+            touched += (double)nt;
             rows += 1;
         }
         nnz_s += touched * (double)Lq / rows;
     }
-    row_work_free(&rw);
+    free(mark);
+    mark = NULL;
     p->sum_d2 = sum_d2;
     p->nnz_b = (double)nnz_b;
     p->nnz_s_est = nnz_s;
@@ -357,7 +435,8 @@ nomem:
     free(cursor);
     free(sbase);
     free(codes);
-    row_work_free(&rw);
+    free(bt_grp);
+    free(unrank);
     dm_plan_free(p);
     return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory while preparing the Schur demeaning solver");
 }
@@ -418,19 +497,20 @@ static gravrd_status build(dm_ctx *ctx, gravrd_error *err)
     const gravrd_fe *fe = ctx->fe;
     schur_plan *p = &ctx->plan;
     const size_t m = p->m;
-    const size_t cap_max = s_cap_max(ctx);
-    size_t cap = (size_t)(1.25 * p->nnz_s_est) + m;
+    /* U: the rows towards higher ranks (about half of S), then S = U + U'. */
+    const size_t cap_max = s_cap_max(ctx) / 2 + m;
+    size_t cap = (size_t)(0.65 * p->nnz_s_est) + m;
     if (cap > cap_max)
         cap = cap_max;
     row_work rw;
-    p->s_ptr = malloc((m + 1) * sizeof *p->s_ptr);
-    p->s_col = malloc(cap * sizeof *p->s_col);
-    p->s_val = malloc(cap * sizeof *p->s_val);
+    size_t *u_ptr = malloc((m + 1) * sizeof *u_ptr), *t_ptr = NULL, *cursor = NULL;
+    int32_t *u_col = malloc(cap * sizeof *u_col), *t_col = NULL;
+    double *u_val = malloc(cap * sizeof *u_val), *t_val = NULL;
     p->s_dinv = malloc(m * sizeof *p->s_dinv);
-    if (row_work_alloc(ctx, &rw) != 0 || !p->s_ptr || !p->s_col || !p->s_val || !p->s_dinv)
+    if (row_work_alloc(ctx, &rw) != 0 || !u_ptr || !u_col || !u_val || !p->s_dinv)
         goto nomem;
     size_t nnz = 0;
-    p->s_ptr[0] = 0;
+    u_ptr[0] = 0;
     for (int q = 0; q < fe->n_fe; q++) {
         if (q == p->e)
             continue;
@@ -458,34 +538,86 @@ static gravrd_status build(dm_ctx *ctx, gravrd_error *err)
                 if (new_cap < nnz + nt) {
                     /* Denser than estimated: the Schur solver would not pay. */
                     row_work_free(&rw);
+                    free(u_ptr);
+                    free(u_col);
+                    free(u_val);
                     dm_plan_free(p);
                     ctx->plan_state = -1;
                     return GRAVRD_OK;
                 }
-                int32_t *c = realloc(p->s_col, new_cap * sizeof *c);
+                int32_t *c = realloc(u_col, new_cap * sizeof *c);
                 if (!c)
                     goto nomem;
-                p->s_col = c;
-                double *v = realloc(p->s_val, new_cap * sizeof *v);
+                u_col = c;
+                double *v = realloc(u_val, new_cap * sizeof *v);
                 if (!v)
                     goto nomem;
-                p->s_val = v;
+                u_val = v;
                 cap = new_cap;
             }
             for (size_t t = 0; t < nt; t++) {
                 const size_t k = (size_t)rw.list[t];
                 if (k != j && rw.acc[k] == 0)
                     continue; /* exact cancellation: no coupling */
-                p->s_col[nnz] = (int32_t)k;
-                p->s_val[nnz++] = rw.acc[k];
+                u_col[nnz] = (int32_t)k;
+                u_val[nnz++] = rw.acc[k];
             }
             /* A zero diagonal means the level is absorbed by e (its row of S
              * is zero): nothing to solve for, and no preconditioning. */
             p->s_dinv[j] = rw.acc[j] > 0 ? 1.0 / rw.acc[j] : 0.0;
-            p->s_ptr[j + 1] = nnz;
+            u_ptr[j + 1] = nnz;
         }
     }
     row_work_free(&rw);
+
+    /* S = U + U' without the diagonal twice. U' by rows comes out with
+     * columns ascending (a counting transpose); each row of S is then the
+     * merge of two sorted lists. S is exactly symmetric. */
+    const size_t nnz_u = nnz, nnz_t = nnz_u - m;
+    t_ptr = calloc(m + 1, sizeof *t_ptr);
+    t_col = malloc((nnz_t ? nnz_t : 1) * sizeof *t_col);
+    t_val = malloc((nnz_t ? nnz_t : 1) * sizeof *t_val);
+    cursor = malloc(m * sizeof *cursor);
+    p->s_ptr = malloc((m + 1) * sizeof *p->s_ptr);
+    p->s_col = malloc((nnz_u + nnz_t) * sizeof *p->s_col);
+    p->s_val = malloc((nnz_u + nnz_t) * sizeof *p->s_val);
+    if (!t_ptr || !t_col || !t_val || !cursor || !p->s_ptr || !p->s_col || !p->s_val)
+        goto nomem;
+    for (size_t t = 0; t < nnz_u; t++)
+        t_ptr[(size_t)u_col[t] + 1]++;
+    for (size_t j = 0; j < m; j++)
+        t_ptr[j + 1] += t_ptr[j] - 1; /* minus the diagonal */
+    for (size_t j = 0; j < m; j++)
+        cursor[j] = t_ptr[j];
+    for (size_t i = 0; i < m; i++)
+        for (size_t t = u_ptr[i]; t < u_ptr[i + 1]; t++)
+            if ((size_t)u_col[t] != i) {
+                const size_t v = cursor[u_col[t]]++;
+                t_col[v] = (int32_t)i;
+                t_val[v] = u_val[t];
+            }
+    p->s_ptr[0] = 0;
+    size_t o = 0;
+    for (size_t j = 0; j < m; j++) {
+        size_t a = u_ptr[j], b = t_ptr[j];
+        while (a < u_ptr[j + 1] || b < t_ptr[j + 1]) {
+            if (b >= t_ptr[j + 1] || (a < u_ptr[j + 1] && u_col[a] < t_col[b])) {
+                p->s_col[o] = u_col[a];
+                p->s_val[o++] = u_val[a++];
+            } else {
+                p->s_col[o] = t_col[b];
+                p->s_val[o++] = t_val[b++];
+            }
+        }
+        p->s_ptr[j + 1] = o;
+    }
+    free(u_ptr);
+    free(u_col);
+    free(u_val);
+    free(t_ptr);
+    free(t_col);
+    free(t_val);
+    free(cursor);
     gravrd_status st = ic0(p, err);
     if (st != GRAVRD_OK) {
         dm_plan_free(p);
@@ -495,6 +627,13 @@ static gravrd_status build(dm_ctx *ctx, gravrd_error *err)
     return GRAVRD_OK;
 nomem:
     row_work_free(&rw);
+    free(u_ptr);
+    free(u_col);
+    free(u_val);
+    free(t_ptr);
+    free(t_col);
+    free(t_val);
+    free(cursor);
     dm_plan_free(p);
     return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory while forming the Schur complement");
 }
