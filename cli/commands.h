@@ -11,5 +11,6 @@ int cmd_balance(int argc, char **argv);
 int cmd_match(int argc, char **argv);
 int cmd_rd(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_replicate(int argc, char **argv);
 
 #endif

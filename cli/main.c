@@ -15,6 +15,7 @@ static const struct {
     {"balance", cmd_balance, "balance of pair observables between treated and control pairs (Table A.6)"},
     {"match", cmd_match, "spatially matched sample: treated pairs and nearby control pairs"},
     {"rd", cmd_rd, "local linear spatial RD by bandwidth, MSE-optimal bandwidth, RD plot"},
+    {"replicate", cmd_replicate, "run a whole study (every table of a study file) on a study folder"},
     {"report", cmd_report, "the self-contained HTML report (and figures) of a replication folder"},
 };
 
