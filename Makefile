@@ -2,7 +2,7 @@
 #   make        build build/gravrd and libgravrd
 #   make test   install build dependencies if missing, build, run all tests
 #               (release build, then an AddressSanitizer+UBSan build)
-#   make demo   build and run the main job on the embedded default
+#   make demo   build the CLI, simulate the default world, replicate the study into out/
 #   make bench  build and run the benchmarks
 #   make montecarlo  coverage check of the simulator + estimator
 
@@ -54,7 +54,10 @@ test-asan: deps deps-test
 
 test: test-release test-asan
 
-demo: build
+# The demo needs only the command line tool, not the tests.
+demo: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build -j $(JOBS) --target gravrd_cli
 	@sh tools/demo.sh
 
 bench: build

@@ -1,22 +1,24 @@
 #!/bin/sh
-# demo.sh - the main job on the embedded default (run by `make demo`):
-# simulate the default world into out/data/, then estimate the gravity
-# regressions of the paper's Table 2 (four outcomes; both directions pooled,
-# east-to-west, west-to-east) with exporter-city x month and importer-city x
-# month fixed effects, clustered by directed city pair.
+# demo.sh - `make demo`: simulate the default world (seed 1, 60 months,
+# 1,148,400 flow rows) into out/data/, replicate the whole study of the
+# reference paper on it with `gravrd replicate` (every table of
+# studies/east-west-partnership.study, the figures and the report) into
+# out/, and print the path of out/index.html. Uses every processor.
 set -eu
 cd "$(dirname "$0")/.."
 GRAVRD=./build/gravrd
-OUT=out
+OUT="$(pwd)/out"
+THREADS=$(nproc 2>/dev/null || echo 2)
+start=$(date +%s)
 mkdir -p "$OUT"
-echo "== gravrd simulate: the default world (seed 1) into $OUT/data"
-$GRAVRD simulate --out "$OUT/data" --force
-FORMULA='c(log1p(trade), log1p(deals), seller_cr, buyer_cr) ~ partner + log(distance_km) | exp_city^month + imp_city^month'
-echo
-echo "== Table 2 (gravity), both directions"
-$GRAVRD reg "$OUT/data/flows.csv" "$FORMULA" --cluster 'exp_city^imp_city' --format md
-echo
-echo "== Table 2 (gravity), by direction"
-$GRAVRD reg "$OUT/data/flows.csv" "$FORMULA" --cluster 'exp_city^imp_city' --split direction --format md
-echo
-echo "Planted values: $OUT/data/truth.json. Published values: ../shared/data/reference/paper_tables.json (table2_gravity)."
+echo "== gravrd simulate --out $OUT/data (the default world, seed 1)" >&2
+$GRAVRD simulate --out "$OUT/data" --force >&2
+echo "== gravrd replicate --data $OUT/data --out $OUT --threads $THREADS" >&2
+status=0
+$GRAVRD replicate --data "$OUT/data" --out "$OUT" --threads "$THREADS" >/dev/null || status=$?
+end=$(date +%s)
+echo "== demo: $((end - start)) s (simulate + replicate); planted values in $OUT/data/truth.json" >&2
+if [ -f "$OUT/index.html" ]; then
+  echo "$OUT/index.html"
+fi
+exit $status

@@ -391,70 +391,118 @@ static int same_str(const char *a, const char *b)
     return !strcmp(a, b);
 }
 
-/* Runs the columns idx[0..m-1] (same rhs/fe/subset/cluster) in one call. */
-static gravrd_status run_batch(rep_run *r, gravrd_rep_table *out, colspec *cols, const size_t *idx, size_t m,
-                               const gravrd_frame *frame, const gravrd_eval_env *env, gravrd_error *err)
+/* The formula of a batch: c(y1, y2, ...) ~ rhs | fe, or the column's own. */
+static char *batch_formula(const colspec *cols, const size_t *idx, size_t m)
+{
+    const colspec *c0 = &cols[idx[0]];
+    if (m == 1)
+        return plan_strdup(c0->formula);
+    size_t len = 16 + strlen(c0->rhsfe);
+    for (size_t i = 0; i < m; i++)
+        len += strlen(cols[idx[i]].outcome_expr) + 2;
+    char *formula = malloc(len);
+    if (formula) {
+        strcpy(formula, "c(");
+        for (size_t i = 0; i < m; i++) {
+            if (i)
+                strcat(formula, ", ");
+            strcat(formula, cols[idx[i]].outcome_expr);
+        }
+        strcat(formula, ") ~ ");
+        strcat(formula, c0->rhsfe);
+    }
+    return formula;
+}
+
+/* Columns idx[0..m-1] sharing rhs/fe/subset/cluster, fitted in one call. */
+typedef struct {
+    size_t *idx;
+    size_t m;
+    gravrd_reg_results *res;
+    gravrd_status st;
+    gravrd_error err;
+} batch_job;
+
+static void fit_job(rep_run *r, const colspec *cols, batch_job *job, const gravrd_frame *frame,
+                    const gravrd_eval_env *env, int threads)
+{
+    char *formula = batch_formula(cols, job->idx, job->m);
+    if (!formula) {
+        job->st = NOMEM(&job->err);
+        return;
+    }
+    gravrd_reg_options ro;
+    reg_options(&cols[job->idx[0]], &ro, env, threads);
+    job->st = gravrd_reg(frame, formula, &ro, &job->res, &job->err);
+    free(formula);
+    (void)r;
+}
+
+/* Records a fitted batch in the table (columns, notes, errors). */
+static gravrd_status take_job(rep_run *r, gravrd_rep_table *out, colspec *cols, batch_job *job, gravrd_error *err)
 {
     gravrd_status st = GRAVRD_OK;
-    colspec *c0 = &cols[idx[0]];
-    char *formula = NULL;
-    if (m == 1) {
-        formula = plan_strdup(c0->formula);
-    } else {
-        size_t len = 16 + strlen(c0->rhsfe);
-        for (size_t i = 0; i < m; i++)
-            len += strlen(cols[idx[i]].outcome_expr) + 2;
-        formula = malloc(len);
-        if (formula) {
-            strcpy(formula, "c(");
-            for (size_t i = 0; i < m; i++) {
-                if (i)
-                    strcat(formula, ", ");
-                strcat(formula, cols[idx[i]].outcome_expr);
-            }
-            strcat(formula, ") ~ ");
-            strcat(formula, c0->rhsfe);
-        }
+    if (job->st == GRAVRD_ERR_NOMEM) {
+        *err = job->err;
+        return job->st;
     }
-    if (!formula)
-        return NOMEM(err);
-    gravrd_reg_options ro;
-    reg_options(c0, &ro, env, r->opt->threads);
-    gravrd_reg_results *res = NULL;
-    gravrd_error e2 = {0};
-    gravrd_status fst = gravrd_reg(frame, formula, &ro, &res, &e2);
-    free(formula);
-    if (fst == GRAVRD_ERR_NOMEM) {
-        *err = e2;
-        return fst;
-    }
-    if (fst && m > 1) {
-        /* find which column fails: one call each */
-        for (size_t i = 0; i < m && !st; i++)
-            st = run_batch(r, out, cols, idx + i, 1, frame, env, err);
+    if (job->st) {
+        for (size_t i = 0; i < job->m && !st; i++)
+            st = column_error(r, out, &out->columns[job->idx[i]], job->err.message) ? NOMEM(err) : GRAVRD_OK;
         return st;
     }
-    if (fst) {
-        rep_model_done(r, 1);
-        return column_error(r, out, &out->columns[idx[0]], e2.message) ? NOMEM(err) : GRAVRD_OK;
-    }
-    for (size_t i = 0; i < m && !st; i++) {
-        if ((int)i >= res->n) {
-            st = column_error(r, out, &out->columns[idx[i]], "no result") ? NOMEM(err) : GRAVRD_OK;
+    for (size_t i = 0; i < job->m && !st; i++) {
+        if ((int)i >= job->res->n) {
+            st = column_error(r, out, &out->columns[job->idx[i]], "no result") ? NOMEM(err) : GRAVRD_OK;
             continue;
         }
-        if (fill_from_result(r, &cols[idx[i]], &res->results[i], &out->columns[idx[i]]))
+        if (fill_from_result(r, &cols[job->idx[i]], &job->res->results[i], &out->columns[job->idx[i]]))
             st = NOMEM(err);
     }
-    for (int w = 0; w < res->n_warnings && !st; w++) {
-        /* notes about dropped rows are useful; keep them short */
-        if (strstr(res->warnings[w], "removed because of missing"))
+    for (int w = 0; w < job->res->n_warnings && !st; w++) {
+        /* rows dropped for missing values are visible in the observation counts */
+        if (strstr(job->res->warnings[w], "removed because of missing"))
             continue;
-        if (rep_add_note(out, res->warnings[w]))
+        if (rep_add_note(out, job->res->warnings[w]))
             st = NOMEM(err);
     }
-    gravrd_reg_results_free(res);
-    rep_model_done(r, m);
+    return st;
+}
+
+/* Fits the jobs, up to `parallel` at a time (each gravrd_reg then on one
+ * thread); a batch of several columns that fails is refitted column by
+ * column so the error lands on the column that causes it. */
+static gravrd_status run_jobs(rep_run *r, gravrd_rep_table *out, colspec *cols, batch_job *jobs, size_t n_jobs,
+                              const gravrd_frame *frame, const gravrd_eval_env *env, gravrd_error *err)
+{
+    int parallel = r->opt->threads > 1 ? r->opt->threads : 1;
+    if ((size_t)parallel > n_jobs)
+        parallel = (int)n_jobs;
+    int inner = parallel > 1 ? 1 : r->opt->threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(parallel) if (parallel > 1)
+#endif
+    for (long b = 0; b < (long)n_jobs; b++) {
+        fit_job(r, cols, &jobs[b], frame, env, inner);
+#ifdef _OPENMP
+#pragma omp critical(gravrd_replicate_progress)
+#endif
+        rep_model_done(r, jobs[b].m);
+    }
+    gravrd_status st = GRAVRD_OK;
+    for (size_t b = 0; b < n_jobs && !st; b++) {
+        batch_job *job = &jobs[b];
+        if (job->st && job->st != GRAVRD_ERR_NOMEM && job->m > 1) {
+            for (size_t i = 0; i < job->m && !st; i++) {
+                batch_job one = {job->idx + i, 1, NULL, GRAVRD_OK, {0}};
+                fit_job(r, cols, &one, frame, env, r->opt->threads);
+                st = take_job(r, out, cols, &one, err);
+                gravrd_reg_results_free(one.res);
+            }
+        } else {
+            st = take_job(r, out, cols, job, err);
+        }
+    }
     return st;
 }
 
@@ -592,14 +640,17 @@ gravrd_status rep_run_regression(rep_run *r, const gravrd_plan_table *tb, gravrd
         }
         /* batches: same rhs/fe, subset, cluster, vcov */
         size_t *batch = malloc((m ? m : 1) * sizeof *batch);
+        batch_job *jobs = calloc(m ? m : 1, sizeof *jobs);
         uint8_t *used = calloc(m ? m : 1, 1);
-        if (!batch || !used)
+        size_t n_jobs = 0, nb_total = 0;
+        if (!batch || !used || !jobs)
             st = NOMEM(err);
         for (size_t a = 0; a < m && !st; a++) {
             colspec *ca = &cols[idx[a]];
             if (used[a] || !ok[idx[a]])
                 continue;
-            size_t nb = 0;
+            batch_job *job = &jobs[n_jobs++];
+            job->idx = batch + nb_total;
             for (size_t b = a; b < m; b++) {
                 colspec *cb = &cols[idx[b]];
                 if (used[b] || !ok[idx[b]])
@@ -607,17 +658,22 @@ gravrd_status rep_run_regression(rep_run *r, const gravrd_plan_table *tb, gravrd
                 if (!plan_same_term(ca->rhsfe, cb->rhsfe) || !same_str(ca->subset, cb->subset) ||
                     !same_str(ca->cluster, cb->cluster) || !same_str(ca->vcov, cb->vcov))
                     continue;
-                int dup = 0;    /* the same outcome twice: run it on its own */
-                for (size_t k = 0; k < nb && !dup; k++)
-                    dup = plan_same_term(cols[batch[k]].outcome_expr, cb->outcome_expr);
+                int dup = 0;    /* the same outcome twice: it gets its own batch */
+                for (size_t k = 0; k < job->m && !dup; k++)
+                    dup = plan_same_term(cols[job->idx[k]].outcome_expr, cb->outcome_expr);
                 if (dup)
                     continue;
-                batch[nb++] = idx[b];
+                job->idx[job->m++] = idx[b];
                 used[b] = 1;
             }
-            r->table_name = tb->name;
-            st = run_batch(r, out, cols, batch, nb, frame, &env, err);
+            nb_total += job->m;
         }
+        r->table_name = tb->name;
+        if (!st && n_jobs > 0)
+            st = run_jobs(r, out, cols, jobs, n_jobs, frame, &env, err);
+        for (size_t b = 0; jobs && b < n_jobs; b++)
+            gravrd_reg_results_free(jobs[b].res);
+        free(jobs);
         free(batch);
         free(used);
         gravrd_frame_free(frame);
