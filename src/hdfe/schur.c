@@ -639,8 +639,10 @@ nomem:
 }
 
 /* Pivots below this fraction of the diagonal of S are taken for null
- * directions of S (see ic0). */
+ * directions of S, pivots below minus DM_IC_BREAKDOWN of it for a
+ * breakdown of the incomplete factorisation (see ic0). */
 #define DM_IC_PIVOT_TOL 1e-8
+#define DM_IC_BREAKDOWN 1e-6
 
 /* Ordering for the incomplete factorisation: reverse Cuthill-McKee on the
  * graph of S without its dense rows, which go last. Level labels are
@@ -769,6 +771,46 @@ static int rcm_order(const schur_plan *p, int32_t *perm)
     return 0;
 }
 
+/* The factorisation proper, in place on the lower rows (which hold P S P'
+ * on entry), of P S P' + shift diag: see ic0. Returns -1 on breakdown. */
+static int ic_factor(schur_plan *p, double shift, double *val, int32_t *mark)
+{
+    const size_t m = p->m;
+    for (size_t j = 0; j < m; j++)
+        mark[j] = -1;
+    for (size_t i = 0; i < m; i++) {
+        const size_t l0 = p->l_ptr[i], n_low = p->l_ptr[i + 1] - l0;
+        const int32_t *lc = p->l_col + l0;
+        double *lv = p->l_val + l0;
+        for (size_t t = 0; t < n_low; t++) {
+            val[lc[t]] = lv[t];
+            mark[lc[t]] = (int32_t)i;
+        }
+        double sq = 0;
+        for (size_t t = 0; t < n_low; t++) {
+            const size_t k = (size_t)lc[t];
+            double s = val[k];
+            for (size_t u = p->l_ptr[k]; u < p->l_ptr[k + 1]; u++) {
+                const size_t j = (size_t)p->l_col[u];
+                if (mark[j] == (int32_t)i)
+                    s -= p->l_val[u] * val[j]; /* val[j] already holds L_ij: j < k */
+            }
+            const double lik = s * p->l_dinv[k];
+            val[k] = lik;
+            lv[t] = lik;
+            sq += lik * lik;
+        }
+        const double dinv = p->s_dinv[p->l_perm[i]], sii = dinv > 0 ? (1.0 + shift) / dinv : 0.0;
+        double d = sii - sq;
+        if (!(d >= -DM_IC_BREAKDOWN * sii))
+            return -1; /* clearly negative (or NaN): not a rounding artefact */
+        if (!(d > DM_IC_PIVOT_TOL * sii))
+            d = sii; /* a null direction of S */
+        p->l_dinv[i] = d > 0 ? 1.0 / sqrt(d) : 0.0;
+    }
+    return 0;
+}
+
 /* Incomplete Cholesky factorisation without fill, IC(0), of S in the order
  * perm: L L' ~ P S P' with L on the pattern of the lower triangle. Row i is
  * formed against a dense copy of itself,
@@ -794,8 +836,8 @@ static gravrd_status ic0(schur_plan *p, gravrd_error *err)
         inv[p->l_perm[i]] = (int32_t)i;
     /* Lower triangle of P S P' by rows, columns ascending: walking the new
      * columns c in order and appending each entry below the diagonal to its
-     * row sorts the rows for free (S is symmetric up to rounding; the
-     * entries are taken from row perm[c]). */
+     * row sorts the rows for free (S is symmetric: the entries are taken
+     * from row perm[c]). */
     for (size_t c = 0; c < m; c++) {
         const size_t old = (size_t)p->l_perm[c];
         for (size_t t = p->s_ptr[old]; t < p->s_ptr[old + 1]; t++)
@@ -820,36 +862,29 @@ static gravrd_status ic0(schur_plan *p, gravrd_error *err)
             }
         }
     }
-    for (size_t j = 0; j < m; j++)
-        mark[j] = -1;
-    for (size_t i = 0; i < m; i++) {
-        const size_t l0 = p->l_ptr[i], n_low = p->l_ptr[i + 1] - l0;
-        const int32_t *lc = p->l_col + l0;
-        double *lv = p->l_val + l0;
-        for (size_t t = 0; t < n_low; t++) {
-            val[lc[t]] = lv[t];
-            mark[lc[t]] = (int32_t)i;
-        }
-        double sq = 0;
-        for (size_t t = 0; t < n_low; t++) {
-            const size_t k = (size_t)lc[t];
-            double s = val[k];
-            for (size_t u = p->l_ptr[k]; u < p->l_ptr[k + 1]; u++) {
-                const size_t j = (size_t)p->l_col[u];
-                if (mark[j] == (int32_t)i)
-                    s -= p->l_val[u] * val[j]; /* val[j] already holds L_ij: j < k */
-            }
-            const double lik = s * p->l_dinv[k];
-            val[k] = lik;
-            lv[t] = lik;
-            sq += lik * lik;
-        }
-        const double dinv = p->s_dinv[p->l_perm[i]], sii = dinv > 0 ? 1.0 / dinv : 0.0;
-        double d = sii - sq;
-        if (!(d > DM_IC_PIVOT_TOL * sii))
-            d = sii;
-        p->l_dinv[i] = d > 0 ? 1.0 / sqrt(d) : 0.0;
+    /* IC(0) exists for M-matrices; S is not one in general (two levels of
+     * different FE can be coupled positively), and the factorisation can
+     * break down: pivots turn clearly negative and the factor explodes.
+     * Then it is retried on S + shift diag(S), with growing shifts (a
+     * diagonally dominant matrix always factors), and in the end the
+     * diagonal alone is used. */
+    double *a_val = malloc((nnz_l ? nnz_l : 1) * sizeof *a_val);
+    if (!a_val)
+        goto nomem;
+    memcpy(a_val, p->l_val, nnz_l * sizeof *a_val);
+    static const double shifts[] = {0, 1e-3, 1e-2, 1e-1, 1};
+    int ok = 0;
+    for (size_t si = 0; si < sizeof shifts / sizeof shifts[0] && !ok; si++) {
+        memcpy(p->l_val, a_val, nnz_l * sizeof *a_val);
+        ok = ic_factor(p, shifts[si], val, mark) == 0;
     }
+    if (!ok) {
+        for (size_t t = 0; t < nnz_l; t++)
+            p->l_val[t] = 0;
+        for (size_t i = 0; i < m; i++)
+            p->l_dinv[i] = sqrt(p->s_dinv[p->l_perm[i]]);
+    }
+    free(a_val);
     free(val);
     free(mark);
     free(cursor);
@@ -862,19 +897,22 @@ nomem:
 }
 
 /* Cost model, in nanoseconds of one core of the development machine (AMD
- * EPYC, see docs/algorithms.md); only ratios matter. Fitted on the
- * benchmark structures: a CG iteration on all FE streams the codes and
- * gathers/scatters coefficients; a Schur iteration is a sparse product plus
- * vector updates; forming S is dominated by the flops of the group
- * products, the visits of scattered groups and writing S. */
+ * EPYC; docs/algorithms.md); only ratios matter. Fitted on the benchmark
+ * and test structures (1M observations): a CG iteration on all FE streams
+ * the codes and gathers/scatters coefficients; analysing the structure
+ * sorts the observations by the eliminated FE and builds B and B' (a few
+ * passes with scattered writes); forming S is dominated by the flops of
+ * the group products, the visits of scattered groups and writing S; a
+ * Schur iteration is a product with S, two triangular solves with its
+ * incomplete factor and vector updates. All per column of a block. */
 static double cost_cg_iter(const gravrd_fe *fe)
 {
     return 0.8 * (double)fe->n_obs * (double)fe->n_fe;
 }
 
-static double cost_schur_iter(const schur_plan *p)
+static double cost_analyse(const gravrd_fe *fe)
 {
-    return 0.6 * p->nnz_s_est + 6.0 * (double)p->m;
+    return 20.0 * (double)fe->n_obs * (double)fe->n_fe;
 }
 
 static double cost_build(const schur_plan *p)
@@ -882,9 +920,18 @@ static double cost_build(const schur_plan *p)
     return 1.5 * p->sum_d2 + 25.0 * p->nnz_b + 10.0 * p->nnz_s_est + 3.0 * p->n_cross;
 }
 
-/* Columns predicted to need fewer CG iterations than this never trigger the
- * analysis (about three passes over the data). */
-#define DM_ANALYSE_MIN_REMAINING 16.0
+static double cost_schur_iter(const schur_plan *p)
+{
+    return 2.0 * p->nnz_s_est + 20.0 * (double)p->m;
+}
+
+/* CG on all FE slows down as it goes on poorly connected graphs (the fast
+ * early rate comes from the well-connected parts), so the extrapolated
+ * number of remaining iterations is an underestimate exactly where the
+ * Schur solver pays: it counts double against forming S. (It is not scaled
+ * for the decision to analyse: that would make well-connected graphs, whose
+ * prediction is about right, pay for analyses that lead nowhere.) */
+#define DM_REMAINING_PESSIMISM 2.0
 
 static void plan_analyse_locked(dm_ctx *ctx, gravrd_error *err)
 {
@@ -906,7 +953,10 @@ static void plan_build_locked(dm_ctx *ctx, gravrd_error *err)
 gravrd_status dm_plan_want(dm_ctx *ctx, double remaining, int *want, gravrd_error *err)
 {
     *want = 0;
-    if (!(remaining > DM_ANALYSE_MIN_REMAINING))
+    const double w_cg = cost_cg_iter(ctx->fe);
+    /* Only a column predicted to spend more on CG than the analysis costs
+     * triggers it (once, for all columns). */
+    if (!(remaining * w_cg > cost_analyse(ctx->fe)))
         return GRAVRD_OK;
     gravrd_status st;
     int state;
@@ -917,6 +967,8 @@ gravrd_status dm_plan_want(dm_ctx *ctx, double remaining, int *want, gravrd_erro
         st = ctx->plan_status;
         state = ctx->plan_state;
         if (state >= 1) {
+            /* Charged in full even when another column already formed S:
+             * the decision must not depend on the other columns. */
             w_build = cost_build(&ctx->plan);
             w_schur = cost_schur_iter(&ctx->plan);
         }
@@ -927,11 +979,8 @@ gravrd_status dm_plan_want(dm_ctx *ctx, double remaining, int *want, gravrd_erro
         return GRAVRD_OK;
     /* Switch when the predicted CG work exceeds forming S plus as many
      * (cheaper) Schur iterations, plus the two passes over the data the
-     * Schur solver makes to verify and finish. The cost of forming S is
-     * charged in full to every column: it must not depend on which other
-     * columns were demeaned before. */
-    const double w_cg = cost_cg_iter(ctx->fe);
-    if (!(remaining * (w_cg - w_schur) > w_build + 2.0 * w_cg))
+     * Schur solver makes to verify and finish. */
+    if (!(DM_REMAINING_PESSIMISM * remaining * (w_cg - w_schur) > w_build + 2.0 * w_cg))
         return GRAVRD_OK;
 #pragma omp critical(gravrd_schur_plan)
     {
