@@ -16,14 +16,17 @@
  *    over the data. Forming it costs something, so it pays only on poorly
  *    connected graphs that need many iterations.
  *
- * Choice (method AUTO): every variable starts with CG on all FE. If it has
- * not converged after check_iter iterations, the FE structure is analysed
- * once (cost of forming the Schur complement); a variable still
- * unconverged when the CG work spent reaches that cost switches to the
- * Schur solver, warm-started from its current coefficients (the
- * "ski-rental" rule: never more than about twice the cost of the better
- * choice made in hindsight). The switch iteration depends only on the FE
- * structure, never on the other variables, so results are reproducible.
+ * Choice (method AUTO): every variable starts with CG on all FE. At
+ * iterations 8, 16, 32, ... the number of iterations it still needs is
+ * extrapolated from the rate at which its convergence criterion fell since
+ * the previous checkpoint; a cost model (schur.c) compares that CG work
+ * with analysing the FE structure, forming the Schur complement and
+ * iterating on it, and the variable switches when the Schur solver is
+ * predicted to be cheaper, warm-started from its current coefficients.
+ * The decision depends only on the variable's own history and on the FE
+ * structure, never on the other variables, so results are reproducible
+ * whatever the blocks or threads. A variable the Schur solver cannot
+ * finish (numerical breakdown, see schur.c) continues with CG on all FE.
  *
  * Convergence is tested on what the projection must achieve: every FE
  * group mean of the demeaned variable, (D'(y - D a))_g / n_g, must be within
@@ -114,8 +117,11 @@ double dm_worst(const double *r, const double *inv_count, size_t n, int kb, int 
     double worst = 0;
     for (size_t l = 0; l < n; l++) {
         double m = fabs(r[l * (size_t)kb + (size_t)k]) * inv_count[l];
-        if (!(m <= worst))
-            worst = m; /* also propagates NaN */
+        if (!(m <= worst)) {
+            if (isnan(m))
+                return m; /* never accepted: the caller reports failure */
+            worst = m;
+        }
     }
     return worst;
 }
