@@ -30,7 +30,8 @@ static const char replicate_usage[] =
     "  --bootstrap B       also a pairs cluster bootstrap (B replications) of the\n"
     "                      mediation tests\n"
     "  --seed N            bootstrap seed (default 20240523)\n"
-    "  --threads N         threads for the estimations (results do not depend on it)\n"
+    "  --threads N         models fitted at the same time (default: the number of\n"
+    "                      processors; results do not depend on it)\n"
     "  --only T1,T2,...    run only these tables (and the tables they refer to)\n"
     "  --list              list the study's tables and exit\n"
     "  --no-report         tables only: no figures and no OUT/index.html\n"
@@ -211,6 +212,13 @@ int cmd_replicate(int argc, char **argv)
         }
         opt.only = only_items;
         opt.n_only = n_only;
+    }
+    if (opt.threads == 0) {
+        long cpus = 1;
+#ifdef _SC_NPROCESSORS_ONLN
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+        opt.threads = cpus > 1 ? (int)(cpus < 64 ? cpus : 64) : 1;
     }
     progress_state ps = {isatty(fileno(stderr)), quiet, 0, -1};
     opt.data_dir = data;

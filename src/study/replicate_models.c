@@ -777,9 +777,112 @@ done:
 
 /* ---- local linear RD ---- */
 
-static gravrd_status parse_bandwidths(const char *text, double **out, size_t *n, gravrd_error *err)
+/* One RD column: prepared sequentially (checks, cached study and flows),
+ * computed in parallel, recorded sequentially. */
+typedef struct {
+    gravrd_status st;
+    gravrd_error err;
+    gravrd_study *study;
+    char *formula;
+    double *bws;
+    size_t n_bws;
+    char **names;
+    size_t n_names;
+    gravrd_rd_result *rd;
+} rd_job;
+
+static void rd_compute(rep_run *r, const colspec *c, rd_job *job, int threads)
 {
-    return gravrd_parse_bandwidths(text, out, n, err);
+    const gravrd_plan_entry *e = c->e;
+    const gravrd_frame *flows = r->flows;
+    gravrd_frame *frame = NULL;
+    gravrd_eval_env env;
+    gravrd_study_env(job->study, &env);
+    job->st = gravrd_study_frame(job->study, flows, (const char *const *)job->names, job->n_names, &frame, &job->err);
+    if (!job->st) {
+        const char *fe = gravrd_plan_get(e->settings, e->n_settings, "fe", NULL, NULL);
+        gravrd_rd_study_options ro;
+        gravrd_rd_study_options_init(&ro);
+        ro.outcome = c->outcome_expr;
+        ro.subset = c->subset;
+        ro.fixed_effects = fe ? fe : "";
+        const char *side = gravrd_plan_get(e->settings, e->n_settings, "side", NULL, NULL);
+        ro.side = !side || !strcmp(side, "exporter") ? GRAVRD_RD_SIDE_EXPORTER
+                  : !strcmp(side, "importer")         ? GRAVRD_RD_SIDE_IMPORTER
+                                                      : GRAVRD_RD_SIDE_BOTH;
+        const char *radius = gravrd_plan_get(e->settings, e->n_settings, "radius", NULL, NULL);
+        double maxbw = 0;
+        for (size_t b = 0; b < job->n_bws; b++)
+            if (job->bws[b] > maxbw)
+                maxbw = job->bws[b];
+        ro.radius_km = radius ? strtod(radius, NULL) : maxbw;
+        ro.bandwidths_km = job->bws;
+        ro.n_bandwidths = job->n_bws;
+        const char *optimal = gravrd_plan_get(e->settings, e->n_settings, "optimal", NULL, NULL);
+        ro.select_bandwidth = optimal && !strcmp(optimal, "yes");
+        ro.threads = threads;
+        ro.env = &env;
+        job->st = gravrd_rd_study(job->study, frame, &ro, &job->rd, &job->err);
+    }
+    gravrd_frame_free(frame);
+}
+
+static gravrd_status rd_record(rep_run *r, const colspec *c, rd_job *job, gravrd_rep_table *out,
+                               gravrd_rep_column *col, gravrd_error *err)
+{
+    const gravrd_plan_entry *e = c->e;
+    gravrd_rd_result *rd = job->rd;
+    if (job->st == GRAVRD_ERR_NOMEM)
+        return NOMEM(err);
+    if (job->st)
+        return column_error(r, out, col, job->err.message) ? NOMEM(err) : GRAVRD_OK;
+    gravrd_status st = GRAVRD_OK;
+    col->nobs = rd->n_obs;
+    col->n_clusters = rd->n_clusters;
+    free(col->vcov);
+    col->vcov = plan_strdup("cluster: pair (RD)");
+    free(col->formula);
+    col->formula = plan_format("RD of %s (residualised on %s), side %s", rd->outcome,
+                               rd->fixed_effects[0] ? rd->fixed_effects : "nothing", gravrd_rd_side_name(rd->side));
+    size_t nc = rd->n_bandwidths + (size_t)(rd->has_optimal != 0);
+    col->coefs = calloc(nc + 1, sizeof *col->coefs);
+    if (!col->vcov || !col->formula || !col->coefs)
+        return NOMEM(err);
+    rep_ctx ctx = {c->outcome, c->sample, c->sample_name, e, c->name, "rd"};
+    for (size_t b = 0; b < nc && !st; b++) {
+        const gravrd_rd_estimate *est = b < rd->n_bandwidths ? &rd->by_bandwidth[b] : &rd->optimal;
+        gravrd_rep_coef *o = &col->coefs[col->n_coefs++];
+        int opt_row = b >= rd->n_bandwidths;
+        o->key = opt_row ? plan_strdup("rd_opt") : plan_format("rd_h%g", rd->by_bandwidth[b].h);
+        o->label = opt_row ? plan_format("h = %.0f km (MSE-optimal)", est->h) : plan_format("h = %g km", est->h);
+        if (!o->key || !o->label)
+            return NOMEM(err);
+        o->is_rd = 1;
+        o->bandwidth_km = est->h;
+        o->estimate = est->estimate;
+        o->se = est->se;
+        o->t = est->z;
+        o->p = est->p_value;
+        o->ci_lo = est->ci_lo;
+        o->ci_hi = est->ci_hi;
+        o->estimate_bc = est->estimate_bc;
+        o->se_robust = est->se_robust;
+        o->ci_lo_robust = est->ci_lo_robust;
+        o->ci_hi_robust = est->ci_hi_robust;
+        o->n_left = est->left.n;
+        o->n_right = est->right.n;
+        o->n_clusters = est->left.n_clusters + est->right.n_clusters;
+        o->pub_estimate = o->pub_se = NAN;
+        rep_published_pair(r, gravrd_plan_get(e->settings, e->n_settings, "published", "rd", NULL), &ctx,
+                           &o->pub_estimate, &o->pub_se);
+        rep_published_range(r, gravrd_plan_get(e->settings, e->n_settings, "published_range", "rd", NULL), &ctx,
+                            &o->pub_lo, &o->pub_hi);
+        o->truth = rep_truth(r, gravrd_plan_get(e->settings, e->n_settings, "truth", "rd", NULL), &ctx, NULL, NULL);
+    }
+    for (int w = 0; w < rd->n_warnings && !st; w++)
+        if (rep_add_note(out, rd->warnings[w]))
+            st = NOMEM(err);
+    return st;
 }
 
 gravrd_status rep_run_rd(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err)
@@ -790,7 +893,9 @@ gravrd_status rep_run_rd(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_tab
     if (st)
         return st;
     out->columns = calloc(n ? n : 1, sizeof *out->columns);
-    if (!out->columns) {
+    rd_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    if (!out->columns || !jobs) {
+        free(jobs);
         colspecs_free(cols, n);
         return NOMEM(err);
     }
@@ -798,133 +903,66 @@ gravrd_status rep_run_rd(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_tab
     for (size_t i = 0; i < n && !st; i++)
         if (init_column(&cols[i], &out->columns[i]))
             st = NOMEM(err);
+    /* sequential: checks, the cached study and flows, the variables */
+    size_t n_ready = 0;
     for (size_t i = 0; i < n && !st; i++) {
         colspec *c = &cols[i];
         const gravrd_plan_entry *e = c->e;
-        gravrd_rep_column *col = &out->columns[i];
-        gravrd_error ce = {0};
-        double *bws = NULL;
-        size_t n_bws = 0;
-        gravrd_study *study = NULL;
+        rd_job *job = &jobs[i];
         const gravrd_frame *flows = NULL;
-        gravrd_frame *frame = NULL;
-        gravrd_rd_result *rd = NULL;
-        char **names = NULL;
-        size_t n_names = 0;
         const char *fe = gravrd_plan_get(e->settings, e->n_settings, "fe", NULL, NULL);
-        char *formula = plan_format("%s ~ 1%s%s", c->outcome_expr, fe && *fe ? " | " : "", fe && *fe ? fe : "");
-        if (!formula) {
+        job->formula = plan_format("%s ~ 1%s%s", c->outcome_expr, fe && *fe ? " | " : "", fe && *fe ? fe : "");
+        if (!job->formula) {
             st = NOMEM(err);
             break;
         }
-        gravrd_status cs = parse_bandwidths(gravrd_plan_get(e->settings, e->n_settings, "bandwidths", NULL, NULL),
-                                            &bws, &n_bws, &ce);
-        if (!cs)
-            cs = rep_check_needs(r, tb, e->settings, e->n_settings, 1, &ce);
-        if (!cs)
-            cs = rep_get_study(r, c->bandwidth, &study, &ce);
-        if (!cs)
-            cs = rep_get_flows(r, &flows, &ce);
-        gravrd_eval_env env;
-        gravrd_reg_options ro;
-        if (!cs) {
-            gravrd_study_env(study, &env);
+        job->st = gravrd_parse_bandwidths(gravrd_plan_get(e->settings, e->n_settings, "bandwidths", NULL, NULL),
+                                          &job->bws, &job->n_bws, &job->err);
+        if (!job->st)
+            job->st = rep_check_needs(r, tb, e->settings, e->n_settings, 1, &job->err);
+        if (!job->st)
+            job->st = rep_get_study(r, c->bandwidth, &job->study, &job->err);
+        if (!job->st)
+            job->st = rep_get_flows(r, &flows, &job->err);
+        if (!job->st) {
+            gravrd_eval_env env;
+            gravrd_reg_options ro;
+            gravrd_study_env(job->study, &env);
             gravrd_reg_options_init(&ro);
             ro.subset = c->subset;
             ro.env = &env;
-            cs = rep_check_formula_vars(r, study, tb, e->line, formula, &ro, NULL, &ce);
+            job->st = rep_check_formula_vars(r, job->study, tb, e->line, job->formula, &ro, NULL, &job->err);
+            if (!job->st)
+                job->st = gravrd_reg_variables(job->formula, &ro, &job->names, &job->n_names, &job->err);
         }
-        if (!cs)
-            cs = gravrd_reg_variables(formula, &ro, &names, &n_names, &ce);
-        if (!cs)
-            cs = gravrd_study_frame(study, flows, (const char *const *)names, n_names, &frame, &ce);
-        if (!cs) {
-            gravrd_rd_study_options ro2;
-            gravrd_rd_study_options_init(&ro2);
-            ro2.outcome = c->outcome_expr;
-            ro2.subset = c->subset;
-            ro2.fixed_effects = fe ? fe : "";
-            const char *side = gravrd_plan_get(e->settings, e->n_settings, "side", NULL, NULL);
-            ro2.side = !side || !strcmp(side, "exporter") ? GRAVRD_RD_SIDE_EXPORTER
-                       : !strcmp(side, "importer")         ? GRAVRD_RD_SIDE_IMPORTER
-                                                           : GRAVRD_RD_SIDE_BOTH;
-            const char *radius = gravrd_plan_get(e->settings, e->n_settings, "radius", NULL, NULL);
-            double maxbw = 0;
-            for (size_t b = 0; b < n_bws; b++)
-                if (bws[b] > maxbw)
-                    maxbw = bws[b];
-            ro2.radius_km = radius ? strtod(radius, NULL) : maxbw;
-            ro2.bandwidths_km = bws;
-            ro2.n_bandwidths = n_bws;
-            const char *optimal = gravrd_plan_get(e->settings, e->n_settings, "optimal", NULL, NULL);
-            ro2.select_bandwidth = optimal && !strcmp(optimal, "yes");
-            ro2.threads = r->opt->threads;
-            ro2.env = &env;
-            cs = gravrd_rd_study(study, frame, &ro2, &rd, &ce);
-        }
-        rep_model_done(r, 1);
-        if (cs == GRAVRD_ERR_NOMEM)
-            st = NOMEM(err);
-        else if (cs) {
-            if (column_error(r, out, col, ce.message))
-                st = NOMEM(err);
-        } else {
-            col->nobs = rd->n_obs;
-            col->n_clusters = rd->n_clusters;
-            free(col->vcov);
-            col->vcov = plan_strdup("cluster: pair (RD)");
-            free(col->formula);
-            col->formula = plan_format("RD of %s (residualised on %s), side %s", rd->outcome,
-                                       rd->fixed_effects[0] ? rd->fixed_effects : "nothing",
-                                       gravrd_rd_side_name(rd->side));
-            size_t nc = rd->n_bandwidths + (size_t)(rd->has_optimal != 0);
-            col->coefs = calloc(nc + 1, sizeof *col->coefs);
-            if (!col->vcov || !col->formula || !col->coefs)
-                st = NOMEM(err);
-            rep_ctx ctx = {c->outcome, c->sample, c->sample_name, e, c->name, "rd"};
-            for (size_t b = 0; b < nc && !st; b++) {
-                const gravrd_rd_estimate *est = b < rd->n_bandwidths ? &rd->by_bandwidth[b] : &rd->optimal;
-                gravrd_rep_coef *o = &col->coefs[col->n_coefs++];
-                int opt_row = b >= rd->n_bandwidths;
-                o->key = opt_row ? plan_strdup("rd_opt") : plan_format("rd_h%g", rd->by_bandwidth[b].h);
-                o->label = opt_row ? plan_format("h = %.0f km (MSE-optimal)", est->h) : plan_format("h = %g km", est->h);
-                if (!o->key || !o->label) {
-                    st = NOMEM(err);
-                    break;
-                }
-                o->is_rd = 1;
-                o->bandwidth_km = est->h;
-                o->estimate = est->estimate;
-                o->se = est->se;
-                o->t = est->z;
-                o->p = est->p_value;
-                o->ci_lo = est->ci_lo;
-                o->ci_hi = est->ci_hi;
-                o->estimate_bc = est->estimate_bc;
-                o->se_robust = est->se_robust;
-                o->ci_lo_robust = est->ci_lo_robust;
-                o->ci_hi_robust = est->ci_hi_robust;
-                o->n_left = est->left.n;
-                o->n_right = est->right.n;
-                o->n_clusters = est->left.n_clusters + est->right.n_clusters;
-                o->pub_estimate = o->pub_se = NAN;
-                rep_published_pair(r, gravrd_plan_get(e->settings, e->n_settings, "published", "rd", NULL), &ctx,
-                                   &o->pub_estimate, &o->pub_se);
-                rep_published_range(r, gravrd_plan_get(e->settings, e->n_settings, "published_range", "rd", NULL),
-                                    &ctx, &o->pub_lo, &o->pub_hi);
-                o->truth = rep_truth(r, gravrd_plan_get(e->settings, e->n_settings, "truth", "rd", NULL), &ctx, NULL,
-                                     NULL);
-            }
-            for (int w = 0; w < rd->n_warnings && !st; w++)
-                if (rep_add_note(out, rd->warnings[w]))
-                    st = NOMEM(err);
-        }
-        gravrd_rd_result_free(rd);
-        gravrd_frame_free(frame);
-        gravrd_strings_free(names, n_names);
-        free(bws);
-        free(formula);
+        n_ready += !job->st;
     }
+    int parallel = r->opt->threads > 1 ? r->opt->threads : 1;
+    if ((size_t)parallel > n_ready)
+        parallel = n_ready ? (int)n_ready : 1;
+    int inner = parallel > 1 ? 1 : r->opt->threads;
+    if (!st) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(parallel) if (parallel > 1)
+#endif
+        for (long i = 0; i < (long)n; i++) {
+            if (!jobs[i].st)
+                rd_compute(r, &cols[i], &jobs[i], inner);
+#ifdef _OPENMP
+#pragma omp critical(gravrd_replicate_progress)
+#endif
+            rep_model_done(r, 1);
+        }
+    }
+    for (size_t i = 0; i < n && !st; i++)
+        st = rd_record(r, &cols[i], &jobs[i], out, &out->columns[i], err);
+    for (size_t i = 0; i < n; i++) {
+        gravrd_rd_result_free(jobs[i].rd);
+        gravrd_strings_free(jobs[i].names, jobs[i].n_names);
+        free(jobs[i].bws);
+        free(jobs[i].formula);
+    }
+    free(jobs);
     colspecs_free(cols, n);
     return st;
 }
@@ -1055,7 +1093,8 @@ static const gravrd_coef *find_coef(const gravrd_reg_result *res, const char *na
  * not used) on each; returns the standard deviation of the differences. */
 static gravrd_status bootstrap_difference(rep_run *r, const gravrd_frame *f, const char *cluster, const char *f_base,
                                           const char *f_test, const char *coef, const gravrd_eval_env *env,
-                                          int keep_singletons, int *reps_ok, double *sd, gravrd_error *err)
+                                          int keep_singletons, int threads, uint64_t seed, int *reps_ok, double *sd,
+                                          gravrd_error *err)
 {
     *reps_ok = 0;
     *sd = NAN;
@@ -1092,7 +1131,6 @@ static gravrd_status bootstrap_difference(rep_run *r, const gravrd_frame *f, con
             free(fill);
         }
     }
-    uint64_t seed = r->opt->seed ? r->opt->seed : 20240523u;
     size_t cap = 2 * N + 1;
     for (int b = 0; b < r->opt->bootstrap && !st; b++) {
         size_t n = 0;
@@ -1121,7 +1159,7 @@ static gravrd_status bootstrap_difference(rep_run *r, const gravrd_frame *f, con
         gravrd_reg_options ro;
         gravrd_reg_options_init(&ro);
         ro.env = env;
-        ro.threads = r->opt->threads;
+        ro.threads = threads;
         ro.keep_singletons = keep_singletons;
         gravrd_reg_results *ra = NULL, *rb = NULL;
         gravrd_error e2 = {0};
@@ -1134,8 +1172,13 @@ static gravrd_status bootstrap_difference(rep_run *r, const gravrd_frame *f, con
         gravrd_reg_results_free(ra);
         gravrd_reg_results_free(rb);
         gravrd_frame_free(bf);
-        rep_progress(r, "bootstrap");
-        rep_model_done(r, 2);
+#ifdef _OPENMP
+#pragma omp critical(gravrd_replicate_progress)
+#endif
+        {
+            rep_progress(r, "bootstrap");
+            rep_model_done(r, 2);
+        }
     }
     if (!st && *reps_ok >= 2) {
         double mean = 0, ss = 0;
@@ -1162,20 +1205,117 @@ static int same_fe(const char *fa, const char *fb)
     return plan_same_term(a, b);
 }
 
+/* One mediation test: prepared sequentially, computed in parallel. */
+typedef struct {
+    const gravrd_plan_entry *e;
+    gravrd_rep_test *t;
+    gravrd_status st;
+    gravrd_error err;
+    gravrd_study *study;
+    char *subset;
+    const char *cluster;
+    char **names;
+    size_t n_names;
+    uint64_t seed;
+} med_job;
+
+static void med_compute(rep_run *r, med_job *job, int threads)
+{
+    const gravrd_plan_entry *e = job->e;
+    gravrd_rep_test *t = job->t;
+    const char *coef = t->coefficient, *base = t->base;
+    gravrd_frame *frame = NULL, *same = NULL;
+    uint8_t *keep = NULL;
+    gravrd_reg_results *ra = NULL, *rb = NULL;
+    gravrd_eval_env env;
+    gravrd_study_env(job->study, &env);
+    gravrd_reg_options ro;
+    gravrd_reg_options_init(&ro);
+    ro.cluster = job->cluster;
+    ro.env = &env;
+    ro.threads = threads;
+    gravrd_error *ce = &job->err;
+    gravrd_status cs =
+        gravrd_study_frame(job->study, r->flows, (const char *const *)job->names, job->n_names, &frame, ce);
+    if (!cs && !(keep = malloc(frame->n_rows ? frame->n_rows : 1)))
+        cs = NOMEM(ce);
+    const char *fs[2] = {base, e->value};
+    if (!cs)
+        cs = common_rows(frame, &env, fs, 2, job->subset, job->cluster, keep, ce);
+    if (!cs) {
+        size_t kept = 0;
+        for (size_t i = 0; i < frame->n_rows; i++)
+            kept += keep[i];
+        if (kept == 0)
+            cs = gravrd_error_set(ce, GRAVRD_ERR_EMPTY, "no rows where both models' variables are usable");
+        else if (!(same = gravrd_frame_filter(frame, keep)))
+            cs = NOMEM(ce);
+    }
+    gravrd_frame_free(frame);
+    frame = NULL;
+    int keep_single = !same_fe(base, e->value);
+    if (!cs) {
+        gravrd_reg_options mo = ro;
+        mo.keep_scores = 1;
+        mo.keep_singletons = keep_single;
+        cs = gravrd_reg(same, base, &mo, &ra, ce);
+        if (!cs)
+            cs = gravrd_reg(same, e->value, &mo, &rb, ce);
+    }
+#ifdef _OPENMP
+#pragma omp critical(gravrd_replicate_progress)
+#endif
+    rep_model_done(r, 2);
+    gravrd_suest_result sr;
+    if (!cs)
+        cs = gravrd_suest_difference(&ra->results[0], coef, &rb->results[0], coef, &sr, ce);
+    if (!cs) {
+        t->base_estimate = find_coef(&ra->results[0], coef)->estimate;
+        t->mediated_estimate = find_coef(&rb->results[0], coef)->estimate;
+        t->difference = sr.difference;
+        t->se = sr.se;
+        t->t = sr.t;
+        t->p = sr.p;
+        t->n_clusters = sr.n_clusters;
+        t->nobs = ra->results[0].nobs;
+        if (r->opt->bootstrap > 0 && job->cluster) {
+            cs = bootstrap_difference(r, same, job->cluster, base, e->value, coef, &env, keep_single, threads,
+                                      job->seed, &t->bootstrap_reps, &t->bootstrap_se, ce);
+            if (!cs && isfinite(t->bootstrap_se) && t->bootstrap_se > 0)
+                t->bootstrap_p = 2 * gsl_cdf_ugaussian_Q(fabs(t->difference) / t->bootstrap_se);
+        }
+    }
+    job->st = cs;
+    gravrd_reg_results_free(ra);
+    gravrd_reg_results_free(rb);
+    gravrd_frame_free(same);
+    free(keep);
+}
+
 gravrd_status rep_run_mediation(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err)
 {
     size_t n = 0;
     for (size_t k = 0; k < tb->n_entries; k++)
         n += !strcmp(tb->entries[k].verb, "test");
     out->tests = calloc(n ? n : 1, sizeof *out->tests);
-    if (!out->tests)
+    med_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    if (!out->tests || !jobs) {
+        free(jobs);
         return NOMEM(err);
+    }
     gravrd_status st = GRAVRD_OK;
+    uint64_t seed = r->opt->seed ? r->opt->seed : 20240523u;
+    size_t n_ready = 0;
+    /* sequential: the test's fields, checks, the cached study and flows */
     for (size_t k = 0; k < tb->n_entries && !st; k++) {
         const gravrd_plan_entry *e = &tb->entries[k];
         if (strcmp(e->verb, "test"))
             continue;
+        med_job *job = &jobs[out->n_tests];
         gravrd_rep_test *t = &out->tests[out->n_tests++];
+        job->e = e;
+        job->t = t;
+        job->seed = seed + 0x9e3779b97f4a7c15ULL * out->n_tests;    /* one stream per test */
         const char *coef = gravrd_plan_get(e->settings, e->n_settings, "coefficient", NULL, NULL);
         const char *base = gravrd_plan_get(e->settings, e->n_settings, "base", NULL, NULL);
         t->line = e->line;
@@ -1185,119 +1325,82 @@ gravrd_status rep_run_mediation(rep_run *r, const gravrd_plan_table *tb, gravrd_
         t->mediated = plan_strdup(e->value);
         t->base_estimate = t->mediated_estimate = t->difference = t->se = t->t = t->p = NAN;
         t->bootstrap_se = t->bootstrap_p = NAN;
-        if (!t->label || !t->coefficient || !t->base || !t->mediated)
-            return NOMEM(err);
+        if (!t->label || !t->coefficient || !t->base || !t->mediated) {
+            st = NOMEM(err);
+            break;
+        }
         const gravrd_plan_def *sd = NULL;
         const char *sname = NULL;
-        char *subset = rep_subset(r->plan, e->settings, e->n_settings, &sd, &sname);
+        job->subset = rep_subset(r->plan, e->settings, e->n_settings, &sd, &sname);
         rep_ctx ctx = {NULL, sd, sname, e, e->arg, coef};
         t->truth = rep_truth(r, gravrd_plan_get(e->settings, e->n_settings, "truth", NULL, NULL), &ctx, NULL, NULL);
         t->pub_base = rep_published_number(r, gravrd_plan_get(e->settings, e->n_settings, "published_stat", "base",
                                                               NULL), &ctx);
         t->pub_mediated = rep_published_number(
             r, gravrd_plan_get(e->settings, e->n_settings, "published_stat", "mediated", NULL), &ctx);
-        const char *cluster = line_cluster(r, e);
-        gravrd_error ce = {0};
-        gravrd_study *study = NULL;
+        job->cluster = line_cluster(r, e);
+        gravrd_error *ce = &job->err;
         const gravrd_frame *flows = NULL;
-        gravrd_frame *frame = NULL, *same = NULL;
-        char **names = NULL;
-        size_t n_names = 0;
-        uint8_t *keep = NULL;
-        gravrd_reg_results *ra = NULL, *rb = NULL;
+        gravrd_status cs = rep_check_needs(r, tb, e->settings, e->n_settings, 1, ce);
+        if (!cs)
+            cs = rep_get_study(r, rep_bandwidth(r, e->settings, e->n_settings), &job->study, ce);
+        if (!cs)
+            cs = rep_get_flows(r, &flows, ce);
         gravrd_eval_env env;
         gravrd_reg_options ro;
-        gravrd_status cs = rep_check_needs(r, tb, e->settings, e->n_settings, 1, &ce);
-        if (!cs)
-            cs = rep_get_study(r, rep_bandwidth(r, e->settings, e->n_settings), &study, &ce);
-        if (!cs)
-            cs = rep_get_flows(r, &flows, &ce);
         if (!cs) {
-            gravrd_study_env(study, &env);
+            gravrd_study_env(job->study, &env);
             gravrd_reg_options_init(&ro);
-            ro.subset = subset;
-            ro.cluster = cluster;
+            ro.subset = job->subset;
+            ro.cluster = job->cluster;
             ro.env = &env;
-            ro.threads = r->opt->threads;
-            cs = rep_check_formula_vars(r, study, tb, e->line, base, &ro, NULL, &ce);
+            cs = rep_check_formula_vars(r, job->study, tb, e->line, base, &ro, NULL, ce);
         }
         if (!cs)
-            cs = rep_check_formula_vars(r, study, tb, e->line, e->value, &ro, NULL, &ce);
+            cs = rep_check_formula_vars(r, job->study, tb, e->line, e->value, &ro, NULL, ce);
         char **vn = NULL;
         size_t nv = 0;
         if (!cs)
-            cs = gravrd_reg_variables(base, &ro, &names, &n_names, &ce);
+            cs = gravrd_reg_variables(base, &ro, &job->names, &job->n_names, ce);
         if (!cs)
-            cs = gravrd_reg_variables(e->value, &ro, &vn, &nv, &ce);
-        if (!cs && add_names(&names, &n_names, vn, nv))
-            cs = NOMEM(&ce);
+            cs = gravrd_reg_variables(e->value, &ro, &vn, &nv, ce);
+        if (!cs && add_names(&job->names, &job->n_names, vn, nv))
+            cs = NOMEM(ce);
         gravrd_strings_free(vn, nv);
-        if (!cs)
-            cs = gravrd_study_frame(study, flows, (const char *const *)names, n_names, &frame, &ce);
-        if (!cs && !(keep = malloc(frame->n_rows ? frame->n_rows : 1)))
-            cs = NOMEM(&ce);
-        const char *fs[2] = {base, e->value};
-        if (!cs)
-            cs = common_rows(frame, &env, fs, 2, subset, cluster, keep, &ce);
-        if (!cs) {
-            size_t kept = 0;
-            for (size_t i = 0; i < frame->n_rows; i++)
-                kept += keep[i];
-            if (kept == 0)
-                cs = gravrd_error_set(&ce, GRAVRD_ERR_EMPTY, "no rows where both models' variables are usable");
-            else if (!(same = gravrd_frame_filter(frame, keep)))
-                cs = NOMEM(&ce);
-        }
-        int keep_single = !same_fe(base, e->value);
-        if (!cs) {
-            gravrd_reg_options mo = ro;
-            mo.subset = NULL;
-            mo.keep_scores = 1;
-            mo.keep_singletons = keep_single;
-            cs = gravrd_reg(same, base, &mo, &ra, &ce);
-            if (!cs)
-                cs = gravrd_reg(same, e->value, &mo, &rb, &ce);
-        }
-        rep_model_done(r, 2);
-        gravrd_suest_result sr;
-        if (!cs)
-            cs = gravrd_suest_difference(&ra->results[0], coef, &rb->results[0], coef, &sr, &ce);
-        if (!cs) {
-            t->base_estimate = find_coef(&ra->results[0], coef)->estimate;
-            t->mediated_estimate = find_coef(&rb->results[0], coef)->estimate;
-            t->difference = sr.difference;
-            t->se = sr.se;
-            t->t = sr.t;
-            t->p = sr.p;
-            t->n_clusters = sr.n_clusters;
-            t->nobs = ra->results[0].nobs;
-            if (r->opt->bootstrap > 0 && cluster) {
-                gravrd_reg_options bo = ro;
-                (void)bo;
-                cs = bootstrap_difference(r, same, cluster, base, e->value, coef, &env, keep_single,
-                                          &t->bootstrap_reps, &t->bootstrap_se, &ce);
-                if (!cs && isfinite(t->bootstrap_se) && t->bootstrap_se > 0)
-                    t->bootstrap_p = 2 * gsl_cdf_ugaussian_Q(fabs(t->difference) / t->bootstrap_se);
-            }
-        }
-        if (cs == GRAVRD_ERR_NOMEM)
+        job->st = cs;
+        n_ready += !cs;
+    }
+    int parallel = r->opt->threads > 1 ? r->opt->threads : 1;
+    if ((size_t)parallel > n_ready)
+        parallel = n_ready ? (int)n_ready : 1;
+    int inner = parallel > 1 ? 1 : r->opt->threads;
+    if (!st) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(parallel) if (parallel > 1)
+#endif
+        for (long i = 0; i < (long)out->n_tests; i++)
+            if (!jobs[i].st)
+                med_compute(r, &jobs[i], inner);
+    }
+    for (size_t i = 0; i < out->n_tests && !st; i++) {
+        med_job *job = &jobs[i];
+        if (job->st == GRAVRD_ERR_NOMEM)
             st = NOMEM(err);
-        else if (cs) {
-            char *m = strstr(ce.message, r->plan->source) == ce.message
-                          ? plan_strdup(ce.message)
-                          : plan_format("%s:%d: test %s: %s", r->plan->source, e->line, e->arg, ce.message);
-            t->error = m;
+        else if (job->st) {
+            const char *msg = job->err.message;
+            char *m = strstr(msg, r->plan->source) == msg
+                          ? plan_strdup(msg)
+                          : plan_format("%s:%d: test %s: %s", r->plan->source, job->e->line, job->e->arg, msg);
+            job->t->error = m;
             if (!m || rep_add_error(out, m))
                 st = NOMEM(err);
         }
-        gravrd_reg_results_free(ra);
-        gravrd_reg_results_free(rb);
-        gravrd_frame_free(frame);
-        gravrd_frame_free(same);
-        gravrd_strings_free(names, n_names);
-        free(keep);
-        free(subset);
     }
+    for (size_t i = 0; i < out->n_tests; i++) {
+        free(jobs[i].subset);
+        gravrd_strings_free(jobs[i].names, jobs[i].n_names);
+    }
+    free(jobs);
     if (!st && r->opt->bootstrap > 0) {
         char note[200];
         snprintf(note, sizeof note,
