@@ -10,10 +10,11 @@
  * the Gram matrix of the R dummies after demeaning them within e. S has one
  * row per level of the other FE, is sparse (level j meets level k when some
  * group of e contains both), and is formed once per FE structure. A CG
- * iteration then costs one product with S (nnz(S) multiply-adds) instead of
- * a pass over all observations: on poorly connected graphs, which need
- * thousands of iterations whatever the preconditioner (the slow modes are
- * long chains of the remaining FE), that is where the time goes.
+ * iteration then costs one product with S instead of a pass over all
+ * observations. On the poorly connected graphs where CG on all FE needs
+ * hundreds or thousands of iterations (long chains of firms linked by
+ * workers), S is close to banded once reordered, and an incomplete Cholesky
+ * factor of it is an excellent preconditioner: a handful of iterations.
  *
  * Residual bookkeeping. Given the current coefficients a and the freshly
  * computed full residual r = b - D'D a, the correction d solves D'D d = r:
@@ -21,10 +22,20 @@
  * update, the new residual is exactly 0 on the levels of e and equals the
  * Schur residual r_R - B'C_e^-1 r_e - S d_R on the levels of R. So the
  * convergence criterion (every group mean of the residual within tol * sd)
- * can be tested on the Schur residual inside CG, and the candidate is then
- * verified on a fresh full residual from the data, as in the CG solver;
- * if that check fails we do another such correction round (iterative
- * refinement), which also absorbs the rounding in the formed S. */
+ * can be tested on the Schur residual inside CG, a candidate is verified on
+ * a freshly computed Schur residual, and the result on a fresh full
+ * residual from the data, as in the CG solver. If that fails, another
+ * correction round follows (iterative refinement), which also absorbs the
+ * rounding in the formed S.
+ *
+ * Numerics. S is singular (a constant on the levels of one FE of R is in
+ * the span of D_e; other dependencies between FE add null directions), and
+ * its formed version has them only up to rounding. Entries are summed with
+ * Kahan compensation; a round stops once the residual has fallen by
+ * DM_ROUND_REDUCTION, well above the rounding floor of CG on S; pivots of
+ * the incomplete factorisation that vanish are treated as null directions.
+ * If CG on S still breaks down without progress, the variable goes back to
+ * CG on all FE, whose null space is exact. */
 #include "demean_internal.h"
 
 #include <math.h>
@@ -340,17 +351,19 @@ static gravrd_status analyse(dm_ctx *ctx, gravrd_error *err)
     p->rank = malloc(m * sizeof *p->rank);
     unrank = malloc(m * sizeof *unrank);
     size_t *grp_cur = malloc(Le * sizeof *grp_cur);
-    if (!p->rank || !unrank || !grp_cur) {
+    uint8_t *used = calloc((size_t)fe->n_fe, 1);
+    if (!p->rank || !unrank || !grp_cur || !used) {
         free(grp_cur);
+        free(used);
         goto nomem;
     }
     {
         size_t r = 0;
-        uint8_t used[64] = {0};
-        for (int step = 0; step < fe->n_fe - 1 && step < 64; step++) {
+        used[e] = 1;
+        for (int step = 0; step < fe->n_fe - 1; step++) {
             int best = -1;
-            for (int q = 0; q < fe->n_fe && q < 64; q++)
-                if (q != e && !used[q] && (best < 0 || fe->n_levels_Q[q] > fe->n_levels_Q[best]))
+            for (int q = 0; q < fe->n_fe; q++)
+                if (!used[q] && (best < 0 || fe->n_levels_Q[q] > fe->n_levels_Q[best]))
                     best = q;
             used[best] = 1;
             const size_t sb = schur_base(fe, p, best);
@@ -359,11 +372,8 @@ static gravrd_status analyse(dm_ctx *ctx, gravrd_error *err)
                 unrank[r] = (int32_t)(sb + l);
             }
         }
-        if (r != m) { /* more than 64 FE: plain order */
-            for (size_t j = 0; j < m; j++)
-                p->rank[j] = unrank[j] = (int32_t)j;
-        }
     }
+    free(used);
     /* Refill each group's entries by decreasing rank: walking the unknowns
      * that way and appending to their groups sorts them for free. */
     for (size_t g = 0; g < Le; g++)
