@@ -112,6 +112,138 @@ void dm_apply_normal(const gravrd_fe *fe, const double *x_L, double *out_L, int 
     }
 }
 
+/* b = D'y for a block (y column-major with stride N), and y -= D alpha:
+ * one pass over the codes for all columns and FE, specialised like
+ * normal_kernel. Per column and level, additions go in row order. */
+static inline __attribute__((always_inline)) void dty_kernel(const gravrd_fe *fe, const double *restrict y,
+                                                             double *restrict b, const int nq, const int kb)
+{
+    const size_t N = fe->n_obs;
+    if (nq == 2 || nq == 3) {
+        const int32_t *c0 = fe->code_QN[0], *c1 = fe->code_QN[1], *c2 = nq == 3 ? fe->code_QN[2] : NULL;
+        double *b0 = b + fe->offset_Q[0] * (size_t)kb, *b1 = b + fe->offset_Q[1] * (size_t)kb;
+        double *b2 = nq == 3 ? b + fe->offset_Q[2] * (size_t)kb : NULL;
+        for (size_t i = 0; i < N; i++) {
+            const size_t j0 = (size_t)c0[i] * (size_t)kb, j1 = (size_t)c1[i] * (size_t)kb;
+            const size_t j2 = nq == 3 ? (size_t)c2[i] * (size_t)kb : 0;
+            for (int k = 0; k < kb; k++) {
+                const double v = y[(size_t)k * N + i];
+                b0[j0 + (size_t)k] += v;
+                b1[j1 + (size_t)k] += v;
+                if (nq == 3)
+                    b2[j2 + (size_t)k] += v;
+            }
+        }
+        return;
+    }
+    for (int q = 0; q < fe->n_fe; q++) {
+        const int32_t *code = fe->code_QN[q];
+        double *bq = b + fe->offset_Q[q] * (size_t)kb;
+        for (size_t i = 0; i < N; i++)
+            for (int k = 0; k < kb; k++)
+                bq[(size_t)code[i] * (size_t)kb + (size_t)k] += y[(size_t)k * N + i];
+    }
+}
+
+static inline __attribute__((always_inline)) void resid_kernel(const gravrd_fe *fe, const double *restrict a,
+                                                               double *restrict y, const int nq, const int kb)
+{
+    const size_t N = fe->n_obs;
+    if (nq == 2 || nq == 3) {
+        const int32_t *c0 = fe->code_QN[0], *c1 = fe->code_QN[1], *c2 = nq == 3 ? fe->code_QN[2] : NULL;
+        const double *a0 = a + fe->offset_Q[0] * (size_t)kb, *a1 = a + fe->offset_Q[1] * (size_t)kb;
+        const double *a2 = nq == 3 ? a + fe->offset_Q[2] * (size_t)kb : NULL;
+        for (size_t i = 0; i < N; i++) {
+            const size_t j0 = (size_t)c0[i] * (size_t)kb, j1 = (size_t)c1[i] * (size_t)kb;
+            const size_t j2 = nq == 3 ? (size_t)c2[i] * (size_t)kb : 0;
+            for (int k = 0; k < kb; k++) {
+                double fit = a0[j0 + (size_t)k] + a1[j1 + (size_t)k];
+                if (nq == 3)
+                    fit += a2[j2 + (size_t)k];
+                y[(size_t)k * N + i] -= fit;
+            }
+        }
+        return;
+    }
+    for (size_t i = 0; i < N; i++)
+        for (int k = 0; k < kb; k++) {
+            double fit = 0;
+            for (int q = 0; q < fe->n_fe; q++)
+                fit += a[(fe->offset_Q[q] + (size_t)fe->code_QN[q][i]) * (size_t)kb + (size_t)k];
+            y[(size_t)k * N + i] -= fit;
+        }
+}
+
+#define BLOCK_CASES(kernel, nq, in, out)                                                                       \
+    switch (kb) {                                                                                               \
+    case 1: kernel(fe, in, out, nq, 1); break;                                                                  \
+    case 2: kernel(fe, in, out, nq, 2); break;                                                                  \
+    case 3: kernel(fe, in, out, nq, 3); break;                                                                  \
+    default: kernel(fe, in, out, nq, DM_BLOCK); break;                                                          \
+    }
+
+static void apply_dty(const gravrd_fe *fe, const double *y, double *b, int kb)
+{
+    if (fe->n_fe == 2) {
+        BLOCK_CASES(dty_kernel, 2, y, b)
+    } else if (fe->n_fe == 3) {
+        BLOCK_CASES(dty_kernel, 3, y, b)
+    } else {
+        BLOCK_CASES(dty_kernel, 0, y, b)
+    }
+}
+
+static void apply_resid(const gravrd_fe *fe, const double *a, double *y, int kb)
+{
+    if (fe->n_fe == 2) {
+        BLOCK_CASES(resid_kernel, 2, a, y)
+    } else if (fe->n_fe == 3) {
+        BLOCK_CASES(resid_kernel, 3, a, y)
+    } else {
+        BLOCK_CASES(resid_kernel, 0, a, y)
+    }
+}
+
+/* Sum of y[0..n) with four interleaved accumulators: a plain running sum
+ * is a chain of dependent additions, four times slower. The order is fixed,
+ * so the result is reproducible. */
+static double sum4(const double *y, size_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += y[i];
+        s1 += y[i + 1];
+        s2 += y[i + 2];
+        s3 += y[i + 3];
+    }
+    for (; i < n; i++)
+        s0 += y[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* y -= mean, returning the sum of squares (same accumulators). */
+static double centre4(double *y, size_t n, double mean)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        y[i] -= mean;
+        y[i + 1] -= mean;
+        y[i + 2] -= mean;
+        y[i + 3] -= mean;
+        s0 += y[i] * y[i];
+        s1 += y[i + 1] * y[i + 1];
+        s2 += y[i + 2] * y[i + 2];
+        s3 += y[i + 3] * y[i + 3];
+    }
+    for (; i < n; i++) {
+        y[i] -= mean;
+        s0 += y[i] * y[i];
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
 double dm_worst(const double *r, const double *inv_count, size_t n, int kb, int k)
 {
     double worst = 0;
@@ -326,27 +458,12 @@ static gravrd_status demean_block(dm_ctx *ctx, double *cols, int kb, int *cg_ite
      * a large mean relative to their spread. */
     for (int k = 0; k < kb; k++) {
         double *y = cols + (size_t)k * N;
-        double mean = 0, ss = 0;
-        for (size_t i = 0; i < N; i++)
-            mean += y[i];
-        mean /= (double)N;
-        for (size_t i = 0; i < N; i++) {
-            y[i] -= mean;
-            ss += y[i] * y[i];
-        }
-        bs.scale_K[k] = sqrt(ss / (double)N);
+        const double mean = sum4(y, N) / (double)N;
+        bs.scale_K[k] = sqrt(centre4(y, N, mean) / (double)N);
         if (bs.scale_K[k] == 0)
             bs.done_K[k] = 1; /* constant: its projection residual is exactly 0 */
     }
-    for (int q = 0; q < fe->n_fe; q++) {
-        const int32_t *code = fe->code_QN[q];
-        double *bq = cw.b + fe->offset_Q[q] * (size_t)kb;
-        for (int k = 0; k < kb; k++) {
-            const double *y = cols + (size_t)k * N;
-            for (size_t i = 0; i < N; i++)
-                bq[(size_t)code[i] * (size_t)kb + (size_t)k] += y[i];
-        }
-    }
+    apply_dty(fe, cols, cw.b, kb);
 
     const int may_switch = fe->n_fe >= 2 && ctx->method != DM_METHOD_CG;
     if (ctx->method == DM_METHOD_SCHUR && may_switch && block_remaining(&bs) > 0) {
@@ -394,19 +511,10 @@ static gravrd_status demean_block(dm_ctx *ctx, double *cols, int kb, int *cg_ite
     }
 
     /* y <- y - D alpha */
-    for (int k = 0; k < kb; k++) {
-        double *y = cols + (size_t)k * N;
-        if (bs.scale_K[k] == 0) {
-            memset(y, 0, N * sizeof *y);
-            continue;
-        }
-        for (size_t i = 0; i < N; i++) {
-            double fit = 0;
-            for (int q = 0; q < fe->n_fe; q++)
-                fit += cw.alpha[(fe->offset_Q[q] + (size_t)fe->code_QN[q][i]) * (size_t)kb + (size_t)k];
-            y[i] -= fit;
-        }
-    }
+    apply_resid(fe, cw.alpha, cols, kb);
+    for (int k = 0; k < kb; k++)
+        if (bs.scale_K[k] == 0)
+            memset(cols + (size_t)k * N, 0, N * sizeof *cols);
 out:
     *cg_iters = bs.iter;
     *schur_iters = bs.s_iter;
