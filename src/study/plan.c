@@ -1540,7 +1540,23 @@ gravrd_status gravrd_plan_parse(const char *text, size_t len, const char *source
                 st = kv_push(&p, &p.plan->study, &p.plan->n_study, k, "", v, line);
             break;
         }
-        case SEC_MACROS: st = parse_def(&p, text_x, line, 0, &p.plan->macros, &p.plan->n_macros); break;
+        case SEC_MACROS:
+            st = parse_def(&p, text_x, line, 0, &p.plan->macros, &p.plan->n_macros);
+            if (!st) {
+                /* the plan records the value in force */
+                gravrd_plan_def *d = &p.plan->macros[p.plan->n_macros - 1];
+                for (size_t o = 0; o < p.n_overrides; o++)
+                    if (!strcmp(p.overrides[o].name, d->name)) {
+                        char *v = plan_strdup(p.overrides[o].value);
+                        if (!v) {
+                            st = nomem(&p);
+                            break;
+                        }
+                        free(d->value);
+                        d->value = v;
+                    }
+            }
+            break;
         case SEC_OUTCOMES:
             st = parse_def(&p, text_x, line, 0, &p.plan->outcomes, &p.plan->n_outcomes);
             if (!st) {

@@ -789,7 +789,7 @@ static gravrd_status summary_row(rep_run *r, const gravrd_plan_table *tb, const 
                     v[m++] = v[i];
         }
         if (!st && m == 0)
-            st = gravrd_error_set(err, GRAVRD_ERR_EMPTY, "%s:%d: table %s: no observations of %s in sample '%s'",
+            st = gravrd_error_set(err, GRAVRD_ERR_EMPTY, "%s:%d: table %s: empty sample: no observations of %s in sample '%s'",
                                   r->plan->source, e->line, tb->name, e->arg, sname);
         if (!st)
             describe(v, m, row);

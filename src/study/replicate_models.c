@@ -447,8 +447,10 @@ static gravrd_status take_job(rep_run *r, gravrd_rep_table *out, colspec *cols, 
         return job->st;
     }
     if (job->st) {
+        char msg[GRAVRD_ERROR_MSG_LEN + 32];
+        snprintf(msg, sizeof msg, "%s%s", job->st == GRAVRD_ERR_EMPTY ? "empty sample: " : "", job->err.message);
         for (size_t i = 0; i < job->m && !st; i++)
-            st = column_error(r, out, &out->columns[job->idx[i]], job->err.message) ? NOMEM(err) : GRAVRD_OK;
+            st = column_error(r, out, &out->columns[job->idx[i]], msg) ? NOMEM(err) : GRAVRD_OK;
         return st;
     }
     for (size_t i = 0; i < job->m && !st; i++) {
