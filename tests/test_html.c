@@ -29,6 +29,7 @@
 #include "gravrd/sim.h"
 #include "gravrd/study.h"
 #include "support/testutil.h"
+#include "util/json.h"
 
 /* ---- the replication folder ---- */
 
@@ -570,6 +571,75 @@ static void test_chromium_renders_without_errors(void **state)
     free(chromium);
 }
 
+/* The real thing: `gravrd replicate` on the small world writes
+ * index.html (through gravrd_report_figures and gravrd_report_html); every
+ * table of its replication.json is on the page and Chromium renders it all
+ * without errors. */
+static void test_chromium_on_replicate_output(void **state)
+{
+    fixture *fx = *state;
+    char *chromium = find_chromium();
+    if (!chromium)
+        fail_msg("headless Chromium is needed for this test and was not found in PATH: install Debian's "
+                 "chromium (make test does: DEB_TEST_PACKAGES in the Makefile) or set GRAVRD_CHROMIUM");
+    char *out2 = testutil_path(fx->dir, "replicated"), cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s replicate --data '%s' --out '%s' --quiet --threads 1 > '%s/replicate.out' 2>&1",
+             GRAVRD_CLI_PATH, fx->world, out2, fx->dir);
+    int rc = run(cmd);
+    if (rc != 0) {
+        char *lp = testutil_path(fx->dir, "replicate.out");
+        char *log = testutil_read_file(lp, NULL);
+        fail_msg("gravrd replicate exited with %d:\n%.3000s", rc, log ? log : "");
+    }
+    char *rp = testutil_path(out2, "replication.json");
+    json_value *rep = NULL;
+    gravrd_error err = {0};
+    if (json_parse_file(rp, &rep, &err))
+        fail_msg("%s", err.message);
+    char *page = testutil_path(out2, "index.html");
+    char *html = testutil_read_file(page, NULL);
+    assert_non_null(html);
+    /* every table of replication.json has its section on the page, in order */
+    const json_value *tables = json_get(rep, "tables");
+    assert_non_null(tables);
+    long n_tables = (long)tables->n;
+    const char *prev = html;
+    for (size_t k = 0; k < tables->n; k++) {
+        const char *name = json_get_string(tables->items[k], "name");
+        assert_non_null(name);
+        char pat[200];
+        snprintf(pat, sizeof pat, "<section class=\"tbl\" id=\"t-%s\" data-name=\"%s\" data-state=\"ok\">", name, name);
+        const char *at = strstr(html, pat);
+        if (!at || at < prev)
+            fail_msg("no section (in order, state ok) for table %s", name);
+        prev = at;
+    }
+    assert_true(n_tables >= 20); /* the shipped study: Tables 1-7 and the appendix tables */
+    assert_int_equal(count_sub(html, "<section class=\"tbl\""), n_tables);
+    double secs;
+    char *dom = chromium_dom(chromium, fx->dir, page, &secs);
+    print_message("chromium --dump-dom of the replicated report (%ld tables) took %.2f s\n", n_tables, secs);
+    assert_non_null(strstr(dom, "data-report=\"complete\""));
+    long errors = body_attr(dom, "data-errors");
+    if (errors) {
+        const char *pe = strstr(dom, "<pre id=\"page-errors\">");
+        fail_msg("%ld errors in the page: %.1000s", errors, pe ? pe : "");
+    }
+    assert_int_equal(body_attr(dom, "data-tables-listed"), n_tables);
+    assert_int_equal(body_attr(dom, "data-tables-rendered"), n_tables); /* a simulated world: all ok */
+    assert_int_equal(body_attr(dom, "data-tables-failed"), 0);
+    assert_int_equal(body_attr(dom, "data-figures-listed"), N_FIGURES);
+    assert_int_equal(body_attr(dom, "data-figures-rendered"), N_FIGURES);
+    assert_int_equal(body_attr(dom, "data-resources"), 0);
+    free(dom);
+    free(html);
+    free(page);
+    json_free(rep);
+    free(rp);
+    free(out2);
+    free(chromium);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -578,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_without_replication_json),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_chromium_renders_without_errors),
+        cmocka_unit_test(test_chromium_on_replicate_output),
     };
     return cmocka_run_group_tests(tests, setup_folder, teardown_folder);
 }

@@ -160,7 +160,13 @@ static void regression_group(FILE *out, const json_value *table, const col_group
     }
     fputs("<div class=\"scroll\"><table class=\"result\">\n<thead>\n", out);
     header_span_row(out, g, "group", "grp");
-    header_span_row(out, g, "sample_label", "smp");
+    /* the sample row, unless every column's label already is its sample */
+    int sample_is_label = 1;
+    for (size_t j = 0; j < g->n; j++)
+        if (!str_eq(hj_str(g->cols[j], "sample_label"), hj_str(g->cols[j], "label")))
+            sample_is_label = 0;
+    if (!sample_is_label)
+        header_span_row(out, g, "sample_label", "smp");
     fputs("<tr class=\"lab\"><th></th><th></th>", out);
     for (size_t j = 0; j < g->n; j++) {
         const char *label = hj_str(g->cols[j], "label"), *formula = hj_str(g->cols[j], "formula");
@@ -383,11 +389,16 @@ static int render_regression(FILE *out, const json_value *table, int show_truth,
             continue;
         if (p < panels->n) {
             const char *ptitle = hj_str(panels->items[p], "title");
-            fputs("<h4 class=\"panel\">Panel ", out);
-            html_esc(out, pname ? pname : "");
-            if (ptitle) {
-                fputs(": ", out);
-                html_esc(out, ptitle);
+            fputs("<h4 class=\"panel\">", out);
+            if (ptitle && !strncmp(ptitle, "Panel ", 6))
+                html_esc(out, ptitle); /* the title names the panel itself */
+            else {
+                fputs("Panel ", out);
+                html_esc(out, pname ? pname : "");
+                if (ptitle) {
+                    fputs(": ", out);
+                    html_esc(out, ptitle);
+                }
             }
             fputs("</h4>\n", out);
         }
