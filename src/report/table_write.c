@@ -97,6 +97,9 @@ static void tex_escape(FILE *f, const char *s)
         case '~': fputs("\\textasciitilde{}", f); break;
         case '^': fputs("\\^{}", f); break;
         case '\\': fputs("\\textbackslash{}", f); break;
+        case '<': fputs("\\textless{}", f); break;
+        case '>': fputs("\\textgreater{}", f); break;
+        case '|': fputs("\\textbar{}", f); break;
         default: fputc(*s, f);
         }
     }
