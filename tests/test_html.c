@@ -104,11 +104,13 @@ static const char TABLE6_JSON[] =
     " \"columns\": [\n"
     "  {\"label\": \"(1)\", \"name\": \"a1\", \"panel\": \"A\", \"group\": \"Pre-CNY traffic\", \"sample_label\": \"Pairs\",\n"
     "   \"nobs\": 19140, \"adj_r2\": 0.4, \"fe\": [\"exp_city\", \"imp_city\", \"seg_exp^seg_imp\"], \"controls\": [\"log(distance)\"],\n"
+    "   \"control_labels\": [\"Log distance\"],\n"
     "   \"bandwidth_km\": 100, \"published\": null, \"error\": null,\n"
     "   \"coefficients\": [" COEF("Partnership pair", "partner", "0.51", "0.16", "0.002", "0.2", "0.82",
                                  "{\"estimate\": 0.528, \"se\": 0.162}", "0.528", "true") "]},\n"
     "  {\"label\": \"(2)\", \"name\": \"b3\", \"panel\": \"B\", \"group\": \"log(trade)\", \"sample_label\": \"West to east\",\n"
     "   \"nobs\": 28710, \"adj_r2\": 0.93, \"fe\": [\"exp_city^month\"], \"controls\": [\"log(distance)\"], \"bandwidth_km\": 100,\n"
+    "   \"control_labels\": [\"Log distance\"],\n"
     "   \"published\": null, \"error\": null,\n"
     "   \"coefficients\": [" COEF("Partnership pair", "partner", "0.055", "0.019", "0.004", "0.018", "0.092", "null",
                                  "null", "null") ",\n"
@@ -125,7 +127,7 @@ static const char TABLEA30_JSON[] =
     " \"columns\": [{\"label\": \"(1)\", \"name\": \"rd.w2e\", \"group\": \"log(trade)\", \"sample_label\": \"West to east\", \"nobs\": 1972,\n"
     "   \"published\": null, \"error\": null, \"vcov\": \"cluster: pair\",\n"
     "   \"coefficients\": [{\"name\": \"h = 60 km\", \"key\": \"rd_h60\", \"estimate\": 0.07, \"se\": 0.03, \"p\": 0.02,\n"
-    "     \"ci_lo\": 0.011, \"ci_hi\": 0.129, \"published\": null, \"truth\": 0.1, \"truth_in_ci\": true, \"bandwidth_km\": 60,\n"
+    "     \"ci_lo\": 0.011, \"ci_hi\": 0.129, \"published\": {\"estimate\": null, \"se\": null, \"range\": [0.03, 0.04]}, \"truth\": 0.1, \"truth_in_ci\": true, \"bandwidth_km\": 60,\n"
     "     \"n_left\": 812, \"n_right\": 640, \"n_clusters\": 900, \"estimate_bc\": 0.072, \"se_robust\": 0.035,\n"
     "     \"ci_lo_robust\": 0.003, \"ci_hi_robust\": 0.141}]}]}\n";
 
@@ -135,7 +137,8 @@ static const char MEDIATION_JSON[] =
     " \"tests\": [{\"label\": \"Migration\", \"coefficient\": \"partner\", \"base\": \"table6.(3)base\", \"mediated\": \"table6.(3)\",\n"
     "   \"base_estimate\": 0.10, \"mediated_estimate\": 0.055, \"difference\": 0.045, \"se\": 0.011, \"t\": 4.1, \"p\": 0.0001,\n"
     "   \"n_clusters\": 9570, \"nobs\": 574200, \"bootstrap_reps\": 0, \"bootstrap_se\": null, \"bootstrap_p\": null,\n"
-    "   \"truth\": 0.0048}]}\n";
+    "   \"truth\": 0.0048, \"published\": {\"base\": 0.1, \"mediated\": 0.055}},\n"
+    "  {\"label\": \"Search\", \"coefficient\": \"partner\", \"error\": \"the two models' samples differ\", \"truth\": null}]}\n";
 
 static const char NUMBERS_JSON[] =
     "{\"name\": \"numbers\", \"title\": \"Back-of-envelope numbers\", \"paper\": \"Section 5.1\", \"kind\": \"numbers\",\n"
@@ -320,6 +323,12 @@ static void test_page_holds_every_table_and_figure(void **state)
     assert_non_null(strstr(html, "<td class=\"fail\" title=\"empty sample\">failed</td>"));
     assert_non_null(strstr(html, "Panel B: With the mediators"));
     assert_non_null(strstr(html, "0.072 [0.003, 0.141]"));      /* RD robust interval */
+    assert_non_null(strstr(html, "<td title=\"the paper gives a range\">0.030 to 0.040</td>"));
+    assert_non_null(strstr(html, "<th class=\"row\" colspan=\"2\">Log distance</th><td>Yes</td></tr>"));
+    assert_null(strstr(html, "<th class=\"row\" colspan=\"2\">log(distance)</th>"));
+    assert_non_null(strstr(html, "<td>0.100<br><span class=\"pub\">paper 0.100</span></td>"));
+    assert_non_null(strstr(html, "<span class=\"pub\">paper 0.045</span>"));
+    assert_non_null(strstr(html, "failed: the two models&#39; samples differ"));
     assert_non_null(strstr(html, "15.2%"));                     /* a share */
     assert_non_null(strstr(html, "14.4%"));
     assert_non_null(strstr(html, "2,000,000,000 to 3,000,000,000"));

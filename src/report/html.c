@@ -285,6 +285,7 @@ static const char PAGE_CSS[] =
     "td.src{color:#888;font-size:11px;text-align:right!important;font-style:italic}\n"
     "tr.se td{color:#444}\n"
     "tr.paper td{color:#7a5200;background:#fff8e6}\n"
+    "span.pub{color:#7a5200;background:#fff8e6;font-size:12px}\n"
     "tr.truth td{background:#f2f7ff}\n"
     "td.in .mark{color:#1a7f37;font-weight:bold}td.out .mark{color:#c62828;font-weight:bold}\n"
     "td.out{background:#fdecea!important}\n"

@@ -81,6 +81,38 @@ static int set_add(str_set *set, const char *s)
     return 0;
 }
 
+/* The printed name of a column's control i: control_labels[i] when
+ * present, else controls[i]. */
+static const char *control_name(const json_value *col, size_t i)
+{
+    const json_value *ctl = hj_arr(col, "controls"), *lab = hj_arr(col, "control_labels");
+    if (lab && i < lab->n && lab->items[i]->type == JSON_STRING)
+        return lab->items[i]->string;
+    if (ctl && i < ctl->n && ctl->items[i]->type == JSON_STRING)
+        return ctl->items[i]->string;
+    return NULL;
+}
+
+static int has_control(const json_value *col, const char *name)
+{
+    const json_value *ctl = hj_arr(col, "controls");
+    for (size_t i = 0; ctl && i < ctl->n; i++)
+        if (str_eq(control_name(col, i), name))
+            return 1;
+    return 0;
+}
+
+/* A published estimate (number) or range ([low, high]) of a coefficient. */
+static int published_range(const json_value *pub, double *lo, double *hi)
+{
+    const json_value *r = pub && pub->type == JSON_OBJECT ? hj_arr(pub, "range") : NULL;
+    if (!r || r->n != 2 || r->items[0]->type != JSON_NUMBER || r->items[1]->type != JSON_NUMBER)
+        return 0;
+    *lo = r->items[0]->number;
+    *hi = r->items[1]->number;
+    return 1;
+}
+
 static int in_str_array(const json_value *arr, const char *s)
 {
     for (size_t i = 0; arr && i < arr->n; i++)
@@ -149,7 +181,7 @@ static void regression_group(FILE *out, const json_value *table, const col_group
                 *ok = 0;
         const json_value *ctl = hj_arr(g->cols[j], "controls");
         for (size_t i = 0; ctl && i < ctl->n; i++)
-            if (ctl->items[i]->type == JSON_STRING && set_add(&controls, ctl->items[i]->string))
+            if (set_add(&controls, control_name(g->cols[j], i)))
                 *ok = 0;
         const json_value *fl = hj_arr(g->cols[j], "fe_labels");
         if (!fl || !fl->n)
@@ -197,7 +229,8 @@ static void regression_group(FILE *out, const json_value *table, const col_group
             if (!name)
                 name = hj_str(c, "name");
             const json_value *pub = hj_get(c, "published");
-            if (pub && pub->type == JSON_OBJECT && isfinite(hj_num(pub, "estimate")))
+            double rlo, rhi;
+            if (pub && pub->type == JSON_OBJECT && (isfinite(hj_num(pub, "estimate")) || published_range(pub, &rlo, &rhi)))
                 any_pub = 1;
             if (show_truth && isfinite(hj_num(c, "truth")))
                 any_truth = 1;
@@ -230,13 +263,17 @@ static void regression_group(FILE *out, const json_value *table, const col_group
             fputs("<tr class=\"paper\"><td class=\"src\">paper</td>", out);
             for (size_t j = 0; j < g->n; j++) {
                 const json_value *c = find_coef(g->cols[j], key), *pub = c ? hj_get(c, "published") : NULL;
-                double pe = pub ? hj_num(pub, "estimate") : NAN, ps = pub ? hj_num(pub, "se") : NAN;
+                double pe = pub ? hj_num(pub, "estimate") : NAN, ps = pub ? hj_num(pub, "se") : NAN, rlo, rhi;
                 if (isfinite(pe)) {
                     sum->published++;
                     fprintf(out, "<td>%s", hfmt(b, pe, 3));
                     if (isfinite(ps))
                         fprintf(out, " (%s)", hfmt(b2, ps, 3));
                     fputs("</td>", out);
+                } else if (published_range(pub, &rlo, &rhi)) {
+                    sum->published++;
+                    fprintf(out, "<td title=\"the paper gives a range\">%s to ", hfmt(b, rlo, 3));
+                    fprintf(out, "%s</td>", hfmt(b2, rhi, 3));
                 } else
                     fputs("<td></td>", out);
             }
@@ -287,7 +324,7 @@ static void regression_group(FILE *out, const json_value *table, const col_group
         html_esc(out, controls.s[r]);
         fputs("</th>", out);
         for (size_t j = 0; j < g->n; j++)
-            fprintf(out, "<td>%s</td>", in_str_array(hj_arr(g->cols[j], "controls"), controls.s[r]) ? "Yes" : "");
+            fprintf(out, "<td>%s</td>", has_control(g->cols[j], controls.s[r]) ? "Yes" : "");
         fputs("</tr>\n", out);
     }
     for (size_t r = 0; r < fes.n; r++) {
@@ -513,10 +550,32 @@ static int render_mediation(FILE *out, const json_value *table, int show_truth, 
         fputs("</th><td>", out);
         html_esc(out, hj_str(t, "coefficient"));
         fputs("</td>", out);
-        write_num_cell(out, hj_num(t, "base_estimate"), 3);
-        write_num_cell(out, hj_num(t, "mediated_estimate"), 3);
+        const json_value *pub = hj_get(t, "published");
+        double pb = pub && pub->type == JSON_OBJECT ? hj_num(pub, "base") : NAN;
+        double pm = pub && pub->type == JSON_OBJECT ? hj_num(pub, "mediated") : NAN;
+        if (hj_str(t, "error")) {
+            fprintf(out, "<td class=\"fail\" colspan=\"%d\">failed: ", 5 + 2 * any_boot + any_truth + 2);
+            html_esc(out, hj_str(t, "error"));
+            fputs("</td></tr>\n", out);
+            continue;
+        }
+        /* ours, with the paper's estimates beneath when published */
+        fprintf(out, "<td>%s", hfmt(b, hj_num(t, "base_estimate"), 3));
+        if (isfinite(pb)) {
+            sum->published++;
+            fprintf(out, "<br><span class=\"pub\">paper %s</span>", hfmt(b2, pb, 3));
+        }
+        fprintf(out, "</td><td>%s", hfmt(b, hj_num(t, "mediated_estimate"), 3));
+        if (isfinite(pm)) {
+            sum->published++;
+            fprintf(out, "<br><span class=\"pub\">paper %s</span>", hfmt(b2, pm, 3));
+        }
+        fputs("</td>", out);
         double d = hj_num(t, "difference"), se = hj_num(t, "se"), p = hj_num(t, "p");
-        fprintf(out, "<td>%s<sup class=\"stars\">%s</sup></td>", hfmt(b, d, 4), isfinite(d) ? hstars(p) : "");
+        fprintf(out, "<td>%s<sup class=\"stars\">%s</sup>", hfmt(b, d, 4), isfinite(d) ? hstars(p) : "");
+        if (isfinite(pb) && isfinite(pm))
+            fprintf(out, "<br><span class=\"pub\">paper %s</span>", hfmt(b2, pb - pm, 3));
+        fputs("</td>", out);
         write_num_cell(out, se, 4);
         write_num_cell(out, p, 4);
         if (any_boot) {
