@@ -155,6 +155,82 @@ gravrd_status rep_get_flows(rep_run *r, const gravrd_frame **out, gravrd_error *
     return GRAVRD_OK;
 }
 
+gravrd_status rep_flow_frame(rep_run *r, double bandwidth, char *const *names, size_t n_names,
+                             const gravrd_frame **out, gravrd_error *err)
+{
+    *out = NULL;
+    gravrd_study *study = NULL;
+    const gravrd_frame *flows = NULL;
+    gravrd_status st = rep_get_study(r, bandwidth, &study, err);
+    if (!st)
+        st = rep_get_flows(r, &flows, err);
+    if (st)
+        return st;
+    rep_frame_cache *fc = NULL;
+    for (size_t i = 0; i < r->n_frames; i++)
+        if (r->frames[i].bandwidth == bandwidth)
+            fc = &r->frames[i];
+    if (!fc) {
+        rep_frame_cache *g = realloc(r->frames, (r->n_frames + 1) * sizeof *g);
+        if (!g)
+            return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+        r->frames = g;
+        fc = &g[r->n_frames++];
+        fc->bandwidth = bandwidth;
+        fc->frame = NULL;
+    }
+    if (!fc->frame) {
+        st = gravrd_study_frame(study, flows, (const char *const *)names, n_names, &fc->frame, err);
+        if (!st)
+            *out = fc->frame;
+        return st;
+    }
+    /* the variables the frame lacks */
+    const char **missing = malloc((n_names ? n_names : 1) * sizeof *missing);
+    if (!missing)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    size_t n_missing = 0;
+    for (size_t i = 0; i < n_names; i++)
+        if (!gravrd_frame_find(fc->frame, names[i]))
+            missing[n_missing++] = names[i];
+    if (n_missing > 0) {
+        gravrd_frame *more = NULL;
+        st = gravrd_study_frame(study, flows, missing, n_missing, &more, err);
+        for (size_t c = 0; !st && c < more->n_cols; c++) {
+            gravrd_column *col = &more->cols[c];
+            if (gravrd_frame_find(fc->frame, col->name))
+                continue;
+            /* move the column's data into the cached frame */
+            if (col->type == GRAVRD_COL_NUMERIC) {
+                st = gravrd_frame_add_numeric(fc->frame, col->name, col->num_N, err);
+                if (!st)
+                    col->num_N = NULL;
+            } else {
+                st = gravrd_frame_add_factor(fc->frame, col->name, col->codes_N, col->levels_L, col->n_levels, err);
+                if (!st) {
+                    col->codes_N = NULL;
+                    col->levels_L = NULL;
+                    col->n_levels = 0;
+                }
+            }
+        }
+        gravrd_frame_free(more);
+    }
+    free(missing);
+    if (!st)
+        *out = fc->frame;
+    return st;
+}
+
+void rep_release_frames(rep_run *r, int all)
+{
+    for (size_t i = 0; i < r->n_frames; i++)
+        if (all || r->frames[i].bandwidth != r->default_bandwidth) {
+            gravrd_frame_free(r->frames[i].frame);
+            r->frames[i].frame = NULL;
+        }
+}
+
 int rep_known_variable(rep_run *r, const gravrd_study *study, const char *name, const char *const *extra)
 {
     for (size_t c = 0; c < r->n_flows_columns; c++)
@@ -729,12 +805,15 @@ static gravrd_status summary_row(rep_run *r, const gravrd_plan_table *tb, const 
         if (!has_pair && push_string(&names, &n_names, "pair"))
             st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
     }
-    gravrd_frame *f = NULL;
+    gravrd_frame *owned = NULL;
+    const gravrd_frame *f = NULL;
     if (!st) {
-        if (is_pairs)
-            st = gravrd_study_pair_frame(study, NULL, (const char *const *)names, n_names, &f, err);
-        else
-            st = gravrd_study_frame(study, flows, (const char *const *)names, n_names, &f, err);
+        if (is_pairs) {
+            st = gravrd_study_pair_frame(study, NULL, (const char *const *)names, n_names, &owned, err);
+            f = owned;
+        } else {
+            st = rep_flow_frame(r, rep_bandwidth(r, e->settings, e->n_settings), names, n_names, &f, err);
+        }
     }
     double *v = NULL, *keep = NULL;
     size_t N = f ? f->n_rows : 0;
@@ -796,7 +875,7 @@ static gravrd_status summary_row(rep_run *r, const gravrd_plan_table *tb, const 
     }
     free(v);
     free(keep);
-    gravrd_frame_free(f);
+    gravrd_frame_free(owned);
     gravrd_strings_free(names, n_names);
     free(subset);
     return st;
@@ -960,7 +1039,7 @@ static gravrd_status run_numbers(rep_run *r, const gravrd_plan_table *tb, gravrd
             gravrd_error e2 = {0};
             const gravrd_frame *flows = NULL;
             gravrd_study *study = NULL;
-            gravrd_frame *f = NULL;
+            const gravrd_frame *f = NULL;
             char **names = NULL;
             size_t n_names = 0;
             char *subset = rep_subset(r->plan, e->settings, e->n_settings, NULL, NULL);
@@ -978,7 +1057,7 @@ static gravrd_status run_numbers(rep_run *r, const gravrd_plan_table *tb, gravrd
                     s2 = gravrd_error_set(&e2, GRAVRD_ERR_INVALID, "%s:%d: table %s: unknown variable '%s'",
                                           r->plan->source, e->line, tb->name, names[i]);
             if (!s2)
-                s2 = gravrd_study_frame(study, flows, (const char *const *)names, n_names, &f, &e2);
+                s2 = rep_flow_frame(r, rep_bandwidth(r, e->settings, e->n_settings), names, n_names, &f, &e2);
             if (!s2) {
                 size_t N = f->n_rows;
                 double *v = malloc((N ? N : 1) * sizeof *v), *keep = malloc((N ? N : 1) * sizeof *keep);
@@ -997,7 +1076,6 @@ static gravrd_status run_numbers(rep_run *r, const gravrd_plan_table *tb, gravrd
                 free(v);
                 free(keep);
             }
-            gravrd_frame_free(f);
             gravrd_strings_free(names, n_names);
             free(subset);
             if (s2 && rep_add_error(out, e2.message))
@@ -1417,6 +1495,7 @@ gravrd_status gravrd_replicate(const gravrd_plan *plan, const gravrd_replicate_o
             st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory running table %s", plan->tables[t].name);
             break;
         }
+        rep_release_frames(&r, 0);
         if (tab->status != GRAVRD_REP_OK)
             rep->n_failed++;
         if (opt->out_dir && gravrd_rep_table_write(tab, opt->out_dir, err)) {
@@ -1443,6 +1522,8 @@ gravrd_status gravrd_replicate(const gravrd_plan *plan, const gravrd_replicate_o
     rep_progress(&r, "done");
 done:
     free(run);
+    rep_release_frames(&r, 1);
+    free(r.frames);
     gravrd_frame_free(r.flows);
     free(r.flows_columns);
     for (size_t i = 0; i < r.n_studies; i++)

@@ -21,6 +21,11 @@ typedef struct {
 } rep_study_cache;
 
 typedef struct {
+    double bandwidth;
+    gravrd_frame *frame;
+} rep_frame_cache;
+
+typedef struct {
     const gravrd_plan *plan;
     const gravrd_replicate_options *opt;
     char *data_dir;
@@ -34,6 +39,8 @@ typedef struct {
     size_t n_flows_columns;
     rep_study_cache *studies;
     size_t n_studies;
+    rep_frame_cache *frames;     /* study frames of the flows, one per bandwidth, grown on demand */
+    size_t n_frames;
     json_value *paper, *truth;
     /* progress */
     double t0;
@@ -58,6 +65,15 @@ void rep_progress(rep_run *r, const char *what);
 void rep_model_done(rep_run *r, size_t n);
 gravrd_status rep_get_study(rep_run *r, double bandwidth, gravrd_study **out, gravrd_error *err);
 gravrd_status rep_get_flows(rep_run *r, const gravrd_frame **out, gravrd_error *err);
+/* The study frame of the flows at this bandwidth holding at least these
+ * variables (and exp_city, imp_city): one frame per bandwidth, shared by
+ * all tables and grown with the variables asked for, so each derived
+ * column is built once. Borrowed: valid until rep_release_frames. Call
+ * only outside parallel regions. */
+gravrd_status rep_flow_frame(rep_run *r, double bandwidth, char *const *names, size_t n_names,
+                             const gravrd_frame **out, gravrd_error *err);
+/* Frees the cached frames except the one at the study's bandwidth. */
+void rep_release_frames(rep_run *r, int all);
 int rep_file_exists(const rep_run *r, const char *name);
 /* Checks the files a line needs ("needs" settings, flows when
  * needs_flows, cities.csv and partnerships.csv): message naming file and table. */

@@ -604,19 +604,27 @@ gravrd_status rep_run_regression(rep_run *r, const gravrd_plan_table *tb, gravrd
             ok[idx[a]] = 1;
             n_ok++;
         }
-        gravrd_frame *frame = NULL;
+        gravrd_frame *owned = NULL;       /* pair-level and matched frames; flow frames are the cache's */
+        const gravrd_frame *frame = NULL;
         if (!st && n_ok > 0) {
             gravrd_status fs;
-            if (cols[i].level_pairs)
-                fs = gravrd_study_pair_frame(study, NULL, (const char *const *)names, n_names, &frame, &e2);
-            else
-                fs = gravrd_study_frame(study, flows, (const char *const *)names, n_names, &frame, &e2);
+            if (cols[i].level_pairs) {
+                fs = gravrd_study_pair_frame(study, NULL, (const char *const *)names, n_names, &owned, &e2);
+                frame = owned;
+            } else if (isnan(cols[i].match_km)) {
+                fs = rep_flow_frame(r, cols[i].bandwidth, names, n_names, &frame, &e2);
+            } else {
+                /* matching stacks every column of its input: give it only these */
+                fs = gravrd_study_frame(study, flows, (const char *const *)names, n_names, &owned, &e2);
+                frame = owned;
+            }
             if (!fs && !isnan(cols[i].match_km)) {
                 gravrd_match_options mo = {cols[i].match_km, 0};
                 gravrd_match_summary ms;
                 gravrd_frame *matched = NULL;
                 fs = gravrd_match_frame(study, frame, &mo, &matched, &ms, &e2);
-                gravrd_frame_free(frame);
+                gravrd_frame_free(owned);
+                owned = matched;
                 frame = matched;
                 if (!fs) {
                     char note[256];
@@ -678,7 +686,7 @@ gravrd_status rep_run_regression(rep_run *r, const gravrd_plan_table *tb, gravrd
         free(jobs);
         free(batch);
         free(used);
-        gravrd_frame_free(frame);
+        gravrd_frame_free(owned);
         gravrd_strings_free(names, n_names);
     }
 end:
@@ -785,6 +793,7 @@ typedef struct {
     gravrd_status st;
     gravrd_error err;
     gravrd_study *study;
+    const gravrd_frame *frame;     /* the cache's */
     char *formula;
     double *bws;
     size_t n_bws;
@@ -796,12 +805,11 @@ typedef struct {
 static void rd_compute(rep_run *r, const colspec *c, rd_job *job, int threads)
 {
     const gravrd_plan_entry *e = c->e;
-    const gravrd_frame *flows = r->flows;
-    gravrd_frame *frame = NULL;
+    const gravrd_frame *frame = job->frame;
     gravrd_eval_env env;
     gravrd_study_env(job->study, &env);
-    job->st = gravrd_study_frame(job->study, flows, (const char *const *)job->names, job->n_names, &frame, &job->err);
-    if (!job->st) {
+    (void)r;
+    {
         const char *fe = gravrd_plan_get(e->settings, e->n_settings, "fe", NULL, NULL);
         gravrd_rd_study_options ro;
         gravrd_rd_study_options_init(&ro);
@@ -826,7 +834,6 @@ static void rd_compute(rep_run *r, const colspec *c, rd_job *job, int threads)
         ro.env = &env;
         job->st = gravrd_rd_study(job->study, frame, &ro, &job->rd, &job->err);
     }
-    gravrd_frame_free(frame);
 }
 
 static gravrd_status rd_record(rep_run *r, const colspec *c, rd_job *job, gravrd_rep_table *out,
@@ -936,7 +943,11 @@ gravrd_status rep_run_rd(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_tab
             job->st = rep_check_formula_vars(r, job->study, tb, e->line, job->formula, &ro, NULL, &job->err);
             if (!job->st)
                 job->st = gravrd_reg_variables(job->formula, &ro, &job->names, &job->n_names, &job->err);
+            if (!job->st)
+                job->st = rep_flow_frame(r, c->bandwidth, job->names, job->n_names, &job->frame, &job->err);
         }
+        if (job->st == GRAVRD_ERR_NOMEM)
+            st = NOMEM(err);
         n_ready += !job->st;
     }
     int parallel = r->opt->threads > 1 ? r->opt->threads : 1;
@@ -1214,6 +1225,7 @@ typedef struct {
     gravrd_status st;
     gravrd_error err;
     gravrd_study *study;
+    const gravrd_frame *frame;     /* the cache's */
     char *subset;
     const char *cluster;
     char **names;
@@ -1221,12 +1233,42 @@ typedef struct {
     uint64_t seed;
 } med_job;
 
+/* A new frame with the named columns of f (those it has) on the rows where keep_N is set. */
+static gravrd_frame *select_rows(const gravrd_frame *f, char *const *names, size_t n_names, const uint8_t *keep_N)
+{
+    gravrd_frame *part = gravrd_frame_new(f->n_rows, f->source ? f->source : "");
+    if (!part)
+        return NULL;
+    gravrd_error e = {0};
+    for (size_t i = 0; i < n_names; i++) {
+        const gravrd_column *c = gravrd_frame_find(f, names[i]);
+        if (!c || gravrd_frame_find(part, names[i]))
+            continue;
+        /* borrow the data: part is only filtered (copied) below, then released */
+        gravrd_status st = c->type == GRAVRD_COL_NUMERIC
+                               ? gravrd_frame_add_numeric(part, c->name, c->num_N, &e)
+                               : gravrd_frame_add_factor(part, c->name, c->codes_N, c->levels_L, c->n_levels, &e);
+        if (st)
+            break;
+    }
+    gravrd_frame *out = gravrd_frame_filter(part, keep_N);
+    /* give the borrowed data back before freeing */
+    for (size_t c = 0; c < part->n_cols; c++) {
+        part->cols[c].num_N = NULL;
+        part->cols[c].codes_N = NULL;
+        part->cols[c].levels_L = NULL;
+        part->cols[c].n_levels = 0;
+    }
+    gravrd_frame_free(part);
+    return out;
+}
+
 static void med_compute(rep_run *r, med_job *job, int threads)
 {
     const gravrd_plan_entry *e = job->e;
     gravrd_rep_test *t = job->t;
     const char *coef = t->coefficient, *base = t->base;
-    gravrd_frame *frame = NULL, *same = NULL;
+    gravrd_frame *same = NULL;
     uint8_t *keep = NULL;
     gravrd_reg_results *ra = NULL, *rb = NULL;
     gravrd_eval_env env;
@@ -1237,9 +1279,9 @@ static void med_compute(rep_run *r, med_job *job, int threads)
     ro.env = &env;
     ro.threads = threads;
     gravrd_error *ce = &job->err;
-    gravrd_status cs =
-        gravrd_study_frame(job->study, r->flows, (const char *const *)job->names, job->n_names, &frame, ce);
-    if (!cs && !(keep = malloc(frame->n_rows ? frame->n_rows : 1)))
+    const gravrd_frame *frame = job->frame;
+    gravrd_status cs = GRAVRD_OK;
+    if (!(keep = malloc(frame->n_rows ? frame->n_rows : 1)))
         cs = NOMEM(ce);
     const char *fs[2] = {base, e->value};
     if (!cs)
@@ -1250,11 +1292,9 @@ static void med_compute(rep_run *r, med_job *job, int threads)
             kept += keep[i];
         if (kept == 0)
             cs = gravrd_error_set(ce, GRAVRD_ERR_EMPTY, "no rows where both models' variables are usable");
-        else if (!(same = gravrd_frame_filter(frame, keep)))
+        else if (!(same = select_rows(frame, job->names, job->n_names, keep)))
             cs = NOMEM(ce);
     }
-    gravrd_frame_free(frame);
-    frame = NULL;
     int keep_single = !same_fe(base, e->value);
     if (!cs) {
         gravrd_reg_options mo = ro;
@@ -1369,6 +1409,11 @@ gravrd_status rep_run_mediation(rep_run *r, const gravrd_plan_table *tb, gravrd_
         if (!cs && add_names(&job->names, &job->n_names, vn, nv))
             cs = NOMEM(ce);
         gravrd_strings_free(vn, nv);
+        if (!cs)
+            cs = rep_flow_frame(r, rep_bandwidth(r, e->settings, e->n_settings), job->names, job->n_names,
+                                &job->frame, ce);
+        if (cs == GRAVRD_ERR_NOMEM)
+            st = NOMEM(err);
         job->st = cs;
         n_ready += !cs;
     }
