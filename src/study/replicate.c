@@ -1335,7 +1335,7 @@ static gravrd_status run_table(rep_run *r, const gravrd_plan_table *tb, gravrd_r
     for (size_t i = 0; i < n && !st; i++)
         if (!strcmp(kv[i].key, "note"))
             st = rep_add_note(out, kv[i].value);
-    if (tb->kind != GRAVRD_TABLE_SUMMARY && tb->kind != GRAVRD_TABLE_NUMBERS)
+    if (tb->kind != GRAVRD_TABLE_SUMMARY && tb->kind != GRAVRD_TABLE_NUMBERS && tb->kind != GRAVRD_TABLE_BALANCE)
         for (size_t i = 0; i < r->plan->n_study && !st; i++)
             if (!strcmp(r->plan->study[i].key, "note"))
                 st = rep_add_note(out, r->plan->study[i].value);
