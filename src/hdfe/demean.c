@@ -292,9 +292,12 @@ typedef struct {
     int kb;
     double scale_K[DM_BLOCK];
     int done_K[DM_BLOCK], parked_K[DM_BLOCK];
-    int iter;        /* CG iterations on all FE */
-    int s_iter;      /* Schur iterations */
+    int iter;        /* CG iterations on all FE (of the block: checkpoints) */
+    int s_iter;      /* Schur iterations (of the block) */
     int switch_iter; /* first CG iteration at which a column switched */
+    /* Iterations of each column, CG and Schur: the cap and the report use
+     * these, so neither depends on which columns share a block. */
+    int used_K[DM_BLOCK];
 } block_state;
 
 static int block_remaining(const block_state *bs)
@@ -362,11 +365,12 @@ static gravrd_status cg_phase(dm_ctx *ctx, cg_work *cw, block_state *bs, int fro
             if (block_remaining(bs) == 0)
                 break;
         }
-        if (bs->iter + bs->s_iter >= max_iter)
-            return gravrd_error_set(err, GRAVRD_ERR_CONVERGENCE,
-                                    "demeaning did not converge in %d iterations (tolerance %g); "
-                                    "raise --maxiter or check the fixed-effect structure",
-                                    max_iter, tol);
+        for (int k = 0; k < kb; k++)
+            if (!bs->done_K[k] && !bs->parked_K[k] && bs->used_K[k] >= max_iter)
+                return gravrd_error_set(err, GRAVRD_ERR_CONVERGENCE,
+                                        "demeaning did not converge in %d iterations (tolerance %g); "
+                                        "raise --maxiter or check the fixed-effect structure",
+                                        max_iter, tol);
         if (bs->iter == next_checkpoint) {
             /* AUTO: at iterations 8, 16, 32, ... predict, from the rate at which
              * the column's criterion fell since the last checkpoint, how many
@@ -399,6 +403,7 @@ static gravrd_status cg_phase(dm_ctx *ctx, cg_work *cw, block_state *bs, int fro
         for (int k = 0; k < kb; k++) {
             if (bs->done_K[k] || bs->parked_K[k])
                 continue;
+            bs->used_K[k]++;
             double pw = 0;
             for (size_t l = 0; l < L; l++)
                 pw += cw->p[l * (size_t)kb + (size_t)k] * cw->w[l * (size_t)kb + (size_t)k];
@@ -409,7 +414,7 @@ static gravrd_status cg_phase(dm_ctx *ctx, cg_work *cw, block_state *bs, int fro
                     continue;
                 return gravrd_error_set(err, GRAVRD_ERR_NUMERIC,
                                         "demeaning broke down (non-positive curvature) after %d iterations",
-                                        bs->iter + bs->s_iter);
+                                        bs->used_K[k]);
             }
             double a = rz_K[k] / pw, rz_new = 0;
             for (size_t l = 0; l < L; l++) {
@@ -432,7 +437,7 @@ static gravrd_status cg_phase(dm_ctx *ctx, cg_work *cw, block_state *bs, int fro
 
 /* Demeans kb columns (column-major, stride n_obs) starting at cols. */
 static gravrd_status demean_block(dm_ctx *ctx, double *cols, int kb, int *cg_iters, int *schur_iters,
-                                  int *used_schur, int *switch_iter, gravrd_error *err)
+                                  int *iters, int *used_schur, int *switch_iter, gravrd_error *err)
 {
     const gravrd_fe *fe = ctx->fe;
     const size_t N = fe->n_obs, L = fe->n_levels_total, LK = L * (size_t)kb;
@@ -488,7 +493,7 @@ static gravrd_status demean_block(dm_ctx *ctx, double *cols, int kb, int *cg_ite
             break;
         *used_schur = 1;
         int it = 0;
-        st = dm_schur_solve(ctx, cw.b, cw.alpha, bs.scale_K, skip_K, failed_K, kb, bs.iter + bs.s_iter, &it, err);
+        st = dm_schur_solve(ctx, cw.b, cw.alpha, bs.scale_K, skip_K, failed_K, kb, bs.used_K, &it, err);
         bs.s_iter += it;
         if (st != GRAVRD_OK)
             goto out;
@@ -518,6 +523,10 @@ static gravrd_status demean_block(dm_ctx *ctx, double *cols, int kb, int *cg_ite
 out:
     *cg_iters = bs.iter;
     *schur_iters = bs.s_iter;
+    *iters = 0;
+    for (int k = 0; k < kb; k++)
+        if (bs.used_K[k] > *iters)
+            *iters = bs.used_K[k];
     *switch_iter = bs.switch_iter;
     cg_work_free(&cw);
     return st;
@@ -554,10 +563,11 @@ gravrd_status gravrd_demean_method(const gravrd_fe *fe, double *cols_NK, int n_v
     int *cg_B = calloc((size_t)n_blocks, sizeof *cg_B);
     int *schur_B = calloc((size_t)n_blocks, sizeof *schur_B);
     int *used_B = calloc((size_t)n_blocks, sizeof *used_B), *switch_B = malloc((size_t)n_blocks * sizeof *switch_B);
+    int *iters_B = calloc((size_t)n_blocks, sizeof *iters_B);
     gravrd_status *status_B = calloc((size_t)n_blocks, sizeof *status_B);
     gravrd_error *err_B = calloc((size_t)n_blocks, sizeof *err_B);
     gravrd_status status = GRAVRD_OK;
-    if (!ctx.inv_count_L || !cg_B || !schur_B || !used_B || !switch_B || !status_B || !err_B) {
+    if (!ctx.inv_count_L || !cg_B || !schur_B || !used_B || !switch_B || !iters_B || !status_B || !err_B) {
         status = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory while demeaning");
         goto done;
     }
@@ -572,7 +582,7 @@ gravrd_status gravrd_demean_method(const gravrd_fe *fe, double *cols_NK, int n_v
         int kb = n_vars - first < width ? n_vars - first : width;
         switch_B[blk] = -1;
         status_B[blk] = demean_block(&ctx, cols_NK + (size_t)first * fe->n_obs, kb, &cg_B[blk], &schur_B[blk],
-                                     &used_B[blk], &switch_B[blk], &err_B[blk]);
+                                     &iters_B[blk], &used_B[blk], &switch_B[blk], &err_B[blk]);
     }
     for (int blk = 0; blk < n_blocks; blk++) {
         if (status_B[blk] != GRAVRD_OK && status == GRAVRD_OK) {
@@ -588,8 +598,8 @@ gravrd_status gravrd_demean_method(const gravrd_fe *fe, double *cols_NK, int n_v
             report->used_schur |= used_B[blk];
             if (switch_B[blk] >= 0 && (report->switch_iter < 0 || switch_B[blk] < report->switch_iter))
                 report->switch_iter = switch_B[blk];
-            if (cg_B[blk] + schur_B[blk] > report->iterations)
-                report->iterations = cg_B[blk] + schur_B[blk];
+            if (iters_B[blk] > report->iterations)
+                report->iterations = iters_B[blk];
         }
     }
     if (report && report->used_schur)
@@ -601,6 +611,7 @@ done:
     free(schur_B);
     free(used_B);
     free(switch_B);
+    free(iters_B);
     free(status_B);
     free(err_B);
     return status;

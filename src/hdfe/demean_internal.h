@@ -19,15 +19,15 @@ typedef enum {
     DM_METHOD_SCHUR     /* Schur solver from the first iteration (n_fe >= 2) */
 } dm_method;
 
-/* What happened, for tests and diagnostics. Iteration counts are maxima over
- * blocks of variables. */
+/* What happened, for tests and diagnostics. */
 typedef struct {
-    int cg_iterations;    /* iterations of CG on all FE (one pass over the data each) */
-    int schur_iterations; /* iterations of CG on the Schur complement, plus verification rounds */
+    int cg_iterations;    /* CG on all FE (one pass over the data each), most in a block */
+    int schur_iterations; /* CG on the Schur complement plus its rounds, most in a block */
     int used_schur;       /* 1 when some variable was finished by the Schur solver */
     int eliminated_fe;    /* FE eliminated by the Schur solver (-1: none) */
     int switch_iter;      /* first CG iteration at which a column switched to Schur (-1: none) */
-    int iterations;       /* largest cg + schur iterations of a block (gravrd_demean_report) */
+    int iterations;       /* largest number of iterations (both kinds) of a variable; this one
+                           * does not depend on how variables share blocks */
 } dm_report;
 
 /* An entry of B = D_e'D_R. Each group g of e starts with a header entry
@@ -118,10 +118,11 @@ void dm_plan_free(schur_plan *p);
  * coefficients alpha (global layout, L x kb). b = D'y. Columns with
  * skip_K[k] set are left alone; the others end converged, or with
  * failed_K[k] set when the solver broke down numerically (the caller then
- * continues with CG on all FE). *iter counts Schur iterations; the budget
- * is ctx->max_iter minus iter_before. */
+ * continues with CG on all FE). used_K[k] counts each column's iterations
+ * (in/out; capped at ctx->max_iter); *iter gets the Schur iterations and
+ * rounds of the block. */
 gravrd_status dm_schur_solve(const dm_ctx *ctx, const double *b, double *alpha, const double *scale_K,
-                             const int *skip_K, int *failed_K, int kb, int iter_before, int *iter,
+                             const int *skip_K, int *failed_K, int kb, int *used_K, int *iter,
                              gravrd_error *err);
 
 /* gravrd_demean with a method and a detailed report (tests). */

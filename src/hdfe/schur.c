@@ -1129,7 +1129,7 @@ static void stall(schur_work *sw, size_t m, int kb, int k, int progressed, int *
 }
 
 gravrd_status dm_schur_solve(const dm_ctx *ctx, const double *b, double *alpha, const double *scale_K,
-                             const int *skip_K, int *failed_K, int kb, int iter_before, int *iter,
+                             const int *skip_K, int *failed_K, int kb, int *used_K, int *iter,
                              gravrd_error *err)
 {
     const gravrd_fe *fe = ctx->fe;
@@ -1138,7 +1138,7 @@ gravrd_status dm_schur_solve(const dm_ctx *ctx, const double *b, double *alpha, 
     const size_t K = (size_t)kb;
     const double tol = ctx->tol;
     const double *inv_n_e = ctx->inv_count_L + off_e;
-    const int budget = ctx->max_iter - iter_before;
+    const int max_iter = ctx->max_iter;
     gravrd_status st = GRAVRD_OK;
     int it = 0, done_K[DM_BLOCK], rounds_K[DM_BLOCK] = {0};
     schur_work sw = {0};
@@ -1180,9 +1180,12 @@ gravrd_status dm_schur_solve(const dm_ctx *ctx, const double *b, double *alpha, 
         }
         if (n_active == 0)
             break;
-        if (it >= budget)
-            goto no_convergence;
-        it++; /* a correction round costs about one pass over the data */
+        /* A correction round costs about one pass over the data: it counts
+         * as an iteration of each column in it. */
+        for (int k = 0; k < kb; k++)
+            if (active_K[k] && used_K[k]++ >= max_iter)
+                goto no_convergence;
+        it++;
 
         /* Schur right-hand side rs = r_R - B' C_e^-1 r_e, and CG from d = 0. */
         double rz_K[DM_BLOCK] = {0};
@@ -1259,8 +1262,9 @@ gravrd_status dm_schur_solve(const dm_ctx *ctx, const double *b, double *alpha, 
             }
             if (n_solved == kb)
                 break;
-            if (it >= budget)
-                goto no_convergence;
+            for (int k = 0; k < kb; k++)
+                if (!solved_K[k] && used_K[k]++ >= max_iter)
+                    goto no_convergence;
             it++;
             schur_matvec(p, sw.pv, sw.w, kb);
             for (int k = 0; k < kb; k++) {
