@@ -1,22 +1,21 @@
-/* montecarlo.c - coverage check of the simulator + estimator (not part of the
- * default build or test run).
+/* montecarlo.c - coverage check of the simulator + estimator (built as
+ * gravrd_montecarlo; `make montecarlo`; not part of the test run).
  *
  * For seeds S .. S+N-1 it simulates a small world in memory
  * (gravrd_sim_flows_frame), and estimates the west-to-east partnership effect
  * twice with gravrd_reg, clustering by city pair:
  *   gravity:    log(trade) ~ partner + log(distance_km) | exp_city^month + imp_city^month
- *   spatial RD: the same plus exp_segment^imp_segment fixed effects, where
- *               segments group cities of one province whose pairwise distances
- *               are all <= --bandwidth km (greedy complete linkage; a stand-in
- *               for the spatial module's segments).
+ *   spatial RD: the same plus exporter-segment x importer-segment fixed
+ *               effects, segments from gravrd_segments at --bandwidth km
+ *               (complete linkage within provinces, as gravrd reg --study).
  * It reports mean estimate, its sd across seeds, mean standard error and the
  * share of 95% intervals that cover the planted partner_w2e.
  *
- * Build (from the repository root, after building libgravrd in build/):
- *   gcc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -Iinclude tools/montecarlo.c \
- *       build/libgravrd.a -lgsl -lgslcblas -llapack -lz -lm -fopenmp -o build/montecarlo
- * Run:
- *   build/montecarlo --seeds 50 --months 12 [--cities data/cities.csv] [--NAME VALUE ...]
+ * Run from the repository root:
+ *   build/gravrd_montecarlo --seeds 50 --months 12 [--homogeneous 1] [--cities data/cities.csv]
+ *                           [--NAME VALUE ...]   (any simulator parameter)
+ * --homogeneous 1 sets every heterogeneity term and the spatially smooth pair
+ * effect to 0.
  */
 #include <math.h>
 #include <stdio.h>
@@ -28,22 +27,16 @@
 #include "gravrd/data.h"
 #include "gravrd/estimate.h"
 #include "gravrd/sim.h"
+#include "gravrd/spatial.h"
 
 typedef struct {
     int n;
     double *id, *lat, *lng;
     int *seg;
+    int n_segments;
 } cities_t;
 
-static double dist_km(double la1, double lo1, double la2, double lo2)
-{
-    const double rad = 3.14159265358979323846 / 180.0;
-    double a = sin((la2 - la1) * rad / 2), b = sin((lo2 - lo1) * rad / 2);
-    double h = a * a + cos(la1 * rad) * cos(la2 * rad) * b * b;
-    return 2 * 6371.0 * asin(fmin(1.0, sqrt(h)));
-}
-
-/* Greedy complete-linkage clustering within provinces. */
+/* Segments of the spatial RD: gravrd_segments on the real geography. */
 static int load_segments(const char *path, double bw, cities_t *c)
 {
     gravrd_frame *f = NULL;
@@ -62,41 +55,26 @@ static int load_segments(const char *path, double bw, cities_t *c)
     c->lat = malloc(n * sizeof(double));
     c->lng = malloc(n * sizeof(double));
     c->seg = malloc(n * sizeof(int));
+    int64_t *ids = malloc(n * sizeof *ids);
+    int32_t *seg = malloc(n * sizeof *seg), n_seg = 0;
     for (int i = 0; i < n; i++) {
         c->id[i] = id->num_N[i];
         c->lat[i] = lat->num_N[i];
         c->lng[i] = lng->num_N[i];
-        c->seg[i] = i;
+        ids[i] = (int64_t)id->num_N[i];
     }
-    for (;;) {
-        int best_a = -1, best_b = -1;
-        double best = INFINITY;
-        for (int a = 0; a < n; a++)
-            for (int b = a + 1; b < n; b++) {
-                if (c->seg[a] != a || c->seg[b] != b) /* cluster representatives only */
-                    continue;
-                if (prov->codes_N[a] != prov->codes_N[b])
-                    continue;
-                double diam = 0;
-                for (int i = 0; i < n; i++)
-                    for (int j = 0; j < n; j++)
-                        if (c->seg[i] == a && c->seg[j] == b)
-                            diam = fmax(diam, dist_km(c->lat[i], c->lng[i], c->lat[j], c->lng[j]));
-                if (diam <= bw && diam < best) {
-                    best = diam;
-                    best_a = a;
-                    best_b = b;
-                }
-            }
-        if (best_a < 0)
-            break;
-        for (int i = 0; i < n; i++)
-            if (c->seg[i] == best_b)
-                c->seg[i] = best_a;
-        /* keep intra-cluster diameter check valid: representative stays best_a */
+    int rc = 0;
+    if (gravrd_segments((size_t)n, ids, c->lat, c->lng, prov->codes_N, bw, seg, &n_seg, &err)) {
+        fprintf(stderr, "montecarlo: %s\n", err.message);
+        rc = -1;
     }
+    for (int i = 0; i < n && !rc; i++)
+        c->seg[i] = seg[i];
+    c->n_segments = n_seg;
+    free(ids);
+    free(seg);
     gravrd_frame_free(f);
-    return 0;
+    return rc;
 }
 
 static int seg_of(const cities_t *c, double id)
@@ -146,6 +124,18 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--seeds")) n_seeds = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--first-seed")) first = strtoull(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--bandwidth")) bw = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--homogeneous")) {
+            if (strcmp(argv[i + 1], "1"))
+                continue; /* --homogeneous 0: the default world's effects */
+            /* One effect for every treated pair and no spatially smooth pair
+             * effect: the setting where the nominal 95% should hold. */
+            static const char *const het[] = {"het_minority", "het_gi", "het_gdp_gap", "het_late_hsr",
+                                              "het_low_freeway", "het_low_road", "het_ecom_2018",
+                                              "het_ecom_cum", "het_low_internet", "het_low_mobile",
+                                              "pair_smooth_sd"};
+            for (size_t h = 0; h < sizeof het / sizeof het[0]; h++)
+                gravrd_sim_param_set(&p, het[h], "0", &err);
+        }
         else if (!strcmp(argv[i], "--cities")) { cities = argv[i + 1]; p.cities_path = cities; }
         else if (!strcmp(argv[i], "--partnerships")) p.partnerships_path = argv[i + 1];
         else if (!strncmp(argv[i], "--", 2) && !gravrd_sim_param_set(&p, argv[i] + 2, argv[i + 1], &err)) {}
@@ -154,9 +144,7 @@ int main(int argc, char **argv)
     cities_t c;
     if (load_segments(cities, bw, &c))
         return 1;
-    int nseg = 0;
-    for (int i = 0; i < c.n; i++)
-        nseg += c.seg[i] == i;
+    int nseg = c.n_segments;
     printf("segments: %d (bandwidth %.0f km, within provinces), truth partner_w2e = %g, %d months\n",
            nseg, bw, p.partner_w2e, p.months);
     printf("%6s %10s %9s %10s %9s\n", "seed", "gravity", "se", "spatialRD", "se");
