@@ -13,7 +13,7 @@
  *
  * Run from the repository root:
  *   build/gravrd_montecarlo --seeds 50 --months 12 [--homogeneous 1] [--cities data/cities.csv]
- *                           [--NAME VALUE ...]   (any simulator parameter)
+ *                           [--cluster segpair] [--NAME VALUE ...]   (any simulator parameter)
  * --homogeneous 1 sets every heterogeneity term and the spatially smooth pair
  * effect to 0.
  */
@@ -85,12 +85,13 @@ static int seg_of(const cities_t *c, double id)
     return -1;
 }
 
-static int estimate(const gravrd_frame *f, const char *formula, double *est, double *se, double *df)
+static int estimate(const gravrd_frame *f, const char *formula, const char *cluster, double *est, double *se,
+                    double *df)
 {
     gravrd_reg_options opt;
     gravrd_reg_options_init(&opt);
     opt.subset = "direction == \"w2e\"";
-    opt.cluster = "exp_city^imp_city";
+    opt.cluster = cluster;
     gravrd_reg_results *res = NULL;
     gravrd_error err;
     if (gravrd_reg(f, formula, &opt, &res, &err)) {
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
     unsigned long long first = 1;
     double bw = 100;
     const char *cities = "data/cities.csv";
+    const char *cluster = "exp_city^imp_city"; /* the directed city pair, as in the paper */
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--seeds")) n_seeds = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--first-seed")) first = strtoull(argv[i + 1], NULL, 10);
@@ -136,6 +138,7 @@ int main(int argc, char **argv)
             for (size_t h = 0; h < sizeof het / sizeof het[0]; h++)
                 gravrd_sim_param_set(&p, het[h], "0", &err);
         }
+        else if (!strcmp(argv[i], "--cluster")) cluster = argv[i + 1]; /* e.g. segpair */
         else if (!strcmp(argv[i], "--cities")) { cities = argv[i + 1]; p.cities_path = cities; }
         else if (!strcmp(argv[i], "--partnerships")) p.partnerships_path = argv[i + 1];
         else if (!strncmp(argv[i], "--", 2) && !gravrd_sim_param_set(&p, argv[i] + 2, argv[i + 1], &err)) {}
@@ -163,8 +166,10 @@ int main(int argc, char **argv)
             sp[i] = seg_of(&c, ex->num_N[i]) * 1000.0 + seg_of(&c, im->num_N[i]);
         gravrd_frame_add_numeric(f, "segpair", sp, &err);
         double e[2], se[2], df[2];
-        if (estimate(f, "log(trade) ~ partner + log(distance_km) | exp_city^month + imp_city^month", &e[0], &se[0], &df[0]) ||
-            estimate(f, "log(trade) ~ partner + log(distance_km) | exp_city^month + imp_city^month + segpair", &e[1], &se[1], &df[1])) {
+        if (estimate(f, "log(trade) ~ partner + log(distance_km) | exp_city^month + imp_city^month", cluster, &e[0],
+                     &se[0], &df[0]) ||
+            estimate(f, "log(trade) ~ partner + log(distance_km) | exp_city^month + imp_city^month + segpair", cluster,
+                     &e[1], &se[1], &df[1])) {
             gravrd_frame_free(f);
             return 1;
         }
