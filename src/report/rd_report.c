@@ -3,86 +3,64 @@
 #include <string.h>
 
 #include "gravrd/rd.h"
-
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
-
-static void json_number(FILE *out, double x)
-{
-    if (isfinite(x))
-        fprintf(out, "%.17g", x);
-    else
-        fputs("null", out);
-}
+#include "report/write_util.h"
 
 static void json_estimate(FILE *out, const gravrd_rd_estimate *e)
 {
     fputs("{\"h\":", out);
-    json_number(out, e->h);
+    report_json_number(out, e->h);
     fputs(",\"b\":", out);
-    json_number(out, e->b);
+    report_json_number(out, e->b);
     fputs(",\"estimate\":", out);
-    json_number(out, e->estimate);
+    report_json_number(out, e->estimate);
     fputs(",\"se\":", out);
-    json_number(out, e->se);
+    report_json_number(out, e->se);
     fputs(",\"z\":", out);
-    json_number(out, e->z);
+    report_json_number(out, e->z);
     fputs(",\"p\":", out);
-    json_number(out, e->p_value);
+    report_json_number(out, e->p_value);
     fputs(",\"ci\":[", out);
-    json_number(out, e->ci_lo);
+    report_json_number(out, e->ci_lo);
     fputc(',', out);
-    json_number(out, e->ci_hi);
+    report_json_number(out, e->ci_hi);
     fputs("],\"estimate_bc\":", out);
-    json_number(out, e->estimate_bc);
+    report_json_number(out, e->estimate_bc);
     fputs(",\"se_robust\":", out);
-    json_number(out, e->se_robust);
+    report_json_number(out, e->se_robust);
     fputs(",\"p_robust\":", out);
-    json_number(out, e->p_robust);
+    report_json_number(out, e->p_robust);
     fputs(",\"ci_robust\":[", out);
-    json_number(out, e->ci_lo_robust);
+    report_json_number(out, e->ci_lo_robust);
     fputc(',', out);
-    json_number(out, e->ci_hi_robust);
+    report_json_number(out, e->ci_hi_robust);
     fprintf(out, "],\"n_left\":%zu,\"n_right\":%zu,\"clusters_left\":%zu,\"clusters_right\":%zu", e->left.n,
             e->right.n, e->left.n_clusters, e->right.n_clusters);
     fputs(",\"slope_left\":", out);
-    json_number(out, e->left.n ? e->left.beta[1] : NAN);
+    report_json_number(out, e->left.n ? e->left.beta[1] : NAN);
     fputs(",\"slope_right\":", out);
-    json_number(out, e->right.n ? e->right.beta[1] : NAN);
+    report_json_number(out, e->right.n ? e->right.beta[1] : NAN);
     fputc('}', out);
 }
 
 static void write_json(FILE *out, const gravrd_rd_result *r)
 {
     fputs("{\"model\":\"local polynomial rd\",\"outcome\":", out);
-    json_string(out, r->outcome);
+    report_json_string(out, r->outcome);
     fputs(",\"subset\":", out);
     if (r->subset)
-        json_string(out, r->subset);
+        report_json_string(out, r->subset);
     else
         fputs("null", out);
     fputs(",\"fixed_effects\":", out);
-    json_string(out, r->fixed_effects);
+    report_json_string(out, r->fixed_effects);
     fputs(",\"side\":", out);
-    json_string(out, gravrd_rd_side_name(r->side));
+    report_json_string(out, gravrd_rd_side_name(r->side));
     fprintf(out, ",\"same_province\":%s,\"radius_km\":", r->cross_province ? "false" : "true");
-    json_number(out, r->radius_km);
+    report_json_number(out, r->radius_km);
     fputs(",\"kernel\":", out);
-    json_string(out, gravrd_kernel_name(r->rd.kernel));
+    report_json_string(out, gravrd_kernel_name(r->rd.kernel));
     fprintf(out, ",\"p\":%d,\"q\":%d,\"level\":", r->rd.p, r->rd.q);
-    json_number(out, r->rd.level);
+    report_json_number(out, r->rd.level);
     fprintf(out,
             ",\"vcov\":\"cluster: pair\",\"rows\":%zu,\"dropped\":{\"missing\":%zu,\"singletons\":%zu},"
             "\"pairs\":%zu,\"treated_pairs\":%zu,\"treated_pairs_used\":%zu,\"observations\":%zu,\"clusters\":%zu,"
@@ -98,13 +76,13 @@ static void write_json(FILE *out, const gravrd_rd_result *r)
     if (r->has_optimal) {
         const gravrd_rd_bandwidth *bw = &r->optimal_bw;
         fputs("{\"bwselect\":\"mserd\",\"c_pilot\":", out);
-        json_number(out, bw->c_pilot);
+        report_json_number(out, bw->c_pilot);
         fputs(",\"d_pilot\":", out);
-        json_number(out, bw->d_pilot);
+        report_json_number(out, bw->d_pilot);
         fputs(",\"bw_min\":", out);
-        json_number(out, bw->bw_min);
+        report_json_number(out, bw->bw_min);
         fputs(",\"bw_max\":", out);
-        json_number(out, bw->bw_max);
+        report_json_number(out, bw->bw_max);
         fputs(",\"estimate\":", out);
         json_estimate(out, &r->optimal);
         fputc('}', out);
@@ -114,15 +92,9 @@ static void write_json(FILE *out, const gravrd_rd_result *r)
     for (int w = 0; w < r->n_warnings; w++) {
         if (w)
             fputc(',', out);
-        json_string(out, r->warnings[w]);
+        report_json_string(out, r->warnings[w]);
     }
     fputs("]}\n", out);
-}
-
-static void csv_number(FILE *out, double x)
-{
-    if (isfinite(x))
-        fprintf(out, "%.17g", x);
 }
 
 static void csv_row(FILE *out, const char *kind, const gravrd_rd_estimate *e)
@@ -132,7 +104,7 @@ static void csv_row(FILE *out, const char *kind, const gravrd_rd_estimate *e)
     fputs(kind, out);
     for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
         fputc(',', out);
-        csv_number(out, v[k]);
+        report_csv_number(out, v[k]);
     }
     fprintf(out, ",%zu,%zu,%zu,%zu\n", e->left.n, e->right.n, e->left.n_clusters, e->right.n_clusters);
 }

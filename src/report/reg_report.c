@@ -1,5 +1,6 @@
 /* reg_report.c - regression results as text, JSON, CSV, Markdown, LaTeX. */
 #include "gravrd/report.h"
+#include "report/write_util.h"
 
 #include <math.h>
 #include <string.h>
@@ -20,78 +21,51 @@ gravrd_status gravrd_format_parse(const char *name, gravrd_format *out, gravrd_e
     return gravrd_error_set(err, GRAVRD_ERR_INVALID, "unknown format '%s' (use text, json, csv, md or tex)", name);
 }
 
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
-
-static void json_number(FILE *out, double x)
-{
-    if (isfinite(x))
-        fprintf(out, "%.17g", x);
-    else
-        fputs("null", out);
-}
-
 static void write_json_one(FILE *out, const gravrd_reg_result *r)
 {
     fputs("{\"model\":\"ols\",\"outcome\":", out);
-    json_string(out, r->outcome);
+    report_json_string(out, r->outcome);
     fputs(",\"sample\":", out);
-    json_string(out, r->sample);
+    report_json_string(out, r->sample);
     fputs(",\"formula\":", out);
-    json_string(out, r->formula);
+    report_json_string(out, r->formula);
     fprintf(out, ",\"nobs\":%zu,\"dropped\":{\"missing\":%zu,\"singletons\":%zu},\"fixed_effects\":{", r->nobs,
             r->dropped_missing, r->dropped_singletons);
     for (int q = 0; q < r->n_fe; q++) {
         if (q)
             fputc(',', out);
-        json_string(out, r->fe_names[q]);
+        report_json_string(out, r->fe_names[q]);
         fprintf(out, ":%d", (int)r->fe_levels[q]);
     }
     fputs("},\"vcov\":", out);
-    json_string(out, r->vcov_label);
+    report_json_string(out, r->vcov_label);
     fputs(",\"coefficients\":[", out);
     for (int a = 0; a < r->n_coef; a++) {
         const gravrd_coef *c = &r->coefs[a];
         fputs(a ? ",{\"name\":" : "{\"name\":", out);
-        json_string(out, c->name);
+        report_json_string(out, c->name);
         fputs(",\"estimate\":", out);
-        json_number(out, c->estimate);
+        report_json_number(out, c->estimate);
         fputs(",\"se\":", out);
-        json_number(out, c->se);
+        report_json_number(out, c->se);
         fputs(",\"t\":", out);
-        json_number(out, c->t);
+        report_json_number(out, c->t);
         fputs(",\"p\":", out);
-        json_number(out, c->p);
+        report_json_number(out, c->p);
         fputc('}', out);
     }
     fputs("],\"r2\":", out);
-    json_number(out, r->r2);
+    report_json_number(out, r->r2);
     fputs(",\"adj_r2\":", out);
-    json_number(out, r->adj_r2);
+    report_json_number(out, r->adj_r2);
     fputs(",\"within_r2\":", out);
-    json_number(out, r->within_r2);
+    report_json_number(out, r->within_r2);
     fputs(",\"rmse\":", out);
-    json_number(out, r->rmse);
+    report_json_number(out, r->rmse);
     fputs(",\"wald_f\":", out);
-    json_number(out, r->wald_f);
+    report_json_number(out, r->wald_f);
     fprintf(out, ",\"iterations\":%d,\"seconds\":", r->iterations);
-    json_number(out, r->seconds);
+    report_json_number(out, r->seconds);
     fputc('}', out);
 }
 
@@ -151,27 +125,6 @@ static void write_text_one(FILE *out, const gravrd_reg_result *r)
     fprintf(out, "Iterations: %d   Time: %.3f s\n", r->iterations, r->seconds);
 }
 
-static void csv_field(FILE *out, const char *s)
-{
-    if (strpbrk(s, ",\"\n")) {
-        fputc('"', out);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', out);
-            fputc(*s, out);
-        }
-        fputc('"', out);
-    } else {
-        fputs(s, out);
-    }
-}
-
-static void csv_number(FILE *out, double x)
-{
-    if (isfinite(x))
-        fprintf(out, "%.17g", x);
-}
-
 static void write_csv(FILE *out, const gravrd_reg_results *res)
 {
     fputs("outcome,sample,term,estimate,se,t,p,nobs,r2,adj_r2,within_r2,rmse,wald_f,vcov\n", out);
@@ -179,24 +132,24 @@ static void write_csv(FILE *out, const gravrd_reg_results *res)
         const gravrd_reg_result *r = &res->results[j];
         for (int a = 0; a < r->n_coef; a++) {
             const gravrd_coef *c = &r->coefs[a];
-            csv_field(out, r->outcome);
+            report_csv_field(out, r->outcome);
             fputc(',', out);
-            csv_field(out, r->sample);
+            report_csv_field(out, r->sample);
             fputc(',', out);
-            csv_field(out, c->name);
+            report_csv_field(out, c->name);
             double v[] = {c->estimate, c->se, c->t, c->p};
             for (int m = 0; m < 4; m++) {
                 fputc(',', out);
-                csv_number(out, v[m]);
+                report_csv_number(out, v[m]);
             }
             fprintf(out, ",%zu", r->nobs);
             double s[] = {r->r2, r->adj_r2, r->within_r2, r->rmse, r->wald_f};
             for (int m = 0; m < 5; m++) {
                 fputc(',', out);
-                csv_number(out, s[m]);
+                report_csv_number(out, s[m]);
             }
             fputc(',', out);
-            csv_field(out, r->vcov_label);
+            report_csv_field(out, r->vcov_label);
             fputc('\n', out);
         }
     }

@@ -10,43 +10,13 @@
 
 #include "gravrd/plan.h"
 #include "study/plan_internal.h"
+#include "report/write_util.h"
 
 /* ---- formatting ---- */
 
-static void j_str(FILE *f, const char *s)
-{
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", f);
-        else if (c == '\t')
-            fputs("\\t", f);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-static void j_num(FILE *f, double x)
-{
-    if (isfinite(x))
-        fprintf(f, "%.12g", x);
-    else
-        fputs("null", f);
-}
-
 static void j_key(FILE *f, const char *k)
 {
-    j_str(f, k);
+    report_json_string(f, k);
     fputc(':', f);
 }
 
@@ -115,29 +85,6 @@ static void md_escape(FILE *f, const char *s)
         else
             fputc(*s, f);
     }
-}
-
-static void csv_field(FILE *f, const char *s)
-{
-    if (!s)
-        return;
-    if (strpbrk(s, ",\"\n")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(s, f);
-    }
-}
-
-static void csv_num(FILE *f, double x)
-{
-    if (isfinite(x))
-        fprintf(f, "%.12g", x);
 }
 
 static const char *status_name(gravrd_rep_status s)
@@ -796,20 +743,20 @@ static void write_csv(FILE *f, const gravrd_rep_table *t)
             for (int k = 0; k < 6; k++) {
                 if (k)
                     fputc(',', f);
-                csv_field(f, s[k]);
+                report_csv_field(f, s[k]);
             }
             double v[8] = {w->error ? NAN : (double)w->n, w->mean, w->sd, w->min, w->p25, w->p50, w->p75, w->max};
             for (int k = 0; k < 8; k++) {
                 fputc(',', f);
-                csv_num(f, v[k]);
+                report_csv_number(f, v[k]);
             }
             for (int k = 0; k < 8; k++) {
                 fputc(',', f);
                 if (w->has_published)
-                    csv_num(f, w->published[k]);
+                    report_csv_number(f, w->published[k]);
             }
             fputc(',', f);
-            csv_field(f, w->error);
+            report_csv_field(f, w->error);
             fputc('\n', f);
         }
         return;
@@ -819,21 +766,21 @@ static void write_csv(FILE *f, const gravrd_rep_table *t)
               f);
         for (size_t i = 0; i < t->n_tests; i++) {
             const gravrd_rep_test *x = &t->tests[i];
-            csv_field(f, t->name);
+            report_csv_field(f, t->name);
             fputc(',', f);
-            csv_field(f, x->label);
+            report_csv_field(f, x->label);
             fputc(',', f);
-            csv_field(f, x->coefficient);
+            report_csv_field(f, x->coefficient);
             double v[] = {x->base_estimate, x->mediated_estimate, x->difference, x->se, x->t, x->p,
                           x->error ? NAN : (double)x->nobs, x->error ? NAN : (double)x->n_clusters,
                           (double)x->bootstrap_reps, x->bootstrap_se, x->bootstrap_p, x->truth, x->pub_base,
                           x->pub_mediated};
             for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
                 fputc(',', f);
-                csv_num(f, v[k]);
+                report_csv_number(f, v[k]);
             }
             fputc(',', f);
-            csv_field(f, x->error);
+            report_csv_field(f, x->error);
             fputc('\n', f);
         }
         return;
@@ -841,24 +788,24 @@ static void write_csv(FILE *f, const gravrd_rep_table *t)
         fputs("table,name,label,value,unit,published,published_lo,published_hi,truth,formula,error\n", f);
         for (size_t i = 0; i < t->n_items; i++) {
             const gravrd_rep_item *x = &t->items[i];
-            csv_field(f, t->name);
+            report_csv_field(f, t->name);
             fputc(',', f);
-            csv_field(f, x->name);
+            report_csv_field(f, x->name);
             fputc(',', f);
-            csv_field(f, x->label);
+            report_csv_field(f, x->label);
             fputc(',', f);
-            csv_num(f, x->value);
+            report_csv_number(f, x->value);
             fputc(',', f);
-            csv_field(f, x->unit);
+            report_csv_field(f, x->unit);
             double v[] = {x->published, x->pub_lo, x->pub_hi, x->truth};
             for (size_t k = 0; k < 4; k++) {
                 fputc(',', f);
-                csv_num(f, v[k]);
+                report_csv_number(f, v[k]);
             }
             fputc(',', f);
-            csv_field(f, x->formula);
+            report_csv_field(f, x->formula);
             fputc(',', f);
-            csv_field(f, x->error);
+            report_csv_field(f, x->error);
             fputc('\n', f);
         }
         return;
@@ -878,7 +825,7 @@ static void write_csv(FILE *f, const gravrd_rep_table *t)
             for (int m = 0; m < 9; m++) {
                 if (m)
                     fputc(',', f);
-                csv_field(f, s[m]);
+                report_csv_field(f, s[m]);
             }
             double v[11] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
             if (cf) {
@@ -888,7 +835,7 @@ static void write_csv(FILE *f, const gravrd_rep_table *t)
             }
             for (int m = 0; m < 11; m++) {
                 fputc(',', f);
-                csv_num(f, v[m]);
+                report_csv_number(f, v[m]);
             }
             fputc(',', f);
             int in = cf ? truth_in_ci(cf) : -1;
@@ -898,10 +845,10 @@ static void write_csv(FILE *f, const gravrd_rep_table *t)
                            cf && cf->is_rd ? cf->bandwidth_km : col->bandwidth_km};
             for (int m = 0; m < 4; m++) {
                 fputc(',', f);
-                csv_num(f, s2[m]);
+                report_csv_number(f, s2[m]);
             }
             fputc(',', f);
-            csv_field(f, col->error);
+            report_csv_field(f, col->error);
             fputc('\n', f);
         }
     }
@@ -915,7 +862,7 @@ static void j_strings(FILE *f, char *const *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (i)
             fputc(',', f);
-        j_str(f, s[i]);
+        report_json_string(f, s[i]);
     }
     fputc(']', f);
 }
@@ -924,35 +871,35 @@ static void json_coef(FILE *f, const gravrd_rep_coef *c)
 {
     fputc('{', f);
     j_key(f, "name");
-    j_str(f, c->label);
+    report_json_string(f, c->label);
     fputc(',', f);
     j_key(f, "key");
-    j_str(f, c->key);
+    report_json_string(f, c->key);
     const char *names[] = {"estimate", "se", "t", "p", "ci_lo", "ci_hi"};
     double v[] = {c->estimate, c->se, c->t, c->p, c->ci_lo, c->ci_hi};
     for (int k = 0; k < 6; k++) {
         fputc(',', f);
         j_key(f, names[k]);
-        j_num(f, v[k]);
+        report_json_number(f, v[k]);
     }
     fputs(",\"published\":", f);
     if (isfinite(c->pub_estimate)) {
         fputs("{\"estimate\":", f);
-        j_num(f, c->pub_estimate);
+        report_json_number(f, c->pub_estimate);
         fputs(",\"se\":", f);
-        j_num(f, c->pub_se);
+        report_json_number(f, c->pub_se);
         fputc('}', f);
     } else if (isfinite(c->pub_lo)) {
         fputs("{\"estimate\":null,\"se\":null,\"range\":[", f);
-        j_num(f, c->pub_lo);
+        report_json_number(f, c->pub_lo);
         fputc(',', f);
-        j_num(f, c->pub_hi);
+        report_json_number(f, c->pub_hi);
         fputs("]}", f);
     } else {
         fputs("null", f);
     }
     fputs(",\"truth\":", f);
-    j_num(f, c->truth);
+    report_json_number(f, c->truth);
     fputs(",\"truth_in_ci\":", f);
     int in = truth_in_ci(c);
     fputs(in < 0 ? "null" : in ? "true" : "false", f);
@@ -962,7 +909,7 @@ static void json_coef(FILE *f, const gravrd_rep_coef *c)
         for (int k = 0; k < 5; k++) {
             fputc(',', f);
             j_key(f, rn[k]);
-            j_num(f, rv[k]);
+            report_json_number(f, rv[k]);
         }
         fprintf(f, ",\"n_left\":%zu,\"n_right\":%zu,\"n_clusters\":%zu", c->n_left, c->n_right, c->n_clusters);
     }
@@ -980,7 +927,7 @@ static void json_column(FILE *f, const gravrd_rep_column *c)
         if (k)
             fputc(',', f);
         j_key(f, sk[k]);
-        j_str(f, sv[k]);
+        report_json_string(f, sv[k]);
     }
     fprintf(f, ",\"line\":%d,\"nobs\":", c->line);
     if (c->error)
@@ -992,7 +939,7 @@ static void json_column(FILE *f, const gravrd_rep_column *c)
     for (int k = 0; k < 7; k++) {
         fputc(',', f);
         j_key(f, nk[k]);
-        j_num(f, nv[k]);
+        report_json_number(f, nv[k]);
     }
     fputs(",\"fe\":", f);
     j_strings(f, c->fe, (size_t)c->n_fe);
@@ -1003,21 +950,21 @@ static void json_column(FILE *f, const gravrd_rep_column *c)
     fputs(",\"control_labels\":", f);
     j_strings(f, c->control_labels, (size_t)c->n_controls);
     fputs(",\"vcov\":", f);
-    j_str(f, c->vcov);
+    report_json_string(f, c->vcov);
     fprintf(f, ",\"n_clusters\":%zu,\"published\":", c->n_clusters);
     if (isfinite(c->pub_adj_r2) || isfinite(c->pub_f) || isfinite(c->pub_nobs)) {
         fputs("{\"adj_r2\":", f);
-        j_num(f, c->pub_adj_r2);
+        report_json_number(f, c->pub_adj_r2);
         fputs(",\"f\":", f);
-        j_num(f, c->pub_f);
+        report_json_number(f, c->pub_f);
         fputs(",\"nobs\":", f);
-        j_num(f, c->pub_nobs);
+        report_json_number(f, c->pub_nobs);
         fputc('}', f);
     } else {
         fputs("null", f);
     }
     fputs(",\"error\":", f);
-    j_str(f, c->error);
+    report_json_string(f, c->error);
     fputs(",\"coefficients\":[", f);
     for (int k = 0; k < c->n_coefs; k++) {
         if (k)
@@ -1031,27 +978,27 @@ static void write_json(FILE *f, const gravrd_rep_table *t)
 {
     fputc('{', f);
     j_key(f, "name");
-    j_str(f, t->name);
+    report_json_string(f, t->name);
     fputs(",\"title\":", f);
-    j_str(f, t->title);
+    report_json_string(f, t->title);
     fputs(",\"paper\":", f);
-    j_str(f, t->paper);
+    report_json_string(f, t->paper);
     fputs(",\"kind\":", f);
-    j_str(f, gravrd_table_kind_name(t->kind));
+    report_json_string(f, gravrd_table_kind_name(t->kind));
     fputs(",\"status\":", f);
-    j_str(f, status_name(t->status));
+    report_json_string(f, status_name(t->status));
     fputs(",\"notes\":", f);
     j_strings(f, t->notes, t->n_notes);
     fputs(",\"errors\":", f);
     j_strings(f, t->errors, t->n_errors);
     fprintf(f, ",\"has_truth\":%s,\"models\":%zu,\"seconds\":", t->has_truth ? "true" : "false", t->models);
-    j_num(f, t->seconds);
+    report_json_number(f, t->seconds);
     fputs(",\"panels\":[", f);
     for (size_t i = 0; i < t->n_panels; i++) {
         fputs(i ? ",{\"name\":" : "{\"name\":", f);
-        j_str(f, t->panels[i].name);
+        report_json_string(f, t->panels[i].name);
         fputs(",\"title\":", f);
-        j_str(f, t->panels[i].title);
+        report_json_string(f, t->panels[i].title);
         fputc('}', f);
     }
     fputc(']', f);
@@ -1067,7 +1014,7 @@ static void write_json(FILE *f, const gravrd_rep_table *t)
                 if (k)
                     fputc(',', f);
                 j_key(f, sk[k]);
-                j_str(f, sv[k]);
+                report_json_string(f, sv[k]);
             }
             fprintf(f, ",\"line\":%d,\"n\":", w->line);
             if (w->error)
@@ -1079,7 +1026,7 @@ static void write_json(FILE *f, const gravrd_rep_table *t)
             for (int k = 0; k < 7; k++) {
                 fputc(',', f);
                 j_key(f, nk[k]);
-                j_num(f, nv[k]);
+                report_json_number(f, nv[k]);
             }
             fputs(",\"published\":", f);
             if (w->has_published) {
@@ -1087,7 +1034,7 @@ static void write_json(FILE *f, const gravrd_rep_table *t)
                 for (int k = 0; k < 8; k++) {
                     if (k)
                         fputc(',', f);
-                    j_num(f, w->published[k]);
+                    report_json_number(f, w->published[k]);
                 }
                 fputc(']', f);
             } else {
@@ -1108,7 +1055,7 @@ static void write_json(FILE *f, const gravrd_rep_table *t)
                 if (k)
                     fputc(',', f);
                 j_key(f, sk[k]);
-                j_str(f, sv[k]);
+                report_json_string(f, sv[k]);
             }
             const char *nk[] = {"base_estimate", "mediated_estimate", "difference", "se", "t", "p", "bootstrap_se",
                                 "bootstrap_p", "truth"};
@@ -1117,15 +1064,15 @@ static void write_json(FILE *f, const gravrd_rep_table *t)
             for (int k = 0; k < 9; k++) {
                 fputc(',', f);
                 j_key(f, nk[k]);
-                j_num(f, nv[k]);
+                report_json_number(f, nv[k]);
             }
             fprintf(f, ",\"line\":%d,\"nobs\":%zu,\"n_clusters\":%ld,\"bootstrap_reps\":%d,\"published\":", x->line,
                     x->nobs, (long)x->n_clusters, x->bootstrap_reps);
             if (isfinite(x->pub_base) || isfinite(x->pub_mediated)) {
                 fputs("{\"base\":", f);
-                j_num(f, x->pub_base);
+                report_json_number(f, x->pub_base);
                 fputs(",\"mediated\":", f);
-                j_num(f, x->pub_mediated);
+                report_json_number(f, x->pub_mediated);
                 fputc('}', f);
             } else {
                 fputs("null", f);
@@ -1145,23 +1092,23 @@ static void write_json(FILE *f, const gravrd_rep_table *t)
                 if (k)
                     fputc(',', f);
                 j_key(f, sk[k]);
-                j_str(f, sv[k]);
+                report_json_string(f, sv[k]);
             }
             fprintf(f, ",\"line\":%d,\"value\":", x->line);
-            j_num(f, x->value);
+            report_json_number(f, x->value);
             fputs(",\"published\":", f);
             if (isfinite(x->published))
-                j_num(f, x->published);
+                report_json_number(f, x->published);
             else if (isfinite(x->pub_lo)) {
                 fputc('[', f);
-                j_num(f, x->pub_lo);
+                report_json_number(f, x->pub_lo);
                 fputc(',', f);
-                j_num(f, x->pub_hi);
+                report_json_number(f, x->pub_hi);
                 fputc(']', f);
             } else
                 fputs("null", f);
             fputs(",\"truth\":", f);
-            j_num(f, x->truth);
+            report_json_number(f, x->truth);
             fputc('}', f);
         }
         fputc(']', f);
@@ -1237,26 +1184,26 @@ gravrd_status gravrd_replication_write_index(const gravrd_replication *rep, cons
         goto done;
     }
     fputs("{\"generator\":\"gravrd replicate\",\"version\":\"0.1.0\",\"study\":", f);
-    j_str(f, rep->study);
+    report_json_string(f, rep->study);
     fputs(",\"study_title\":", f);
-    j_str(f, rep->study_title);
+    report_json_string(f, rep->study_title);
     fputs(",\"data\":", f);
-    j_str(f, rep->data_dir);
+    report_json_string(f, rep->data_dir);
     fputs(",\"flow\":", f);
-    j_str(f, rep->flow);
+    report_json_string(f, rep->flow);
     fprintf(f, ",\"has_truth\":%s,\"bootstrap\":%d,\"seconds\":", rep->has_truth ? "true" : "false", rep->bootstrap);
-    j_num(f, rep->seconds);
+    report_json_number(f, rep->seconds);
     fprintf(f, ",\"models\":%zu,\"status\":\"%s\",\"tables\":[\n", rep->models, rep->n_failed ? "failed" : "ok");
     for (size_t i = 0; i < rep->n_tables; i++) {
         const gravrd_rep_table *t = &rep->tables[i];
         fputs(i ? ",\n{\"name\":" : "{\"name\":", f);
-        j_str(f, t->name);
+        report_json_string(f, t->name);
         fputs(",\"title\":", f);
-        j_str(f, t->title);
+        report_json_string(f, t->title);
         fputs(",\"paper\":", f);
-        j_str(f, t->paper);
+        report_json_string(f, t->paper);
         fputs(",\"kind\":", f);
-        j_str(f, gravrd_table_kind_name(t->kind));
+        report_json_string(f, gravrd_table_kind_name(t->kind));
         fputs(",\"files\":{", f);
         const char *ext[] = {"md", "tex", "csv", "json"};
         for (int k = 0; k < 4; k++) {
@@ -1266,11 +1213,11 @@ gravrd_status gravrd_replication_write_index(const gravrd_replication *rep, cons
             fprintf(f, "\"%s.%s\"", t->name, ext[k]);
         }
         fputs("},\"status\":", f);
-        j_str(f, status_name(t->status));
+        report_json_string(f, status_name(t->status));
         fputs(",\"error\":", f);
-        j_str(f, t->error);
+        report_json_string(f, t->error);
         fprintf(f, ",\"models\":%zu,\"seconds\":", t->models);
-        j_num(f, t->seconds);
+        report_json_number(f, t->seconds);
         fputc('}', f);
     }
     fputs("\n]}\n", f);
