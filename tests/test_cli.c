@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
+#include "support/clirun.h"
 #include "support/testutil.h"
 #include "util/json.h"
 
@@ -20,33 +20,14 @@ typedef struct {
     char *panel;  /* a small valid panel */
 } fixture;
 
-typedef struct {
-    int status;
-    char *out;
-    char *err;
-} run_result;
-
-static void run_free(run_result *r)
+/* Runs `gravrd reg ARGS`. */
+static cli_result run_reg(fixture *fx, const char *args)
 {
-    free(r->out);
-    free(r->err);
-}
-
-/* Runs `gravrd ARGS` (ARGS already shell-quoted), capturing both streams. */
-static run_result run_cli(fixture *fx, const char *args)
-{
-    run_result r = {0};
-    char *out_path = testutil_path(fx->dir, "stdout.txt"), *err_path = testutil_path(fx->dir, "stderr.txt");
-    size_t len = strlen(args) + strlen(out_path) + strlen(err_path) + strlen(GRAVRD_CLI_PATH) + 32;
-    char *cmd = malloc(len);
-    snprintf(cmd, len, "%s reg %s >%s 2>%s", GRAVRD_CLI_PATH, args, out_path, err_path);
-    int st = system(cmd);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = testutil_read_file(out_path, NULL);
-    r.err = testutil_read_file(err_path, NULL);
-    free(cmd);
-    free(out_path);
-    free(err_path);
+    size_t len = strlen(args) + 8;
+    char *full = malloc(len);
+    snprintf(full, len, "reg %s", args);
+    cli_result r = cli_run(fx->dir, full);
+    free(full);
     return r;
 }
 
@@ -79,7 +60,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void expect_success(const run_result *r)
+static void expect_success(const cli_result *r)
 {
     if (r->status != 0)
         fail_msg("exit %d; stderr: %s", r->status, r->err ? r->err : "(none)");
@@ -89,27 +70,11 @@ static void expect_success(const run_result *r)
  * caret under the position on the two lines after it. */
 static void expect_error_lines(fixture *fx, const char *args, const char *must_contain, int max_lines)
 {
-    run_result r = run_cli(fx, args);
-    if (r.status != 2)
-        fail_msg("gravrd %s: exit %d, wanted 2; stderr: %s", args, r.status, r.err ? r.err : "");
-    if (!r.err || !strstr(r.err, must_contain))
-        fail_msg("gravrd %s: stderr lacks '%s': %s", args, must_contain, r.err ? r.err : "(none)");
-    int lines = 0;
-    for (const char *c = r.err; *c; c++)
-        lines += *c == '\n';
-    if (lines > max_lines)
-        fail_msg("gravrd %s: %d lines of error output, wanted at most %d:\n%s", args, lines, max_lines, r.err);
-    assert_true(r.out == NULL || r.out[0] == '\0');
-    run_free(&r);
-}
-
-static char *args_for(fixture *fx, const char *file, const char *rest)
-{
-    size_t len = strlen(file) + strlen(rest) + 8;
-    char *s = malloc(len);
-    snprintf(s, len, "%s %s", file, rest);
-    (void)fx;
-    return s;
+    size_t len = strlen(args) + 8;
+    char *full = malloc(len);
+    snprintf(full, len, "reg %s", args);
+    cli_expect_error(fx->dir, full, must_contain, max_lines);
+    free(full);
 }
 
 static void expect_error(fixture *fx, const char *args, const char *must_contain)
@@ -117,11 +82,20 @@ static void expect_error(fixture *fx, const char *args, const char *must_contain
     expect_error_lines(fx, args, must_contain, 1);
 }
 
+/* "FILE REST" (malloc'ed). */
+static char *args_for(const char *file, const char *rest)
+{
+    size_t len = strlen(file) + strlen(rest) + 8;
+    char *s = malloc(len);
+    snprintf(s, len, "%s %s", file, rest);
+    return s;
+}
+
 static void test_json_shape(void **state)
 {
     fixture *fx = *state;
-    char *args = args_for(fx, fx->panel, "'log(trade) ~ x | exp^month + imp' --cluster pair --format json");
-    run_result r = run_cli(fx, args);
+    char *args = args_for(fx->panel, "'log(trade) ~ x | exp^month + imp' --cluster pair --format json");
+    cli_result r = run_reg(fx, args);
     free(args);
     expect_success(&r);
     json_value *v = NULL;
@@ -156,14 +130,14 @@ static void test_json_shape(void **state)
     assert_true(se > 0);
     assert_true(fabs(json_get_number(coefs->items[0], "t") - est / se) < 1e-9 * fabs(est / se));
     json_free(v);
-    run_free(&r);
+    cli_result_free(&r);
 }
 
 static void test_json_array_for_several_outcomes_and_split(void **state)
 {
     fixture *fx = *state;
-    char *args = args_for(fx, fx->panel, "'c(trade, log(trade)) ~ x | imp' --split exp --format json");
-    run_result r = run_cli(fx, args);
+    char *args = args_for(fx->panel, "'c(trade, log(trade)) ~ x | imp' --split exp --format json");
+    cli_result r = run_reg(fx, args);
     free(args);
     expect_success(&r);
     json_value *v = NULL;
@@ -174,7 +148,7 @@ static void test_json_array_for_several_outcomes_and_split(void **state)
     assert_string_equal(json_get_string(v->items[1], "outcome"), "log(trade)");
     assert_true(json_get_number(v->items[7], "nobs") == 12);
     json_free(v);
-    run_free(&r);
+    cli_result_free(&r);
 }
 
 static void test_text_and_tables(void **state)
@@ -185,13 +159,13 @@ static void test_text_and_tables(void **state)
     for (int f = 0; f < 4; f++) {
         char rest[256];
         snprintf(rest, sizeof rest, "'trade ~ x | exp + imp' --vcov hetero --format %s", formats[f]);
-        char *args = args_for(fx, fx->panel, rest);
-        run_result r = run_cli(fx, args);
+        char *args = args_for(fx->panel, rest);
+        cli_result r = run_reg(fx, args);
         free(args);
         expect_success(&r);
         if (!strstr(r.out, marker[f]))
             fail_msg("format %s lacks '%s':\n%s", formats[f], marker[f], r.out);
-        run_free(&r);
+        cli_result_free(&r);
     }
 }
 
@@ -199,13 +173,13 @@ static void test_missing_values_warn_or_fail_under_strict(void **state)
 {
     fixture *fx = *state;
     char *file = testutil_write_temp(fx->dir, "zeros.csv", "g,x,y\na,1,0\na,2,3\nb,3,5\nb,4,2\nb,1,4\na,5,\n");
-    char *args = args_for(fx, file, "'log(y) ~ x | g'");
-    run_result r = run_cli(fx, args);
+    char *args = args_for(file, "'log(y) ~ x | g'");
+    cli_result r = run_reg(fx, args);
     expect_success(&r);
     assert_non_null(strstr(r.err, "2 observations removed"));
-    run_free(&r);
+    cli_result_free(&r);
     free(args);
-    args = args_for(fx, file, "'log(y) ~ x | g' --strict");
+    args = args_for(file, "'log(y) ~ x | g' --strict");
     expect_error(fx, args, "log(y)");
     free(args);
     free(file);
@@ -218,39 +192,39 @@ static void test_bad_inputs(void **state)
     expect_error(fx, "/nonexistent/flows.csv 'y ~ x'", "/nonexistent/flows.csv");
 
     char *ragged = testutil_write_temp(fx->dir, "ragged.csv", "a,b\n1,2\n3\n");
-    args = args_for(fx, ragged, "'a ~ b'");
+    args = args_for(ragged, "'a ~ b'");
     expect_error(fx, args, "ragged.csv:3");
     free(args);
     free(ragged);
 
     char *text = testutil_write_temp(fx->dir, "text.csv", "y,x\n1,2\n2,3\n3,abc\n4,5\n");
-    args = args_for(fx, text, "'y ~ x'");
+    args = args_for(text, "'y ~ x'");
     expect_error(fx, args, "data row 3");
     free(args);
     free(text);
 
-    args = args_for(fx, fx->panel, "'trade ~ zz | exp'");
+    args = args_for(fx->panel, "'trade ~ zz | exp'");
     expect_error(fx, args, "unknown variable 'zz'");
     free(args);
-    args = args_for(fx, fx->panel, "'trade ~ x | exp' --cluster nope");
+    args = args_for(fx->panel, "'trade ~ x | exp' --cluster nope");
     expect_error(fx, args, "unknown variable 'nope'");
     free(args);
-    args = args_for(fx, fx->panel, "'trade ~ x + | exp'");
+    args = args_for(fx->panel, "'trade ~ x + | exp'");
     expect_error_lines(fx, args, "position", 3);
     free(args);
-    args = args_for(fx, fx->panel, "'trade ~ x | exp' --cluster one");
+    args = args_for(fx->panel, "'trade ~ x | exp' --cluster one");
     expect_error(fx, args, "only one level");
     free(args);
-    args = args_for(fx, fx->panel, "'trade ~ x | exp' --subset 'x > 100'");
+    args = args_for(fx->panel, "'trade ~ x | exp' --subset 'x > 100'");
     expect_error(fx, args, "no rows left after --subset");
     free(args);
-    args = args_for(fx, fx->panel, "'trade ~ one | exp'");
+    args = args_for(fx->panel, "'trade ~ one | exp'");
     expect_error(fx, args, "collinear with the fixed effects");
     free(args);
-    args = args_for(fx, fx->panel, "'trade ~ x' --frobnicate");
+    args = args_for(fx->panel, "'trade ~ x' --frobnicate");
     expect_error(fx, args, "unknown option '--frobnicate'");
     free(args);
-    args = args_for(fx, fx->panel, "'trade ~ x' --format xml");
+    args = args_for(fx->panel, "'trade ~ x' --format xml");
     expect_error(fx, args, "unknown format 'xml'");
     free(args);
 }

@@ -16,6 +16,7 @@
 #include "gravrd/data.h"
 #include "gravrd/match.h"
 #include "gravrd/study.h"
+#include "support/clirun.h"
 #include "support/testutil.h"
 
 /* Eight cities near the equator (0.1 degree of latitude ~ 11.1 km):
@@ -262,45 +263,6 @@ static void test_match_frame(void **state)
 
 /* ---- the command ---- */
 
-typedef struct {
-    int status;
-    char *out, *err;
-} run_result;
-
-static run_result run_cli(const char *dir, const char *args)
-{
-    run_result r = {0};
-    char *o = testutil_path(dir, "stdout.txt"), *e = testutil_path(dir, "stderr.txt");
-    size_t len = strlen(args) + strlen(o) + strlen(e) + strlen(GRAVRD_CLI_PATH) + 16;
-    char *cmd = malloc(len);
-    snprintf(cmd, len, "%s %s >%s 2>%s", GRAVRD_CLI_PATH, args, o, e);
-    int st = system(cmd);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = testutil_read_file(o, NULL);
-    r.err = testutil_read_file(e, NULL);
-    remove(o);
-    remove(e);
-    free(cmd);
-    free(o);
-    free(e);
-    return r;
-}
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-/* One error line on stderr naming needle, exit code 2. */
-static void expect_usage_error(const char *dir, const char *args, const char *needle)
-{
-    run_result r = run_cli(dir, args);
-    if (r.status != 2 || !r.err || !strstr(r.err, needle) || strchr(r.err, '\n') != r.err + strlen(r.err) - 1)
-        fail_msg("gravrd %s: status %d, stderr '%s' (want 2 and '%s')", args, r.status, r.err ? r.err : "", needle);
-    run_free(&r);
-}
-
 static void test_match_command(void **state)
 {
     (void)state;
@@ -308,11 +270,11 @@ static void test_match_command(void **state)
     char *dir = write_study();
     char args[2048];
     snprintf(args, sizeof args, "match --study %s --bandwidth 100 --out %s/m.csv", dir, dir);
-    run_result r = run_cli(dir, args);
+    cli_result r = cli_run(dir, args);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "treated pairs                                 6"));
     assert_non_null(strstr(r.out, "rows: 64 in the flows, 40 in the matched sample"));
-    run_free(&r);
+    cli_result_free(&r);
     char *csv = testutil_path(dir, "m.csv");
     gravrd_frame *m = NULL;
     gravrd_error err = {0};
@@ -324,30 +286,30 @@ static void test_match_command(void **state)
     gravrd_frame_free(m);
     free(csv);
     snprintf(args, sizeof args, "match --study %s --format json --cross-province", dir);
-    r = run_cli(dir, args);
+    r = cli_run(dir, args);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "\"control_entries\":28"));
     assert_non_null(strstr(r.out, "\"unmatched\":2,"));
     assert_non_null(strstr(r.out, "\"same_province\":false"));
-    run_free(&r);
+    cli_result_free(&r);
     /* reg --match on the stacked sample */
     snprintf(args, sizeof args,
              "reg %s/flows.csv 'trade ~ partner | exp_city^month + imp_city^month' --study %s --match 100 "
              "--cluster pair --keep-singletons --format json",
              dir, dir);
-    r = run_cli(dir, args);
+    r = cli_run(dir, args);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.err, "matched sample within 100 km: 4 matches"));
     assert_non_null(strstr(r.out, "\"nobs\":40"));
-    run_free(&r);
+    cli_result_free(&r);
     snprintf(args, sizeof args, "match --study %s --bandwidth 0", dir);
-    expect_usage_error(dir, args, "--bandwidth");
+    cli_expect_error(dir, args, "--bandwidth", 1);
     snprintf(args, sizeof args, "match --study %s --bogus", dir);
-    expect_usage_error(dir, args, "--bogus");
+    cli_expect_error(dir, args, "--bogus", 1);
     snprintf(args, sizeof args, "match --study %s %s/missing.csv", dir, dir);
-    expect_usage_error(dir, args, "missing.csv");
+    cli_expect_error(dir, args, "missing.csv", 1);
     snprintf(args, sizeof args, "reg %s/flows.csv 'trade ~ partner' --match 100", dir);
-    expect_usage_error(dir, args, "--match needs --study");
+    cli_expect_error(dir, args, "--match needs --study", 1);
     testutil_rmdir(dir);
 }
 

@@ -18,6 +18,7 @@
 #include "gravrd/rd.h"
 #include "gravrd/spatial.h"
 #include "gravrd/study.h"
+#include "support/clirun.h"
 #include "support/testutil.h"
 #include "support/xmlcheck.h"
 
@@ -700,45 +701,6 @@ static void test_bad_input(void **state)
 
 /* ---- the command ---- */
 
-typedef struct {
-    int status;
-    char *out, *err;
-} run_result;
-
-static run_result run_cli(const char *dir, const char *args)
-{
-    run_result r = {0};
-    char *o = testutil_path(dir, "stdout.txt"), *e = testutil_path(dir, "stderr.txt");
-    size_t len = strlen(args) + strlen(o) + strlen(e) + strlen(GRAVRD_CLI_PATH) + 16;
-    char *cmd = malloc(len);
-    snprintf(cmd, len, "%s %s >%s 2>%s", GRAVRD_CLI_PATH, args, o, e);
-    int st = system(cmd);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = testutil_read_file(o, NULL);
-    r.err = testutil_read_file(e, NULL);
-    remove(o);
-    remove(e);
-    free(cmd);
-    free(o);
-    free(e);
-    return r;
-}
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-/* One error line on stderr naming needle, exit code 2. */
-static void expect_usage_error(const char *dir, const char *args, const char *needle)
-{
-    run_result r = run_cli(dir, args);
-    if (r.status != 2 || !r.err || !strstr(r.err, needle) || strchr(r.err, '\n') != r.err + strlen(r.err) - 1)
-        fail_msg("gravrd %s: status %d, stderr '%s' (want 2 and '%s')", args, r.status, r.err ? r.err : "", needle);
-    run_free(&r);
-}
-
 static void test_rd_command(void **state)
 {
     (void)state;
@@ -746,7 +708,7 @@ static void test_rd_command(void **state)
     char args[2048];
     snprintf(args, sizeof args,
              "rd --study %s --outcome y --direction e2w --no-fe --bandwidths 60,100,150 --plot %s/p.svg", dir, dir);
-    run_result r = run_cli(dir, args);
+    cli_result r = cli_run(dir, args);
     if (r.status != 0)
         fail_msg("gravrd rd: %s", r.err);
     assert_non_null(strstr(r.out, "Local linear RD, Dep. Var.: y (subset: e2w)"));
@@ -754,7 +716,7 @@ static void test_rd_command(void **state)
     /* one treated pair: one cluster on the treated side, no variance and so
      * no MSE-optimal bandwidth, said on stderr */
     assert_non_null(strstr(r.err, "note: no MSE-optimal bandwidth"));
-    run_free(&r);
+    cli_result_free(&r);
     char *svg = testutil_path(dir, "p.svg");
     char *doc = testutil_read_file(svg, NULL);
     xml_check x;
@@ -763,32 +725,32 @@ static void test_rd_command(void **state)
     free(doc);
     free(svg);
     snprintf(args, sizeof args, "rd --study %s --outcome y --direction e2w --no-fe --side exporter --format csv", dir);
-    r = run_cli(dir, args);
+    r = cli_run(dir, args);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "bandwidth,h,b,estimate,se,"));
     assert_non_null(strstr(r.out, "\ngiven,100,100,0.2"));
-    run_free(&r);
+    cli_result_free(&r);
     snprintf(args, sizeof args, "rd --study %s --outcome y --direction e2w --no-select --bandwidths 100 --format json",
              dir);
-    r = run_cli(dir, args);
+    r = cli_run(dir, args);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "\"optimal\":null"));
     assert_non_null(strstr(r.out, "\"side\":\"both\""));
-    run_free(&r);
+    cli_result_free(&r);
     snprintf(args, sizeof args, "rd --study %s", dir);
-    r = run_cli(dir, args);
+    r = cli_run(dir, args);
     assert_int_equal(r.status, 2); /* no outcome: usage */
-    run_free(&r);
+    cli_result_free(&r);
     snprintf(args, sizeof args, "rd --study %s --outcome y --direction up", dir);
-    expect_usage_error(dir, args, "--direction");
+    cli_expect_error(dir, args, "--direction", 1);
     snprintf(args, sizeof args, "rd --study %s --outcome y --bandwidths 60,-5", dir);
-    expect_usage_error(dir, args, "-5");
+    cli_expect_error(dir, args, "-5", 1);
     snprintf(args, sizeof args, "rd --study %s --outcome y --side north", dir);
-    expect_usage_error(dir, args, "north");
+    cli_expect_error(dir, args, "north", 1);
     snprintf(args, sizeof args, "rd --study %s --outcome 'log(nosuch)'", dir);
-    expect_usage_error(dir, args, "nosuch");
+    cli_expect_error(dir, args, "nosuch", 1);
     snprintf(args, sizeof args, "rd --study %s --outcome y --format tex", dir);
-    expect_usage_error(dir, args, "--format");
+    cli_expect_error(dir, args, "--format", 1);
     testutil_rmdir(dir);
 }
 

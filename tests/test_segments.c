@@ -17,6 +17,7 @@
 
 #include "gravrd/spatial.h"
 #include "gravrd/study.h"
+#include "support/clirun.h"
 #include "support/testutil.h"
 
 #define CITIES_CSV GRAVRD_SOURCE_DIR "/data/cities.csv"
@@ -283,48 +284,6 @@ static void test_row_order_independent(void **state)
 
 /* ---- the command ---- */
 
-typedef struct {
-    int status;
-    char *out, *err;
-} run_result;
-
-static run_result run(const char *dir, const char *args)
-{
-    run_result r = {0};
-    char *o = testutil_path(dir, "stdout.txt"), *e = testutil_path(dir, "stderr.txt");
-    size_t len = strlen(args) + strlen(o) + strlen(e) + strlen(GRAVRD_CLI_PATH) + 16;
-    char *cmd = malloc(len);
-    snprintf(cmd, len, "%s %s >%s 2>%s", GRAVRD_CLI_PATH, args, o, e);
-    int st = system(cmd);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = testutil_read_file(o, NULL);
-    r.err = testutil_read_file(e, NULL);
-    free(cmd);
-    free(o);
-    free(e);
-    return r;
-}
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-static void expect_error(const char *dir, const char *args, const char *needle)
-{
-    run_result r = run(dir, args);
-    if (r.status != 2 || !r.err || !strstr(r.err, needle))
-        fail_msg("gravrd %s: exit %d, stderr '%s', wanted exit 2 and '%s'", args, r.status, r.err ? r.err : "",
-                 needle);
-    int lines = 0;
-    for (const char *p = r.err; *p; p++)
-        lines += *p == '\n';
-    assert_int_equal(lines, 1);
-    assert_true(!r.out || !r.out[0]);
-    run_free(&r);
-}
-
 static void test_cli(void **state)
 {
     (void)state;
@@ -339,66 +298,66 @@ static void test_cli(void **state)
                        "9,A,35.0,110.0\n";
     char *p = testutil_write_temp(dir, "cities.csv", good);
     snprintf(args, sizeof args, "segments %s --bandwidth 60 --format csv", p);
-    run_result r = run(dir, args);
+    cli_result r = cli_run(dir, args);
     assert_int_equal(r.status, 0);
     /* rows in id order; segments numbered by smallest id: {3,7}=0, {5}=1, {9}=2 */
     assert_string_equal(r.out, "city_id,segment_id\n3,0\n5,1\n7,0\n9,2\n");
-    run_free(&r);
+    cli_result_free(&r);
     snprintf(args, sizeof args, "segments %s --bandwidth 60 --by none --format csv", p);
-    r = run(dir, args);
+    r = cli_run(dir, args);
     assert_int_equal(r.status, 0);
     /* across provinces 5 joins 3 (21 km) before 3 and 7 (50 km): {3,5}, then 7
      * is 50 km from 3 and 29 km from 5 -> complete linkage 50 <= 60: {3,5,7} */
     assert_string_equal(r.out, "city_id,segment_id\n3,0\n5,0\n7,0\n9,1\n");
-    run_free(&r);
+    cli_result_free(&r);
     snprintf(args, sizeof args, "segments %s --bandwidth 10,60", p);
-    r = run(dir, args);
+    r = cli_run(dir, args);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "segments of 1 city             4         2"));
     assert_non_null(strstr(r.out, "segments of 2 cities           0         1"));
-    run_free(&r);
+    cli_result_free(&r);
     snprintf(args, sizeof args, "segments %s --bandwidth 10,60 --format csv", p);
-    r = run(dir, args);
+    r = cli_run(dir, args);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "city_id,segment_id_10,segment_id_60\n3,0,0\n"));
-    run_free(&r);
+    cli_result_free(&r);
     snprintf(args, sizeof args, "segments %s --bandwidth 60 --format json", p);
-    r = run(dir, args);
+    r = cli_run(dir, args);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "\"segments_by_size\":{\"1\":2,\"2\":1}"));
-    run_free(&r);
+    cli_result_free(&r);
     free(p);
 
     /* bad input: one line naming file and line, exit 2 */
     p = testutil_write_temp(dir, "nolat.csv", "city_id,province_en,lat,lng\n1,A,30,110\n2,A,,111\n");
     snprintf(args, sizeof args, "segments %s --bandwidth 60", p);
-    expect_error(dir, args, "nolat.csv:3: city_id 2 has no lat");
+    cli_expect_error(dir, args, "nolat.csv:3: city_id 2 has no lat", 1);
     free(p);
     p = testutil_write_temp(dir, "range.csv", "city_id,province_en,lat,lng\n1,A,30,110\n2,A,30,190\n");
     snprintf(args, sizeof args, "segments %s --bandwidth 60", p);
-    expect_error(dir, args, "range.csv:3: city_id 2: lng 190 is outside [-180, 180]");
+    cli_expect_error(dir, args, "range.csv:3: city_id 2: lng 190 is outside [-180, 180]", 1);
     free(p);
     p = testutil_write_temp(dir, "lat.csv", "city_id,province_en,lat,lng\n1,A,-95,110\n");
     snprintf(args, sizeof args, "segments %s --bandwidth 60", p);
-    expect_error(dir, args, "lat.csv:2: city_id 1: lat -95 is outside [-90, 90]");
+    cli_expect_error(dir, args, "lat.csv:2: city_id 1: lat -95 is outside [-90, 90]", 1);
     free(p);
     p = testutil_write_temp(dir, "dup.csv", "city_id,province_en,lat,lng\n1,A,30,110\n1,A,31,110\n");
     snprintf(args, sizeof args, "segments %s --bandwidth 60", p);
-    expect_error(dir, args, "dup.csv:3: city_id 1 appears twice (also on line 2)");
+    cli_expect_error(dir, args, "dup.csv:3: city_id 1 appears twice (also on line 2)", 1);
     free(p);
     p = testutil_write_temp(dir, "noprov.csv", "city_id,lat,lng\n1,30,110\n");
     snprintf(args, sizeof args, "segments %s --bandwidth 60", p);
-    expect_error(dir, args, "no province_en");
+    cli_expect_error(dir, args, "no province_en", 1);
     snprintf(args, sizeof args, "segments %s --bandwidth 60 --by none --format csv", p);
-    r = run(dir, args);
+    r = cli_run(dir, args);
     assert_int_equal(r.status, 0);
-    run_free(&r);
+    cli_result_free(&r);
     snprintf(args, sizeof args, "segments %s --bandwidth 0", p);
-    expect_error(dir, args, "bandwidth '0' is not a positive number");
+    cli_expect_error(dir, args, "bandwidth '0' is not a positive number", 1);
     snprintf(args, sizeof args, "segments %s --bandwidth 50,-1", p);
-    expect_error(dir, args, "bandwidth '-1' is not a positive number");
+    cli_expect_error(dir, args, "bandwidth '-1' is not a positive number", 1);
     snprintf(args, sizeof args, "segments %s --bandwidth 50 --by county", p);
-    expect_error(dir, args, "--by must be province or none");
+    cli_expect_error(dir, args, "--by must be province or none", 1);
     free(p);
     testutil_rmdir(dir);
 }
