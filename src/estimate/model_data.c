@@ -1,4 +1,9 @@
-/* model_data.c - evaluating a parsed formula on a frame (see model_data.h). */
+/* model_data.c - evaluating a parsed formula on a frame (see model_data.h).
+ *
+ * Grouping id columns is a large share of a regression's cost on big panels;
+ * numeric columns holding integers in a modest range (city, month and pair
+ * ids) are grouped through a direct table instead of a hash, with exactly the
+ * codes gravrd_column_group_codes gives (ascending values). */
 #include "model_data.h"
 
 #include <math.h>
@@ -42,6 +47,61 @@ static char *dup_string(const char *s)
     return d;
 }
 
+/* Codes of a numeric column whose values are all integers (or NaN = missing)
+ * spanning at most about 4 N values: mark the values present in a table
+ * indexed by value - min, number them in ascending order, look rows up. The
+ * codes equal gravrd_column_group_codes' (which ranks the distinct values in
+ * ascending order). Returns 1 when done, 0 when the column does not qualify
+ * (nothing written to *n_groups), -1 on no memory. */
+static int dense_integer_codes(const gravrd_column *col, size_t N, int32_t *codes_N, int32_t *n_groups)
+{
+    if (col->type != GRAVRD_COL_NUMERIC || !col->num_N || N == 0)
+        return 0;
+    const double *x = col->num_N;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < N; i++) {
+        double v = x[i];
+        if (isnan(v))
+            continue;
+        if (!(v >= -2147483648.0 && v <= 2147483647.0) || v != (double)(int64_t)v)
+            return 0;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    if (!(lo <= hi)) /* all missing */
+        return 0;
+    double span = hi - lo + 1;
+    if (span > 4.0 * (double)N + 65536.0 || span > (double)(1 << 25))
+        return 0;
+    const int64_t base = (int64_t)lo;
+    size_t cells = (size_t)span;
+    int32_t *table = calloc(cells, sizeof *table);
+    if (!table)
+        return -1;
+    for (size_t i = 0; i < N; i++)
+        if (!isnan(x[i]))
+            table[(int64_t)x[i] - base] = 1;
+    int32_t ng = 0;
+    for (size_t c = 0; c < cells; c++)
+        table[c] = table[c] ? ng++ : -1;
+    for (size_t i = 0; i < N; i++)
+        codes_N[i] = isnan(x[i]) ? -1 : table[(int64_t)x[i] - base];
+    free(table);
+    *n_groups = ng;
+    return 1;
+}
+
+static gravrd_status column_codes(const gravrd_column *col, size_t N, int32_t *codes_N, int32_t *n_groups,
+                                  gravrd_error *err)
+{
+    int r = dense_integer_codes(col, N, codes_N, n_groups);
+    if (r < 0)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory grouping column '%s'", col->name);
+    if (r > 0)
+        return GRAVRD_OK;
+    return gravrd_column_group_codes(col, N, codes_N, n_groups, NULL, err);
+}
+
 gravrd_status model_group_codes(const gravrd_frame *frame, char *const *vars, int n_vars, const char *what,
                                 int32_t *codes_N, int32_t *n_groups, gravrd_error *err)
 {
@@ -56,17 +116,17 @@ gravrd_status model_group_codes(const gravrd_frame *frame, char *const *vars, in
                                     frame->source && frame->source[0] ? frame->source : "");
     }
     if (n_vars == 1)
-        return gravrd_column_group_codes(gravrd_frame_find(frame, vars[0]), N, codes_N, n_groups, NULL, err);
+        return column_codes(gravrd_frame_find(frame, vars[0]), N, codes_N, n_groups, err);
     part_N = malloc(N * sizeof *part_N);
     tmp_N = malloc(N * sizeof *tmp_N);
     if (!part_N || !tmp_N) {
         st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory encoding %s", what);
         goto done;
     }
-    st = gravrd_column_group_codes(gravrd_frame_find(frame, vars[0]), N, codes_N, n_groups, NULL, err);
+    st = column_codes(gravrd_frame_find(frame, vars[0]), N, codes_N, n_groups, err);
     for (int v = 1; v < n_vars && !st; v++) {
         int32_t n_part = 0;
-        st = gravrd_column_group_codes(gravrd_frame_find(frame, vars[v]), N, part_N, &n_part, NULL, err);
+        st = column_codes(gravrd_frame_find(frame, vars[v]), N, part_N, &n_part, err);
         if (!st)
             st = gravrd_codes_combine(codes_N, *n_groups, part_N, n_part, N, tmp_N, n_groups, err);
         if (!st)

@@ -87,7 +87,8 @@ typedef struct {
     int n_y, n_x;           /* outcomes, candidate regressors (incl. intercept) */
     double *y_orig;         /* n x n_y, column-major */
     double *data;           /* n x (n_y + n_x): demeaned outcomes then regressors */
-    int32_t **fe_q;         /* compacted sample codes */
+    int32_t **fe_q;         /* compacted sample codes (borrowed from md when fe_borrowed) */
+    int fe_borrowed;        /* whole frame used: fe_q points into md, y_orig too */
     int32_t **cl_c;
     int32_t *cl_groups;
     gravrd_fe *fe;
@@ -96,9 +97,10 @@ typedef struct {
 
 static void sample_work_free(sample_work *w)
 {
-    free(w->y_orig);
+    if (!w->fe_borrowed)
+        free(w->y_orig);
     free(w->data);
-    if (w->fe_q)
+    if (w->fe_q && !w->fe_borrowed)
         for (int q = 0; q < w->n_fe; q++)
             free(w->fe_q[q]);
     free(w->fe_q);
@@ -134,15 +136,25 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
     w.n_x = md->n_terms + (intercept ? 1 : 0);
     const int n_y = w.n_y, n_x = w.n_x, n_cols = n_y + n_x;
 
-    w.y_orig = malloc(n * (size_t)n_y * sizeof(double));
+    /* When every row is used (balanced panels, the common case on big
+     * data), the outcomes and FE codes are read from md instead of copied:
+     * on a million rows each copy costs as much as a demeaning iteration,
+     * mostly in page faults. gravrd_fe_create compacts the codes itself. */
+    const int whole = n == N;
+    w.fe_borrowed = whole;
+    w.y_orig = whole ? NULL : malloc(n * (size_t)n_y * sizeof(double));
     w.data = malloc(n * (size_t)n_cols * sizeof(double));
     w.fe_q = calloc((size_t)md->n_fe + 1, sizeof *w.fe_q);
     w.cl_c = calloc((size_t)md->n_cluster + 1, sizeof *w.cl_c);
     w.cl_groups = calloc((size_t)md->n_cluster + 1, sizeof *w.cl_groups);
-    if (!w.y_orig || !w.data || !w.fe_q || !w.cl_c || !w.cl_groups)
+    if ((!whole && !w.y_orig) || !w.data || !w.fe_q || !w.cl_c || !w.cl_groups)
         goto nomem;
     for (int j = 0; j < n_y; j++) {
         const double *src = md->outcome_ON[outcome_J[j]];
+        if (whole) {
+            memcpy(w.data + (size_t)j * n, src, n * sizeof(double));
+            continue;
+        }
         double *dst = w.y_orig + (size_t)j * n;
         size_t r = 0;
         for (size_t i = 0; i < N; i++)
@@ -158,12 +170,20 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
             continue;
         }
         const double *src = md->term_KN[t - (intercept ? 1 : 0)];
+        if (whole) {
+            memcpy(dst, src, n * sizeof(double));
+            continue;
+        }
         size_t r = 0;
         for (size_t i = 0; i < N; i++)
             if (keep_N[i])
                 dst[r++] = src[i];
     }
     for (int q = 0; q < md->n_fe; q++) {
+        if (whole) {
+            w.fe_q[q] = md->fe_QN[q];
+            continue;
+        }
         if (!(w.fe_q[q] = malloc(n * sizeof(int32_t))))
             goto nomem;
         if (compact_codes(md->fe_QN[q], N, keep_N, md->fe_groups_Q[q], w.fe_q[q]) < 0)
@@ -282,14 +302,19 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
 
     bread = calloc((size_t)k * (size_t)k + 1, sizeof *bread);
     xty = calloc((size_t)k + 1, sizeof *xty);
-    Xk = malloc(n * ((size_t)k + 1) * sizeof *Xk);
+    /* The kept regressors: X itself unless some were dropped as collinear. */
+    const int all_kept = k == n_x;
+    const double *XK = X;
+    if (!all_kept)
+        XK = Xk = malloc(n * ((size_t)k + 1) * sizeof *Xk);
     resid = malloc(n * sizeof *resid);
     V = calloc((size_t)k * (size_t)k + 1, sizeof *V);
     beta = calloc((size_t)k + 1, sizeof *beta);
-    if (!bread || !xty || !Xk || !resid || !V || !beta)
+    if (!bread || !xty || !XK || !resid || !V || !beta)
         goto nomem;
     for (int a = 0; a < k; a++) {
-        memcpy(Xk + (size_t)a * n, X + (size_t)kept_K[a] * n, n * sizeof(double));
+        if (!all_kept)
+            memcpy(Xk + (size_t)a * n, X + (size_t)kept_K[a] * n, n * sizeof(double));
         for (int b = 0; b < k; b++)
             bread[a * k + b] = xtx[kept_K[a] * n_x + kept_K[b]];
     }
@@ -347,10 +372,11 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
     for (int j = 0; j < n_y; j++) {
         gravrd_reg_result *res = &results_J[j];
         res->sample_hash = sample_hash;
-        const double *y = w.data + (size_t)j * n, *y0 = w.y_orig + (size_t)j * n;
+        const double *y = w.data + (size_t)j * n;
+        const double *y0 = whole ? md->outcome_ON[outcome_J[j]] : w.y_orig + (size_t)j * n;
         for (int a = 0; a < k; a++) {
             double s = 0;
-            const double *xa = Xk + (size_t)a * n;
+            const double *xa = XK + (size_t)a * n;
             for (size_t r = 0; r < n; r++)
                 s += xa[r] * y[r];
             xty[a] = s;
@@ -365,7 +391,7 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
         for (size_t r = 0; r < n; r++) {
             double fit = 0;
             for (int a = 0; a < k; a++)
-                fit += Xk[(size_t)a * n + r] * beta[a];
+                fit += XK[(size_t)a * n + r] * beta[a];
             resid[r] = y[r] - fit;
             rss += resid[r] * resid[r];
             tss_within += y[r] * y[r];
@@ -393,7 +419,7 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
                 dims[c].code_N = w.cl_c[c];
                 dims[c].n_groups = w.cl_groups[c];
             }
-            if ((st = gravrd_vcov_cluster(Xk, n, k, resid, bread, dims, md->n_cluster, 1, V, err)))
+            if ((st = gravrd_vcov_cluster(XK, n, k, resid, bread, dims, md->n_cluster, 1, V, err)))
                 goto fail;
             double adj = ((double)n - 1) / ((double)n - (double)K_vcov);
             for (int a = 0; a < k * k; a++)
@@ -408,7 +434,7 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
                 for (int a = 0; a < k; a++)
                     for (size_t r = 0; r < n; r++)
                         res->scores[(size_t)w.cl_c[0][r] * (size_t)k + (size_t)a] +=
-                            Xk[(size_t)a * n + r] * resid[r];
+                            XK[(size_t)a * n + r] * resid[r];
                 memcpy(res->bread, bread, (size_t)k * (size_t)k * sizeof *bread);
                 res->n_score_groups = G;
                 res->vcov_scale = adj * (double)G / (double)(G - 1);
@@ -417,7 +443,7 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
             double *meat = malloc((size_t)k * (size_t)k * sizeof *meat + 1);
             if (!meat)
                 goto nomem;
-            if ((st = gravrd_vcov_meat(Xk, n, k, resid, NULL, 0, meat, err))) {
+            if ((st = gravrd_vcov_meat(XK, n, k, resid, NULL, 0, meat, err))) {
                 free(meat);
                 goto fail;
             }
