@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "args.h"
 #include "commands.h"
@@ -227,6 +230,15 @@ int cmd_replicate(int argc, char **argv)
     opt.progress_user = &ps;
     opt.report = !no_report;
     gravrd_replication *rep = NULL;
+#ifdef __GLIBC__
+    /* Every model allocates and frees arrays of the panel's length (tens of
+     * MB). glibc would hand them to mmap and back to the kernel each time,
+     * and the kernel zero-fills every page again on the next model: that was
+     * 4 of 23 s of the default world's run (1.5 million page faults). Keep
+     * freed memory in the heap for reuse; peak memory stays the same. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
     gravrd_status st = gravrd_replicate(plan, &opt, &rep, &err);
     free(only_copy);
     gravrd_plan_free(plan);

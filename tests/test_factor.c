@@ -110,6 +110,46 @@ static void test_group_codes_numeric(void **state)
     gravrd_strings_free(labels, 0);
 }
 
+/* Integer ids in a narrow range take the table path; one non-integer value
+ * sends the same column through the hash path: codes and labels agree. */
+static void test_group_codes_integer_table(void **state)
+{
+    (void)state;
+    enum { N = 50000 };
+    double *v = malloc((N + 1) * sizeof *v);
+    int32_t *a = malloc((N + 1) * sizeof *a), *b = malloc((N + 1) * sizeof *b);
+    assert_true(v && a && b);
+    for (size_t i = 0; i < N; i++) {
+        uint64_t r = rng();
+        v[i] = (r % 101 == 0) ? NAN : (double)(int64_t)(r % 3001) - 1500.0;
+    }
+    v[7] = -0.0;
+    v[N] = 0.5;
+    gravrd_column c = {.name = "id", .type = GRAVRD_COL_NUMERIC, .num_N = v};
+    char **la = NULL, **lb = NULL;
+    int32_t na, nb;
+    gravrd_error err;
+    assert_int_equal(gravrd_column_group_codes(&c, N, a, &na, &la, &err), GRAVRD_OK);
+    assert_int_equal(gravrd_column_group_codes(&c, N + 1, b, &nb, &lb, &err), GRAVRD_OK);
+    /* b has one more group (0.5, between 0 and 1): shift codes above it. */
+    assert_int_equal(nb, na + 1);
+    int32_t half = -1;
+    for (int32_t g = 0; g < nb; g++)
+        if (!strcmp(lb[g], "0.5"))
+            half = g;
+    assert_true(half > 0);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(a[i], b[i] < 0 ? -1 : (b[i] > half ? b[i] - 1 : b[i]));
+    for (int32_t g = 0; g < na; g++)
+        assert_string_equal(la[g], lb[g < half ? g : g + 1]);
+    assert_string_equal(la[0], "-1500");
+    gravrd_strings_free(la, (size_t)na);
+    gravrd_strings_free(lb, (size_t)nb);
+    free(v);
+    free(a);
+    free(b);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -356,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_group_codes_factor),
         cmocka_unit_test(test_group_codes_numeric),
         cmocka_unit_test(test_group_codes_numeric_large),
+        cmocka_unit_test(test_group_codes_integer_table),
         cmocka_unit_test(test_combine_small),
         cmocka_unit_test(test_combine_random),
         cmocka_unit_test(test_frame_api),

@@ -75,9 +75,75 @@ static uint64_t order_key(uint64_t bits)
     return (bits >> 63) ? ~bits : bits | (UINT64_C(1) << 63);
 }
 
+/* Integer-valued columns in a narrow range (city ids, months, pair ids: the
+ * usual fixed effects and clusters) are numbered through a table indexed by
+ * value - min instead of a hash map: the table's index order is ascending
+ * numeric order, so the codes are the same as the hash path's, several
+ * times faster. Returns 1 when it applied, 0 when the column does not fit
+ * (then nothing was written), -1 when out of memory. */
+static int numeric_codes_dense(const gravrd_column *col, size_t n_rows, int32_t *codes_N,
+                               int32_t *n_groups, char ***labels_out)
+{
+    const double *x = col->num_N;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n_rows; i++) {
+        double v = x[i];
+        if (isnan(v))
+            continue;
+        if (!(v > -1e15 && v < 1e15) || v != floor(v))
+            return 0;
+        if (v < lo)
+            lo = v;
+        if (v > hi)
+            hi = v;
+    }
+    if (lo > hi)
+        lo = hi = 0; /* no value: no groups */
+    double span = hi - lo + 1;
+    if (span > 4.0 * (double)n_rows + 65536 || span > (double)(1 << 25))
+        return 0;
+    size_t cells = (size_t)span;
+    int64_t base = (int64_t)lo;
+    int32_t *table = calloc(cells, sizeof *table);
+    if (!table)
+        return -1;
+    for (size_t i = 0; i < n_rows; i++)
+        if (!isnan(x[i]))
+            table[(int64_t)x[i] - base] = 1;
+    int32_t ng = 0;
+    for (size_t k = 0; k < cells; k++)
+        table[k] = table[k] ? ng++ : -1;
+    if (labels_out) {
+        char **labels = calloc(ng > 0 ? (size_t)ng : 1, sizeof *labels);
+        int ok = labels != NULL;
+        for (size_t k = 0; ok && k < cells; k++)
+            if (table[k] >= 0) {
+                char tmp[40];
+                snprintf(tmp, sizeof tmp, "%lld", (long long)(base + (int64_t)k));
+                ok = (labels[table[k]] = dup_str(tmp)) != NULL;
+            }
+        if (!ok) {
+            gravrd_strings_free(labels, labels ? (size_t)ng : 0);
+            free(table);
+            return -1;
+        }
+        *labels_out = labels;
+    }
+    for (size_t i = 0; i < n_rows; i++)
+        codes_N[i] = isnan(x[i]) ? -1 : table[(int64_t)x[i] - base];
+    free(table);
+    *n_groups = ng;
+    return 1;
+}
+
 static gravrd_status numeric_codes(const gravrd_column *col, size_t n_rows, int32_t *codes_N,
                                    int32_t *n_groups, char ***labels_out, gravrd_error *err)
 {
+    int dense = numeric_codes_dense(col, n_rows, codes_N, n_groups, labels_out);
+    if (dense < 0)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory grouping column '%s'", col->name);
+    if (dense > 0)
+        return GRAVRD_OK;
     gravrd_u64map m;
     if (gravrd_u64map_init(&m, n_rows))
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory grouping column '%s'", col->name);
