@@ -297,6 +297,55 @@ static void test_ssc_stata_counts_fe_components(void **state)
     gsl_rng_free(rng);
 }
 
+/* Integer id columns in a modest range are grouped through a direct table
+ * (model_data.c), others through a hash: the codes, hence every number,
+ * must be the same. Negative ids and a missing id included. */
+static void test_integer_ids_grouped_like_hash(void **state)
+{
+    const gravrd_frame *src = *state;
+    gravrd_frame *f = gravrd_frame_new(N, "ids");
+    const char *copy[] = {"x", "z", "y"};
+    for (int c = 0; c < 3; c++) {
+        double *v = malloc(N * sizeof *v);
+        memcpy(v, gravrd_frame_find(src, copy[c])->num_N, N * sizeof *v);
+        gravrd_frame_add_numeric(f, copy[c], v, NULL);
+    }
+    const double *f1 = gravrd_frame_find(src, "f1")->num_N, *f2 = gravrd_frame_find(src, "f2")->num_N;
+    const double *cl = gravrd_frame_find(src, "cl")->num_N;
+    double *t1 = malloc(N * sizeof *t1), *t2 = malloc(N * sizeof *t2), *tc = malloc(N * sizeof *tc);
+    double *h1 = malloc(N * sizeof *h1), *h2 = malloc(N * sizeof *h2), *hc = malloc(N * sizeof *hc);
+    for (size_t i = 0; i < N; i++) {
+        t1[i] = f1[i] - 3;          /* table: negative ids */
+        h1[i] = f1[i] - 2.5;        /* hash: not integers, same order */
+        t2[i] = 7 * f2[i];          /* table: gaps */
+        h2[i] = 1e9 * f2[i];        /* hash: range too wide for a table */
+        tc[i] = cl[i];
+        hc[i] = cl[i] + 0.25;
+    }
+    t1[5] = h1[5] = NAN;            /* a missing id: the row is dropped */
+    gravrd_frame_add_numeric(f, "t1", t1, NULL);
+    gravrd_frame_add_numeric(f, "t2", t2, NULL);
+    gravrd_frame_add_numeric(f, "tc", tc, NULL);
+    gravrd_frame_add_numeric(f, "h1", h1, NULL);
+    gravrd_frame_add_numeric(f, "h2", h2, NULL);
+    gravrd_frame_add_numeric(f, "hc", hc, NULL);
+    gravrd_reg_results *a = fit(f, "y ~ x + z | t1 + t2", GRAVRD_VCOV_CLUSTER, "tc");
+    gravrd_reg_results *b = fit(f, "y ~ x + z | h1 + h2", GRAVRD_VCOV_CLUSTER, "hc");
+    const gravrd_reg_result *ra = &a->results[0], *rb = &b->results[0];
+    assert_int_equal(ra->nobs, N - 1);
+    assert_int_equal(ra->nobs, rb->nobs);
+    assert_int_equal(ra->fe_levels[0], rb->fe_levels[0]);
+    assert_int_equal(ra->fe_levels[1], rb->fe_levels[1]);
+    for (int j = 0; j < 2; j++) {
+        assert_true(ra->coefs[j].estimate == rb->coefs[j].estimate);
+        assert_true(ra->coefs[j].se == rb->coefs[j].se);
+    }
+    assert_true(ra->r2 == rb->r2);
+    gravrd_reg_results_free(a);
+    gravrd_reg_results_free(b);
+    gravrd_frame_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_missing_values_dropped_per_outcome),
         cmocka_unit_test(test_ols_without_fe_matches_closed_form),
         cmocka_unit_test(test_ssc_stata_counts_fe_components),
+        cmocka_unit_test(test_integer_ids_grouped_like_hash),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
