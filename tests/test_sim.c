@@ -509,6 +509,59 @@ static void test_recovery(void **state)
         fail_msg("affinity bias %.4f, expected about 0.0157", g_def - g0);
 }
 
+/* ---- --scale and lean frames ------------------------------------------------------ */
+
+static size_t distinct_ids(const gravrd_column *c, size_t n)
+{
+    int32_t *codes = malloc(n * sizeof *codes);
+    int32_t ng = 0;
+    gravrd_error err;
+    assert_non_null(codes);
+    assert_int_equal(gravrd_column_group_codes(c, n, codes, &ng, NULL, &err), GRAVRD_OK);
+    free(codes);
+    return (size_t)ng;
+}
+
+static void test_scale_and_columns(void **state)
+{
+    (void)state;
+    gravrd_sim_params p;
+    gravrd_error err;
+    small_params(&p, 2);
+    assert_int_equal(p.scale, 1);
+    assert_int_equal(gravrd_sim_param_set(&p, "scale", "0", &err), GRAVRD_ERR_INVALID);
+    assert_int_equal(gravrd_sim_param_set(&p, "scale", "1.5", &err), GRAVRD_ERR_INVALID);
+    gravrd_frame *one = NULL, *full = NULL, *lean = NULL;
+    assert_int_equal(gravrd_sim_flows_frame(&p, &one, &err), GRAVRD_OK);
+    assert_int_equal(gravrd_sim_param_set(&p, "scale", "2", &err), GRAVRD_OK);
+    assert_int_equal(gravrd_sim_flows_frame(&p, &full, &err), GRAVRD_OK);
+    /* twice the cities on each side: four times the directed pairs */
+    assert_int_equal(full->n_rows, 4 * one->n_rows);
+    assert_int_equal(distinct_ids(gravrd_frame_find(full, "exp_city"), full->n_rows),
+                     2 * distinct_ids(gravrd_frame_find(one, "exp_city"), one->n_rows));
+    /* the lean frame: only the columns asked for, in flows.csv order, same values */
+    const char *names[] = {"trade", "month", "exp_city"};
+    assert_int_equal(gravrd_sim_flows_frame_columns(&p, names, 3, &lean, &err), GRAVRD_OK);
+    assert_int_equal(lean->n_cols, 3);
+    assert_string_equal(lean->cols[0].name, "exp_city");
+    assert_string_equal(lean->cols[1].name, "month");
+    assert_string_equal(lean->cols[2].name, "trade");
+    assert_int_equal(lean->n_rows, full->n_rows);
+    const gravrd_column *a = gravrd_frame_find(lean, "trade"), *b = gravrd_frame_find(full, "trade");
+    assert_memory_equal(a->num_N, b->num_N, full->n_rows * sizeof(double));
+    a = gravrd_frame_find(lean, "month");
+    b = gravrd_frame_find(full, "month");
+    assert_memory_equal(a->codes_N, b->codes_N, full->n_rows * sizeof(int32_t));
+    gravrd_frame_free(lean);
+    lean = NULL;
+    const char *bad[] = {"trade", "tarde"};
+    assert_int_equal(gravrd_sim_flows_frame_columns(&p, bad, 2, &lean, &err), GRAVRD_ERR_INVALID);
+    assert_non_null(strstr(err.message, "tarde"));
+    assert_null(lean);
+    gravrd_frame_free(one);
+    gravrd_frame_free(full);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_bad_geography),
         cmocka_unit_test(test_cli_bad_input),
         cmocka_unit_test(test_recovery),
+        cmocka_unit_test(test_scale_and_columns),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -59,6 +59,10 @@ typedef struct {
     uint64_t seed;              /* default 1 */
     int months;                 /* default 60 */
     int start_year, start_month;/* default 2017-01 */
+    int scale;                  /* K >= 1 (default 1): K times as many cities per
+                                 * province, K - 1 synthetic ones near each real
+                                 * city (docs/simulator.md#scale); K = 1 is the
+                                 * real geography, byte-identical to before */
     const char *cities_path;    /* NULL: the copy of data/cities.csv embedded in the library (not owned) */
     const char *partnerships_path; /* NULL: the embedded data/partnerships.csv */
 
@@ -133,6 +137,13 @@ gravrd_status gravrd_sim_write(const gravrd_sim_params *p, const char *out_dir, 
  * the same values. */
 gravrd_status gravrd_sim_flows_frame(const gravrd_sim_params *p, gravrd_frame **out,
                                      gravrd_error *err);
+/* The same with only the named columns (n_names entries, in flows.csv
+ * order whatever the order of names; NULL = all), for worlds too large for
+ * every column: a --scale 10 world has 115 million rows, and its 17 columns
+ * would take 15 GB where exp_city, imp_city, month and trade take 3.2 GB.
+ * An unknown name is GRAVRD_ERR_INVALID. Values are those of the full frame. */
+gravrd_status gravrd_sim_flows_frame_columns(const gravrd_sim_params *p, const char *const *names,
+                                             size_t n_names, gravrd_frame **out, gravrd_error *err);
 
 #ifdef __cplusplus
 }

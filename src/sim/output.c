@@ -338,6 +338,10 @@ gravrd_status sim_write_truth(const sim_world *w, const gravrd_sim_params *p, co
     snprintf(tmp, sizeof tmp, "  \"seed\": %llu,\n  \"months\": %d,\n  \"start\": \"%04d-%02d\",\n",
              (unsigned long long)p->seed, p->months, p->start_year, p->start_month);
     bw_str(&b, tmp);
+    if (p->scale != 1) { /* only then, so default worlds stay byte-identical */
+        snprintf(tmp, sizeof tmp, "  \"scale\": %d,\n", p->scale);
+        bw_str(&b, tmp);
+    }
     snprintf(tmp, sizeof tmp,
              "  \"n_cities\": %d,\n  \"n_east\": %d,\n  \"n_west\": %d,\n  \"n_partnerships\": %d,\n"
              "  \"n_directed_pairs\": %zu,\n  \"n_flow_rows\": %zu,\n",
@@ -348,7 +352,8 @@ gravrd_status sim_write_truth(const sim_world *w, const gravrd_sim_params *p, co
     size_t np = gravrd_sim_param_count();
     for (size_t i = 0; i < np; i++) {
         const char *name = gravrd_sim_param_name(i);
-        if (!strcmp(name, "seed") || !strcmp(name, "months") || !strcmp(name, "start"))
+        if (!strcmp(name, "seed") || !strcmp(name, "months") || !strcmp(name, "start") ||
+            !strcmp(name, "scale"))
             continue;
         /* look the value up through the same table the setter uses */
         double v = NAN;
@@ -606,7 +611,23 @@ done:
 
 /* ---- in memory ----------------------------------------------------------------------- */
 
+static int wanted(const char *const *names, size_t n_names, const char *name)
+{
+    if (!names)
+        return 1;
+    for (size_t i = 0; i < n_names; i++)
+        if (names[i] && !strcmp(names[i], name))
+            return 1;
+    return 0;
+}
+
 gravrd_status gravrd_sim_flows_frame(const gravrd_sim_params *p, gravrd_frame **out, gravrd_error *err)
+{
+    return gravrd_sim_flows_frame_columns(p, NULL, 0, out, err);
+}
+
+gravrd_status gravrd_sim_flows_frame_columns(const gravrd_sim_params *p, const char *const *names,
+                                             size_t n_names, gravrd_frame **out, gravrd_error *err)
 {
     *out = NULL;
     sim_world *w = NULL;
@@ -623,6 +644,20 @@ gravrd_status gravrd_sim_flows_frame(const gravrd_sim_params *p, gravrd_frame **
     double *baidu = NULL;
     int32_t *month = NULL, *dircode = NULL;
     char **mlev = NULL, **dlev = NULL;
+    /* which columns: every name must be one of flows.csv's */
+    int want_num[NNUM], want_month = wanted(names, n_names, "month"),
+        want_dir = wanted(names, n_names, "direction"), want_baidu = wanted(names, n_names, "baidu_index");
+    for (int c = 0; c < NNUM; c++)
+        want_num[c] = wanted(names, n_names, num_names[c]);
+    for (size_t k = 0; names && k < n_names; k++) {
+        int known = names[k] && (!strcmp(names[k], "month") || !strcmp(names[k], "direction") ||
+                                 !strcmp(names[k], "baidu_index"));
+        for (int c = 0; c < NNUM && !known; c++)
+            known = !strcmp(names[k], num_names[c]);
+        if (!known)
+            return gravrd_error_set(err, GRAVRD_ERR_INVALID, "'%s' is not a column of the simulated flows",
+                                    names[k] ? names[k] : "(null)");
+    }
     gravrd_status st = sim_world_build(p, &w, err);
     if (st)
         return st;
@@ -632,14 +667,15 @@ gravrd_status gravrd_sim_flows_frame(const gravrd_sim_params *p, gravrd_frame **
     size_t nd = sim_n_directed(w), N = nd * (size_t)T;
     rows = malloc((size_t)T * sizeof *rows);
     r = sim_rng_new(p->seed, SIM_STREAM_CELL);
-    baidu = malloc(N * sizeof *baidu);
-    month = malloc(N * sizeof *month);
-    dircode = malloc(N * sizeof *dircode);
+    baidu = want_baidu ? malloc(N * sizeof *baidu) : NULL;
+    month = want_month ? malloc(N * sizeof *month) : NULL;
+    dircode = want_dir ? malloc(N * sizeof *dircode) : NULL;
     mlev = calloc((size_t)T, sizeof *mlev);
     dlev = calloc(2, sizeof *dlev);
-    int ok = rows && r && baidu && month && dircode && mlev && dlev;
+    int ok = rows && r && (baidu || !want_baidu) && (month || !want_month) && (dircode || !want_dir) && mlev &&
+             dlev;
     for (int c = 0; c < NNUM && ok; c++)
-        ok = (num[c] = malloc(N * sizeof(double))) != NULL;
+        ok = !want_num[c] || (num[c] = malloc(N * sizeof(double))) != NULL;
     for (int t = 0; t < T && ok; t++)
         if ((mlev[t] = malloc(16)))
             snprintf(mlev[t], 16, "%04d-%02d", w->year[t] % 10000, w->mon[t] % 100);
@@ -656,19 +692,19 @@ gravrd_status gravrd_sim_flows_frame(const gravrd_sim_params *p, gravrd_frame **
         sim_gen_pair(w, p, pp, k, r, rows);
         for (int t = 0; t < T; t++, i++) {
             const sim_row *row = &rows[t];
-            num[0][i] = row->exp_id;
-            num[1][i] = row->imp_id;
-            num[2][i] = row->partner;
-            num[3][i] = (double)round_i64(row->dist_km * 10.0) / 10.0;
-            num[4][i] = (double)row->trade_c / 100.0;
-            num[5][i] = (double)row->deals;
-            num[6][i] = row->seller_cr >= 0 ? row->seller_cr / 100.0 : NAN;
-            num[7][i] = row->buyer_cr >= 0 ? row->buyer_cr / 100.0 : NAN;
+            if (num[0]) num[0][i] = row->exp_id;
+            if (num[1]) num[1][i] = row->imp_id;
+            if (num[2]) num[2][i] = row->partner;
+            if (num[3]) num[3][i] = (double)round_i64(row->dist_km * 10.0) / 10.0;
+            if (num[4]) num[4][i] = (double)row->trade_c / 100.0;
+            if (num[5]) num[5][i] = (double)row->deals;
+            if (num[6]) num[6][i] = row->seller_cr >= 0 ? row->seller_cr / 100.0 : NAN;
+            if (num[7]) num[7][i] = row->buyer_cr >= 0 ? row->buyer_cr / 100.0 : NAN;
             for (int c = 0; c < GRAVRD_SIM_N_CAT; c++)
-                num[8 + c][i] = (double)row->cat_c[c] / 100.0;
-            baidu[i] = (double)row->baidu;
-            month[i] = row->t;
-            dircode[i] = row->dir;
+                if (num[8 + c]) num[8 + c][i] = (double)row->cat_c[c] / 100.0;
+            if (baidu) baidu[i] = (double)row->baidu;
+            if (month) month[i] = row->t;
+            if (dircode) dircode[i] = row->dir;
         }
     }
     if (!(f = gravrd_frame_new(N, ""))) {
@@ -679,10 +715,12 @@ gravrd_status gravrd_sim_flows_frame(const gravrd_sim_params *p, gravrd_frame **
      * is passed (also when adding fails) */
     for (int c = 0; c < NNUM && !st; c++) {
         if (c == 2) {
-            st = gravrd_frame_add_factor(f, "month", month, mlev, T, err);
-            month = NULL;
-            mlev = NULL;
-            if (!st) {
+            if (month) {
+                st = gravrd_frame_add_factor(f, "month", month, mlev, T, err);
+                month = NULL;
+                mlev = NULL;
+            }
+            if (!st && dircode) {
                 st = gravrd_frame_add_factor(f, "direction", dircode, dlev, 2, err);
                 dircode = NULL;
                 dlev = NULL;
@@ -690,10 +728,12 @@ gravrd_status gravrd_sim_flows_frame(const gravrd_sim_params *p, gravrd_frame **
             if (st)
                 break;
         }
+        if (!num[c])
+            continue;
         st = gravrd_frame_add_numeric(f, num_names[c], num[c], err);
         num[c] = NULL;
     }
-    if (!st) {
+    if (!st && baidu) {
         st = gravrd_frame_add_numeric(f, "baidu_index", baidu, err);
         baidu = NULL;
     }

@@ -29,6 +29,7 @@ void gravrd_sim_params_init(gravrd_sim_params *p)
     memset(p, 0, sizeof *p);
     p->seed = 1;
     p->months = 60;
+    p->scale = 1;
     p->start_year = 2017;
     p->start_month = 1;
     p->cities_path = NULL;
@@ -105,6 +106,8 @@ typedef struct {
 static const param_def params[] = {
     {"seed", PT_SEED, offsetof(gravrd_sim_params, seed), 0, 0, "random seed (0 .. 2^64-1), default 1"},
     {"months", PT_INT, offsetof(gravrd_sim_params, months), 1, 252, "number of months, default 60"},
+    {"scale", PT_INT, offsetof(gravrd_sim_params, scale), 1, 100,
+     "K times as many cities per province (synthetic ones near the real), default 1"},
     {"start", PT_START, 0, 0, 0, "first month YYYY-MM (2010-01 .. 2030-12), default 2017-01"},
     {"partner_w2e", D(partner_w2e), -5, 5, "partnership effect on log trade, west to east (total), 0.10"},
     {"partner_e2w", D(partner_e2w), -5, 5, "partnership effect on log trade, east to west (total), 0"},
@@ -319,6 +322,9 @@ gravrd_status gravrd_sim_params_validate(const gravrd_sim_params *p, gravrd_erro
 {
     if (!p)
         return gravrd_error_set(err, GRAVRD_ERR_INVALID, "no parameters");
+    if (p->scale < 1 || p->scale > 100)
+        return gravrd_error_set(err, GRAVRD_ERR_INVALID, "scale must be between 1 and 100 (got %d)",
+                                p->scale);
     if (p->months < 1)
         return gravrd_error_set(err, GRAVRD_ERR_INVALID, "months must be at least 1 (got %d)",
                                 p->months);

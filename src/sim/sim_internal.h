@@ -18,7 +18,8 @@ extern const char *const sim_cat_names[GRAVRD_SIM_N_CAT];  /* "clothing", ... */
 extern const char *const sim_het_names[GRAVRD_SIM_N_HET];  /* "high_minority_share", ... */
 
 /* Random streams: one generator each, seeded from the user seed. */
-enum { SIM_STREAM_CITY = 1, SIM_STREAM_PAIR, SIM_STREAM_MONTH, SIM_STREAM_CELL, SIM_STREAM_MIG, SIM_STREAM_FIELD };
+enum { SIM_STREAM_CITY = 1, SIM_STREAM_PAIR, SIM_STREAM_MONTH, SIM_STREAM_CELL, SIM_STREAM_MIG, SIM_STREAM_FIELD,
+       SIM_STREAM_SCALE };
 /* NULL when out of memory. */
 gsl_rng *sim_rng_new(uint64_t seed, int stream);
 

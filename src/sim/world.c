@@ -331,6 +331,131 @@ done:
     return st;
 }
 
+/* --scale K: K - 1 synthetic cities near each real one (same province and
+ * region), for studies with many more cities (counties) than the real
+ * prefecture-level geography. They are appended after the real cities, so
+ * with K = 1 nothing changes; their draws come from a stream of their own.
+ * Ids are k * 10^m + the real id (10^m above every real id); names get " #k".
+ * Each lies 8-40 km from its city in a random direction (rounded to 1e-4
+ * degrees, as cities.csv stores it) and at least 1 km from every other
+ * city; its population is a fraction of the city's and its GDP is imputed
+ * (like the real cities without GDP), so characteristics follow the same
+ * model as the real ones. Partnerships stay among the real cities. */
+static gravrd_status expand_cities(sim_world *w, const gravrd_sim_params *p, gravrd_error *err)
+{
+    int K = p->scale, n0 = w->n;
+    if (K <= 1)
+        return GRAVRD_OK;
+    int n = n0 * K;
+    int *id = NULL, *is_east = NULL, *gdp_imputed = NULL;
+    char **name_en = NULL, **name_zh = NULL, **province = NULL;
+    double *lat = NULL, *lng = NULL, *pop = NULL, *gdp = NULL;
+    gsl_rng *r = NULL;
+    gravrd_status st = GRAVRD_OK;
+    ALLOC(id, n); ALLOC(is_east, n); ALLOC(gdp_imputed, n); ALLOC(name_en, n); ALLOC(name_zh, n);
+    ALLOC(province, n); ALLOC(lat, n); ALLOC(lng, n); ALLOC(pop, n); ALLOC(gdp, n);
+    if (!(r = sim_rng_new(p->seed, SIM_STREAM_SCALE)))
+        goto nomem;
+    int max_id = 0;
+    for (int i = 0; i < n0; i++)
+        if (w->id[i] > max_id)
+            max_id = w->id[i];
+    long base = 10;
+    while (base <= max_id)
+        base *= 10;
+    if ((long)(K - 1) * base + max_id > 1000000000L) {
+        st = gravrd_error_set(err, GRAVRD_ERR_INVALID, "scale %d: synthetic city ids would exceed 10^9", K);
+        goto done;
+    }
+    for (int i = 0; i < n0; i++) {
+        id[i] = w->id[i];
+        is_east[i] = w->is_east[i];
+        gdp_imputed[i] = w->gdp_imputed[i];
+        name_en[i] = w->name_en[i];
+        name_zh[i] = w->name_zh[i];
+        province[i] = w->province[i];
+        w->name_en[i] = w->name_zh[i] = w->province[i] = NULL;
+        lat[i] = w->lat[i];
+        lng[i] = w->lng[i];
+        pop[i] = w->pop[i];
+        gdp[i] = w->gdp[i];
+    }
+    const double rad = 3.14159265358979323846 / 180.0;
+    for (int k = 1; k < K; k++)
+        for (int i0 = 0; i0 < n0; i0++) {
+            int i = k * n0 + i0;
+            id[i] = (int)((long)k * base + w->id[i0]);
+            is_east[i] = is_east[i0];
+            size_t len = strlen(name_en[i0]) + 16;
+            if (!(name_en[i] = malloc(len)) || !(name_zh[i] = malloc(strlen(name_zh[i0]) + 16)) ||
+                !(province[i] = dup_str(province[i0])))
+                goto nomem;
+            snprintf(name_en[i], len, "%s #%d", name_en[i0], k + 1);
+            if (name_zh[i0][0])
+                snprintf(name_zh[i], strlen(name_zh[i0]) + 16, "%s#%d", name_zh[i0], k + 1);
+            else
+                name_zh[i][0] = '\0';
+            /* a few tries; the draws per city are fixed (8 of them) so one
+             * city's placement does not shift the others' */
+            double u[8];
+            for (int q = 0; q < 8; q++)
+                u[q] = gsl_rng_uniform(r);
+            for (int tries = 0; tries < 4; tries++) {
+                double dist = 8.0 + 32.0 * u[2 * tries], ang = 2.0 * 3.14159265358979323846 * u[2 * tries + 1];
+                lat[i] = round_to(lat[i0] + dist * cos(ang) / 111.2, 1e-4);
+                lng[i] = round_to(lng[i0] + dist * sin(ang) / (111.2 * cos(lat[i0] * rad)), 1e-4);
+                int close = 0;
+                for (int j = 0; j < i && !close; j++)
+                    close = haversine_km(lat[i], lng[i], lat[j], lng[j]) < 1.0;
+                if (!close)
+                    break;
+            }
+            pop[i] = round_to(pop[i0] * (0.15 + 0.25 * gsl_rng_uniform(r)), 0.01);
+            if (!(pop[i] > 0))
+                pop[i] = 0.01;
+            gdp[i] = NAN;
+            gdp_imputed[i] = 0; /* set by draw_cities */
+        }
+    for (int i = 0; i < n0; i++) {
+        free(w->name_en[i]);
+        free(w->name_zh[i]);
+        free(w->province[i]);
+    }
+#define SWAP_IN(field) do { free(w->field); w->field = field; field = NULL; } while (0)
+    SWAP_IN(id); SWAP_IN(is_east); SWAP_IN(gdp_imputed); SWAP_IN(name_en); SWAP_IN(name_zh);
+    SWAP_IN(province); SWAP_IN(lat); SWAP_IN(lng); SWAP_IN(pop); SWAP_IN(gdp);
+#undef SWAP_IN
+    w->n = n;
+    w->n_east *= K;
+    w->n_west *= K;
+    free(w->east);
+    free(w->west);
+    w->east = w->west = NULL;
+    ALLOC(w->east, w->n_east);
+    ALLOC(w->west, w->n_west);
+    for (int i = 0, a = 0, b = 0; i < n; i++) {
+        if (w->is_east[i]) w->east[a++] = i; else w->west[b++] = i;
+    }
+    goto done;
+nomem:
+    st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory building the scaled world");
+done:
+    if (r)
+        gsl_rng_free(r);
+    if (name_en) /* not swapped in: the real cities' strings moved here, free all */
+        for (int i = 0; i < n; i++)
+            free(name_en[i]);
+    if (name_zh)
+        for (int i = 0; i < n; i++)
+            free(name_zh[i]);
+    if (province)
+        for (int i = 0; i < n; i++)
+            free(province[i]);
+    free(id); free(is_east); free(gdp_imputed); free(name_en); free(name_zh); free(province);
+    free(lat); free(lng); free(pop); free(gdp);
+    return st;
+}
+
 static int city_index(const sim_world *w, double id)
 {
     for (int i = 0; i < w->n; i++)
@@ -758,7 +883,8 @@ gravrd_status sim_world_build(const gravrd_sim_params *p, sim_world **out, gravr
     gsl_rng *r = NULL;
     if (!w)
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
-    if ((st = load_cities(w, p->cities_path, err)) || (st = load_partnerships(w, p->partnerships_path, err)))
+    if ((st = load_cities(w, p->cities_path, err)) || (st = expand_cities(w, p, err)) ||
+        (st = load_partnerships(w, p->partnerships_path, err)))
         goto fail;
     int n = w->n, A = w->n_east, B = w->n_west, T = p->months;
     size_t N = (size_t)A * B;
