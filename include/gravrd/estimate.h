@@ -33,6 +33,8 @@ typedef struct {
     const gravrd_eval_env *env;/* custom functions; env->frame is ignored (may be NULL) */
     int keep_scores;           /* keep cluster scores and bread for gravrd_suest_difference
                                   (one-way clustering only) */
+    int no_shortcuts;          /* 1: always the general path (no collapse of balanced
+                                  cell x month panels; docs/algorithms.md), for tests */
 } gravrd_reg_options;
 
 void gravrd_reg_options_init(gravrd_reg_options *opt);
@@ -73,6 +75,8 @@ typedef struct {
     double *bread;             /* n_coef x n_coef, row-major: (X'X)^-1 */
     double vcov_scale;         /* factor applied to bread * meat * bread: (n-1)/(n-K) * G/(G-1) */
     uint64_t sample_hash;      /* hash of the row indices used: equal for two fits on the same rows */
+    int collapsed;             /* 1: fitted through the exact collapse of a balanced cell x month
+                                  panel to its cells (docs/algorithms.md); same numbers */
 } gravrd_reg_result;
 
 typedef struct {

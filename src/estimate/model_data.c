@@ -35,6 +35,15 @@ void model_data_free(model_data *md)
     free(md->cluster_CN);
     free(md->cluster_groups_C);
     free(md->cluster_names);
+    for (int v = 0; v < md->n_vars; v++) {
+        free(md->var_names[v]);
+        free(md->var_codes_VN[v]);
+    }
+    free(md->var_names);
+    free(md->var_codes_VN);
+    free(md->var_groups_V);
+    free(md->fe_n_vars_Q);
+    free(md->fe_var_Q2);
     memset(md, 0, sizeof *md);
 }
 
@@ -138,6 +147,88 @@ done:
     return st;
 }
 
+/* *idx = index in md's cache of the codes of column `name`, grouping it on
+ * first use. */
+static gravrd_status cached_var(model_data *md, const gravrd_frame *frame, const char *name, const char *what,
+                                int *idx, gravrd_error *err)
+{
+    for (int v = 0; v < md->n_vars; v++)
+        if (!strcmp(md->var_names[v], name)) {
+            *idx = v;
+            return GRAVRD_OK;
+        }
+    const gravrd_column *col = gravrd_frame_find(frame, name);
+    if (!col)
+        return gravrd_error_set(err, GRAVRD_ERR_INVALID, "unknown variable '%s' in %s%s%s", name, what,
+                                frame->source && frame->source[0] ? " (data: " : "",
+                                frame->source && frame->source[0] ? frame->source : "");
+    const size_t N = md->n_rows;
+    char **names = realloc(md->var_names, ((size_t)md->n_vars + 1) * sizeof *names);
+    if (names)
+        md->var_names = names;
+    int32_t **codes = realloc(md->var_codes_VN, ((size_t)md->n_vars + 1) * sizeof *codes);
+    if (codes)
+        md->var_codes_VN = codes;
+    int32_t *groups = realloc(md->var_groups_V, ((size_t)md->n_vars + 1) * sizeof *groups);
+    if (groups)
+        md->var_groups_V = groups;
+    if (!names || !codes || !groups)
+        goto nomem;
+    int v = md->n_vars;
+    md->var_names[v] = dup_string(name);
+    md->var_codes_VN[v] = malloc((N ? N : 1) * sizeof(int32_t));
+    md->var_groups_V[v] = 0;
+    md->n_vars = v + 1;
+    if (!md->var_names[v] || !md->var_codes_VN[v])
+        goto nomem;
+    *idx = v;
+    return column_codes(col, N, md->var_codes_VN[v], &md->var_groups_V[v], err);
+nomem:
+    return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory grouping column '%s'", name);
+}
+
+/* Codes of a '^'-combination of columns from the cache (as
+ * model_group_codes, without grouping a column twice). var_out (may be
+ * NULL) receives the cache index of each variable. */
+static gravrd_status cached_group_codes(model_data *md, const gravrd_frame *frame, char *const *vars, int n_vars,
+                                        const char *what, int32_t *codes_N, int32_t *n_groups, int *var_out,
+                                        gravrd_error *err)
+{
+    const size_t N = md->n_rows;
+    int v0 = -1;
+    gravrd_status st = cached_var(md, frame, vars[0], what, &v0, err);
+    if (st)
+        return st;
+    if (var_out)
+        var_out[0] = v0;
+    if (n_vars == 1) {
+        memcpy(codes_N, md->var_codes_VN[v0], N * sizeof *codes_N);
+        *n_groups = md->var_groups_V[v0];
+        return GRAVRD_OK;
+    }
+    int32_t *tmp_N = n_vars > 2 ? malloc((N ? N : 1) * sizeof *tmp_N) : NULL;
+    if (n_vars > 2 && !tmp_N)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory encoding %s", what);
+    const int32_t *acc = md->var_codes_VN[v0];
+    int32_t n_acc = md->var_groups_V[v0];
+    for (int k = 1; k < n_vars && !st; k++) {
+        int vk = -1;
+        if ((st = cached_var(md, frame, vars[k], what, &vk, err)))
+            break;
+        if (var_out && k < 2)
+            var_out[k] = vk;
+        if (k > 1) { /* acc is codes_N: combine into tmp, copy back */
+            memcpy(tmp_N, codes_N, N * sizeof *tmp_N);
+            acc = tmp_N;
+        }
+        st = gravrd_codes_combine(acc, n_acc, md->var_codes_VN[vk], md->var_groups_V[vk], N, codes_N, &n_acc,
+                                  err);
+    }
+    *n_groups = n_acc;
+    free(tmp_N);
+    return st;
+}
+
 gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *f, const gravrd_fe_term *clusters,
                                int n_clusters, const gravrd_eval_env *env_in, model_data *md, gravrd_error *err)
 {
@@ -157,9 +248,15 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
     md->cluster_CN = calloc((size_t)n_clusters + 1, sizeof *md->cluster_CN);
     md->cluster_groups_C = calloc((size_t)n_clusters + 1, sizeof *md->cluster_groups_C);
     md->cluster_names = calloc((size_t)n_clusters + 1, sizeof *md->cluster_names);
+    md->fe_n_vars_Q = calloc((size_t)f->n_fes + 1, sizeof *md->fe_n_vars_Q);
+    md->fe_var_Q2 = malloc(((size_t)f->n_fes * 2 + 1) * sizeof *md->fe_var_Q2);
+    if (md->fe_var_Q2)
+        for (int q = 0; q < 2 * f->n_fes; q++)
+            md->fe_var_Q2[q] = -1;
     factor_N = malloc((N ? N : 1) * sizeof *factor_N);
     if (!md->outcome_ON || !md->term_KN || !md->term_names || !md->fe_QN || !md->fe_groups_Q || !md->fe_names ||
-        !md->cluster_CN || !md->cluster_groups_C || !md->cluster_names || !factor_N)
+        !md->cluster_CN || !md->cluster_groups_C || !md->cluster_names || !md->fe_n_vars_Q || !md->fe_var_Q2 ||
+        !factor_N)
         goto nomem;
 
     for (int j = 0; j < f->n_outcomes; j++) {
@@ -191,8 +288,9 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
         md->n_fe = q + 1;
         if (!md->fe_QN[q] || !md->fe_names[q])
             goto nomem;
-        if ((st = model_group_codes(frame, f->fes[q].vars, f->fes[q].n_vars, "the fixed effects", md->fe_QN[q],
-                                    &md->fe_groups_Q[q], err)))
+        md->fe_n_vars_Q[q] = f->fes[q].n_vars;
+        if ((st = cached_group_codes(md, frame, f->fes[q].vars, f->fes[q].n_vars, "the fixed effects",
+                                     md->fe_QN[q], &md->fe_groups_Q[q], md->fe_var_Q2 + 2 * q, err)))
             goto fail;
     }
     for (int c = 0; c < n_clusters; c++) {
@@ -201,8 +299,8 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
         md->n_cluster = c + 1;
         if (!md->cluster_CN[c] || !md->cluster_names[c])
             goto nomem;
-        if ((st = model_group_codes(frame, clusters[c].vars, clusters[c].n_vars, "--cluster", md->cluster_CN[c],
-                                    &md->cluster_groups_C[c], err)))
+        if ((st = cached_group_codes(md, frame, clusters[c].vars, clusters[c].n_vars, "--cluster",
+                                     md->cluster_CN[c], &md->cluster_groups_C[c], NULL, err)))
             goto fail;
     }
     free(factor_N);

@@ -20,6 +20,17 @@ typedef struct {
     int32_t **cluster_CN;         /* -1 = missing */
     int32_t *cluster_groups_C;
     char **cluster_names;
+    /* Single columns grouped for the FE and clusters, each once (a column
+     * used in several terms, such as the month in exp^month and imp^month,
+     * is grouped once), and for each FE the cache index of its variables:
+     * fe_var_Q2[2q], fe_var_Q2[2q+1] for the first two (-1 beyond
+     * fe_n_vars_Q[q]). The collapse shortcut (collapse.c) reads them. */
+    int n_vars;
+    char **var_names;
+    int32_t **var_codes_VN;       /* -1 = missing */
+    int32_t *var_groups_V;
+    int *fe_n_vars_Q;
+    int *fe_var_Q2;
 } model_data;
 
 /* Group codes of a '^'-combination of columns (a single column when

@@ -75,6 +75,20 @@ static int fe_nested_in(const int32_t *fe_n, int32_t n_levels, const int32_t *cl
     return nested;
 }
 
+uint64_t ols_sample_hash(const uint8_t *keep_N, size_t N)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < N; i++)
+        if (keep_N[i]) {
+            uint64_t v = (uint64_t)i;
+            for (int byte = 0; byte < 8; byte++) {
+                h ^= (v >> (8 * byte)) & 0xFF;
+                h *= 1099511628211ULL;
+            }
+        }
+    return h;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -113,8 +127,8 @@ static void sample_work_free(sample_work *w)
 }
 
 gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const int *outcome_J, int n_out,
-                             int intercept, const gravrd_reg_options *opt, gravrd_reg_result *results_J,
-                             gravrd_error *err)
+                             int intercept, const gravrd_reg_options *opt, const ols_collapse *cz,
+                             gravrd_reg_result *results_J, gravrd_error *err)
 {
     double t_start = now_seconds();
     const size_t N = md->n_rows;
@@ -325,16 +339,22 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
     }
 
     /* Degrees of freedom (fixest: FE levels minus one reference per extra FE). */
+    /* Under a collapse the FE levels and components are those of the
+     * original problem (cz), not of the cell-level one. */
+    const size_t nobs = cz ? cz->n_obs : n;
+    const double wt = cz ? cz->weight : 1.0;
     long fe_params = 0;
     if (md->n_fe > 0) {
         for (int q = 0; q < md->n_fe; q++)
-            fe_params += gravrd_fe_levels(w.fe, q);
+            fe_params += cz ? cz->fe_levels_Q[q] : gravrd_fe_levels(w.fe, q);
         if (opt->ssc == GRAVRD_SSC_STATA && md->n_fe >= 2) {
             /* reghdfe: exact redundancy of the first two FE (one per connected
              * component), one assumed for each further FE. */
             long comps = gravrd_fe_components(w.fe);
             if (comps < 0)
                 goto nomem;
+            if (cz)
+                comps *= cz->components_factor;
             fe_params -= comps + (md->n_fe - 2);
         } else {
             fe_params -= md->n_fe - 1;
@@ -349,7 +369,7 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
         for (int q = 0; q < md->n_fe; q++)
             for (int c = 0; c < md->n_cluster; c++)
                 if (fe_nested_in(gravrd_fe_codes(w.fe, q), gravrd_fe_levels(w.fe, q), w.cl_c[c], n)) {
-                    K_vcov -= gravrd_fe_levels(w.fe, q) - 1;
+                    K_vcov -= (cz ? cz->fe_levels_Q[q] : gravrd_fe_levels(w.fe, q)) - 1;
                     break;
                 }
     }
@@ -358,16 +378,7 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
         if (c == 0 || w.cl_groups[c] < g_min)
             g_min = w.cl_groups[c];
 
-    /* FNV-1a over the indices of the rows used. */
-    uint64_t sample_hash = 1469598103934665603ULL;
-    for (size_t i = 0; i < N; i++)
-        if (keep_N[i]) {
-            uint64_t v = (uint64_t)i;
-            for (int byte = 0; byte < 8; byte++) {
-                sample_hash ^= (v >> (8 * byte)) & 0xFF;
-                sample_hash *= 1099511628211ULL;
-            }
-        }
+    uint64_t sample_hash = cz ? cz->sample_hash : ols_sample_hash(keep_N, N);
 
     for (int j = 0; j < n_y; j++) {
         gravrd_reg_result *res = &results_J[j];
@@ -400,14 +411,22 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
         mean /= (double)n;
         for (size_t r = 0; r < n; r++)
             tss += (y0[r] - mean) * (y0[r] - mean);
+        if (cz) {
+            /* Each cell stands for `weight` rows with the cell's residual
+             * plus within-cell deviations that sum to zero over the cell. */
+            rss = wt * rss + cz->within_ss_J[j];
+            tss_within = wt * tss_within + cz->within_ss_J[j];
+            tss = cz->tss_J[j];
+        }
         if (!intercept && md->n_fe == 0) {
             tss = 0; /* R2 without a constant is uncentred, as in R's lm */
             for (size_t r = 0; r < n; r++)
                 tss += y0[r] * y0[r];
         }
-        if ((double)n - (double)K_all <= 0) {
+        if ((double)nobs - (double)K_all <= 0) {
             st = gravrd_error_set(err, GRAVRD_ERR_DATA,
-                                  "no residual degrees of freedom: %zu observations for %ld parameters", n, K_all);
+                                  "no residual degrees of freedom: %zu observations for %ld parameters", nobs,
+                                  K_all);
             goto fail;
         }
 
@@ -419,9 +438,12 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
                 dims[c].code_N = w.cl_c[c];
                 dims[c].n_groups = w.cl_groups[c];
             }
+            /* Collapsed: original scores are weight * cell scores and the
+             * original bread is bread / weight, so bread meat bread is
+             * unchanged. */
             if ((st = gravrd_vcov_cluster(XK, n, k, resid, bread, dims, md->n_cluster, 1, V, err)))
                 goto fail;
-            double adj = ((double)n - 1) / ((double)n - (double)K_vcov);
+            double adj = ((double)nobs - 1) / ((double)nobs - (double)K_vcov);
             for (int a = 0; a < k * k; a++)
                 V[a] *= adj;
             t_df = (double)g_min - 1;
@@ -435,7 +457,11 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
                     for (size_t r = 0; r < n; r++)
                         res->scores[(size_t)w.cl_c[0][r] * (size_t)k + (size_t)a] +=
                             XK[(size_t)a * n + r] * resid[r];
-                memcpy(res->bread, bread, (size_t)k * (size_t)k * sizeof *bread);
+                if (cz)
+                    for (size_t g = 0; g < (size_t)G * (size_t)k; g++)
+                        res->scores[g] *= wt;
+                for (int a = 0; a < k * k; a++)
+                    res->bread[a] = bread[a] / wt;
                 res->n_score_groups = G;
                 res->vcov_scale = adj * (double)G / (double)(G - 1);
             }
@@ -443,24 +469,39 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
             double *meat = malloc((size_t)k * (size_t)k * sizeof *meat + 1);
             if (!meat)
                 goto nomem;
-            if ((st = gravrd_vcov_meat(XK, n, k, resid, NULL, 0, meat, err))) {
+            /* Collapsed: a cell's rows share x, so their meat is x x' times
+             * the sum of their squared residuals, weight * r^2 + the
+             * within-cell part; a residual of that square root gives it. */
+            double *e = resid;
+            if (cz) {
+                if (!(e = malloc(n * sizeof *e))) {
+                    free(meat);
+                    goto nomem;
+                }
+                for (size_t r = 0; r < n; r++)
+                    e[r] = sqrt(wt * resid[r] * resid[r] + cz->within_ss_JP[(size_t)j * n + r]);
+            }
+            st = gravrd_vcov_meat(XK, n, k, e, NULL, 0, meat, err);
+            if (e != resid)
+                free(e);
+            if (st) {
                 free(meat);
                 goto fail;
             }
             gravrd_sandwich(bread, meat, k, V);
             free(meat);
-            double adj = (double)n / ((double)n - (double)K_all);
+            double adj = (double)nobs / ((double)nobs - (double)K_all) / (wt * wt);
             for (int a = 0; a < k * k; a++)
                 V[a] *= adj;
-            t_df = (double)n - (double)K_all;
+            t_df = (double)nobs - (double)K_all;
         } else {
-            double sigma2 = rss / ((double)n - (double)K_all);
+            double sigma2 = rss / ((double)nobs - (double)K_all);
             for (int a = 0; a < k * k; a++)
-                V[a] = sigma2 * bread[a];
-            t_df = (double)n - (double)K_all;
+                V[a] = sigma2 * bread[a] / wt;
+            t_df = (double)nobs - (double)K_all;
         }
 
-        res->nobs = n;
+        res->nobs = nobs;
         res->n_coef = k;
         res->coefs = calloc((size_t)k + 1, sizeof *res->coefs);
         res->vcov = malloc(((size_t)k * (size_t)k + 1) * sizeof *res->vcov);
@@ -475,7 +516,7 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
         for (int q = 0; q < md->n_fe; q++) {
             if (!(res->fe_names[q] = dup_string(md->fe_names[q])))
                 goto nomem;
-            res->fe_levels[q] = gravrd_fe_levels(w.fe, q);
+            res->fe_levels[q] = cz ? cz->fe_levels_Q[q] : gravrd_fe_levels(w.fe, q);
         }
         for (int a = 0, m = 0, c = 0; a < n_x; a++) {
             const char *name = intercept && a == 0 ? "(Intercept)" : md->term_names[a - (intercept ? 1 : 0)];
@@ -493,10 +534,10 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
             }
         }
         res->r2 = 1 - rss / tss;
-        res->adj_r2 = 1 - (1 - res->r2) * ((double)n - (intercept || md->n_fe > 0 ? 1 : 0)) /
-                              ((double)n - (double)K_all);
+        res->adj_r2 = 1 - (1 - res->r2) * ((double)nobs - (intercept || md->n_fe > 0 ? 1 : 0)) /
+                              ((double)nobs - (double)K_all);
         res->within_r2 = md->n_fe > 0 ? 1 - rss / tss_within : NAN;
-        res->rmse = sqrt(rss / (double)n);
+        res->rmse = sqrt(rss / (double)nobs);
         res->t_df = t_df;
         res->n_params = K_all;
         res->n_clusters_min = clustered ? (size_t)g_min : 0;

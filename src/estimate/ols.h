@@ -6,11 +6,37 @@
 
 #include "model_data.h"
 
+/* Observation-level quantities of a collapsed fit (collapse.c): md holds one
+ * row per cell (pair) with cell means of the outcomes, every row kept, and
+ * ols_fit_sample reports the statistics of the original n_obs-row
+ * regression, each cell standing for `weight` rows whose outcome deviations
+ * from the cell mean, after the projection, are summarised below. */
+typedef struct {
+    size_t n_obs;               /* rows of the original sample */
+    double weight;              /* rows per cell (months) */
+    uint64_t sample_hash;       /* of the original rows */
+    const int32_t *fe_levels_Q; /* FE levels of the original problem */
+    long components_factor;     /* original components of FE 1-2 / cell-level ones */
+    const double *tss_J;        /* total sum of squares of each outcome, original rows */
+    const double *within_ss_J;  /* residual sum of squares of the within-cell part */
+    const double *within_ss_JP; /* the same per cell, n_out x cells */
+} ols_collapse;
+
+/* FNV-1a over the indices of the kept rows (gravrd_reg_result.sample_hash). */
+uint64_t ols_sample_hash(const uint8_t *keep_N, size_t N);
+
+/* Tries the collapse of collapse.c; when its conditions do not all hold,
+ * fits with ols_fit_sample on the original rows. Same contract as
+ * ols_fit_sample. */
+gravrd_status ols_fit_auto(const model_data *md, const uint8_t *keep_N, const int *outcome_J, int n_out,
+                           int intercept, const gravrd_reg_options *opt, gravrd_reg_result *results_J,
+                           gravrd_error *err);
+
 /* Fits outcomes outcome_J[0..n_out-1] of md on the rows with keep_N[i] != 0,
  * filling results_J[j] (caller zero-initialises; strings it sets are
- * malloc'ed). dropped_singletons is recorded in each result. */
+ * malloc'ed). cz: NULL, or the collapsed problem's original statistics. */
 gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const int *outcome_J, int n_out,
-                             int intercept, const gravrd_reg_options *opt, gravrd_reg_result *results_J,
-                             gravrd_error *err);
+                             int intercept, const gravrd_reg_options *opt, const ols_collapse *cz,
+                             gravrd_reg_result *results_J, gravrd_error *err);
 
 #endif

@@ -256,7 +256,7 @@ static gravrd_status fit_sample(const model_data *md, const gravrd_formula *f, c
         gravrd_reg_result *tmp = calloc((size_t)n_members, sizeof *tmp);
         if (!tmp)
             goto nomem;
-        st = ols_fit_sample(md, ok_J[j], members, n_members, f->intercept, opt, tmp, err);
+        st = ols_fit_auto(md, ok_J[j], members, n_members, f->intercept, opt, tmp, err);
         for (int m = 0; m < n_members; m++)
             res->results[base + members[m]] = tmp[m];
         free(tmp);
