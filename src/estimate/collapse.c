@@ -77,19 +77,12 @@ static void work_free(collapse_work *w, int n_out, int n_terms, int n_fe, int n_
     free(w->idx_J);
 }
 
-/* Dense codes 0..G-1 (first appearance) of code_N over the kept rows. */
-static int32_t *dense_map(const int32_t *code_N, int32_t n_groups, size_t N, const uint8_t *keep_N, int32_t *G)
+static int32_t *new_map(int32_t n_groups)
 {
     int32_t *map = malloc(((size_t)n_groups + 1) * sizeof *map);
-    if (!map)
-        return NULL;
-    for (int32_t g = 0; g < n_groups; g++)
-        map[g] = -1;
-    int32_t n = 0;
-    for (size_t i = 0; i < N; i++)
-        if (keep_N[i] && map[code_N[i]] < 0)
-            map[code_N[i]] = n++;
-    *G = n;
+    if (map)
+        for (int32_t g = 0; g < n_groups; g++)
+            map[g] = -1;
     return map;
 }
 
@@ -153,60 +146,57 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
     collapse_work w = {0};
     gravrd_status st = GRAVRD_OK;
     int32_t nA = 0, nB = 0, nT = 0, P = 0;
-    w.amap = dense_map(a_N, md->var_groups_V[va], N, keep_N, &nA);
-    w.bmap = dense_map(b_N, md->var_groups_V[vb], N, keep_N, &nB);
-    w.tmap = dense_map(t_N, md->var_groups_V[vt], N, keep_N, &nT);
+    w.amap = new_map(md->var_groups_V[va]);
+    w.bmap = new_map(md->var_groups_V[vb]);
+    w.tmap = new_map(md->var_groups_V[vt]);
     if (!w.amap || !w.bmap || !w.tmap)
         goto nomem;
+    /* Dense codes (first appearance) of A, B and T over the sample. */
+    for (size_t i = 0; i < N; i++) {
+        if (!keep_N[i])
+            continue;
+        if (w.amap[a_N[i]] < 0)
+            w.amap[a_N[i]] = nA++;
+        if (w.bmap[b_N[i]] < 0)
+            w.bmap[b_N[i]] = nB++;
+        if (w.tmap[t_N[i]] < 0)
+            w.tmap[t_N[i]] = nT++;
+    }
     /* A direct cell table; very sparse A x B grids take the general path. */
     if ((double)nA * (double)nB > 4.0 * (double)n + 65536.0)
         goto skip;
     const size_t n_ab = (size_t)nA * (size_t)nB;
+    /* (cell, month) seen, one bit each over the whole A x B x T grid; a grid
+     * much larger than the sample takes the general path. */
+    if ((double)n_ab * (double)nT > 64.0 * (double)n + 65536.0 * 8)
+        goto skip;
+    const size_t n_bits = n_ab * (size_t)nT;
     w.cell_of = malloc(n_ab * sizeof *w.cell_of);
     w.cell_R = malloc(n * sizeof *w.cell_R);
-    if (!w.cell_of || !w.cell_R)
+    w.seen = calloc(n_bits / 8 + 1, 1);
+    /* At most n cells; sized once the count is known would need a pass. */
+    w.first_P = malloc((n_ab < n ? n_ab : n) * sizeof *w.first_P);
+    if (!w.cell_of || !w.cell_R || !w.seen || !w.first_P)
         goto nomem;
     for (size_t c = 0; c < n_ab; c++)
         w.cell_of[c] = -1;
+    /* One pass: cell of each row, no (cell, month) twice, and the
+     * regressors, other FE and clusters equal to the cell's first row. */
     for (size_t i = 0, r = 0; i < N; i++) {
         if (!keep_N[i])
             continue;
         size_t ab = (size_t)w.amap[a_N[i]] * (size_t)nB + (size_t)w.bmap[b_N[i]];
-        if (w.cell_of[ab] < 0)
-            w.cell_of[ab] = P++;
-        w.cell_R[r++] = w.cell_of[ab];
-    }
-    /* Balanced: n = cells x months and no (cell, month) twice, so every
-     * cell has every month exactly once. */
-    if (n != (size_t)P * (size_t)nT)
-        goto skip;
-    w.first_P = malloc((size_t)P * sizeof *w.first_P);
-    w.la_P = malloc((size_t)P * sizeof *w.la_P);
-    w.lb_P = malloc((size_t)P * sizeof *w.lb_P);
-    w.seen = calloc(n, 1);
-    if (!w.first_P || !w.la_P || !w.lb_P || !w.seen)
-        goto nomem;
-    for (int32_t p = 0; p < P; p++)
-        w.first_P[p] = SIZE_MAX;
-    for (size_t i = 0, r = 0; i < N; i++) {
-        if (!keep_N[i])
-            continue;
-        int32_t p = w.cell_R[r++];
-        size_t s = (size_t)p * (size_t)nT + (size_t)w.tmap[t_N[i]];
-        if (w.seen[s])
-            goto skip;
-        w.seen[s] = 1;
-        if (w.first_P[p] == SIZE_MAX) {
+        int32_t p = w.cell_of[ab];
+        if (p < 0) {
+            p = w.cell_of[ab] = P++;
             w.first_P[p] = i;
-            w.la_P[p] = w.amap[a_N[i]];
-            w.lb_P[p] = w.bmap[b_N[i]];
         }
-    }
-    /* Regressors, the other FE and the clusters constant within cells. */
-    for (size_t i = 0, r = 0; i < N; i++) {
-        if (!keep_N[i])
-            continue;
-        size_t f = w.first_P[w.cell_R[r++]];
+        w.cell_R[r++] = p;
+        size_t bit = ab * (size_t)nT + (size_t)w.tmap[t_N[i]];
+        if (w.seen[bit >> 3] & (1u << (bit & 7)))
+            goto skip;
+        w.seen[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+        size_t f = w.first_P[p];
         for (int t = 0; t < md->n_terms; t++)
             if (md->term_KN[t][i] != md->term_KN[t][f])
                 goto skip;
@@ -216,6 +206,18 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
         for (int c = 0; c < md->n_cluster; c++)
             if (md->cluster_CN[c][i] != md->cluster_CN[c][f])
                 goto skip;
+    }
+    /* Balanced: n = cells x months and no (cell, month) twice, so every
+     * cell has every month exactly once. */
+    if (n != (size_t)P * (size_t)nT)
+        goto skip;
+    w.la_P = malloc((size_t)P * sizeof *w.la_P);
+    w.lb_P = malloc((size_t)P * sizeof *w.lb_P);
+    if (!w.la_P || !w.lb_P)
+        goto nomem;
+    for (int32_t p = 0; p < P; p++) {
+        w.la_P[p] = w.amap[a_N[w.first_P[p]]];
+        w.lb_P[p] = w.bmap[b_N[w.first_P[p]]];
     }
     /* Each connected block of the A-B graph of cells must be a complete
      * table: then the two-way projection within a month is the double
@@ -307,14 +309,18 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
             continue;
         }
         w.fe_groups[q] = md->fe_groups_Q[q];
-        int32_t G = 0;
-        int32_t *map = dense_map(md->fe_QN[q], md->fe_groups_Q[q], N, keep_N, &G);
+        /* Constant within cells: its levels in the sample are those of the cells. */
+        int32_t G = 0, *map = new_map(md->fe_groups_Q[q]);
         if (!map)
             goto nomem;
+        for (int32_t p = 0; p < P; p++) {
+            int32_t code = md->fe_QN[q][w.first_P[p]];
+            w.fe_Q[q][p] = code;
+            if (map[code] < 0)
+                map[code] = G++;
+        }
         free(map);
         w.fe_levels[q] = G;
-        for (int32_t p = 0; p < P; p++)
-            w.fe_Q[q][p] = md->fe_QN[q][w.first_P[p]];
     }
     for (int c = 0; c < n_cl; c++) {
         if (!(w.cl_C[c] = malloc((size_t)P * sizeof(int32_t))))
@@ -352,29 +358,42 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
         for (int32_t p = 0; p < P; p++)
             w.out_J[j][p] = w.s_p[p] / (double)nT;
         const double mean = total / (double)n;
-        double tss = 0;
-        memset(w.m_p, 0, (size_t)P * sizeof *w.m_p);
-        for (int pass = 0; pass < 2; pass++) {
-            double *wss = w.wss_JP + (size_t)j * (size_t)P;
-            for (size_t i = 0, r = 0; i < N; i++) {
-                if (!keep_N[i])
-                    continue;
-                int32_t p = w.cell_R[r++], lt = w.tmap[t_N[i]];
-                int32_t la = w.la_P[p], lb = w.lb_P[p], c = w.comp_A[la];
+        /* Mean over months of dd_t(y) for each cell: the double demeaning
+         * of the cell means, from the month totals of each A, B and block. */
+        {
+            double *sa = calloc((size_t)nA + (size_t)nB + (size_t)n_comp + 1, sizeof *sa);
+            if (!sa)
+                goto nomem;
+            double *sb = sa + nA, *sc = sb + nB;
+            for (int32_t a = 0; a < nA; a++)
+                for (int32_t t = 0; t < nT; t++)
+                    sa[a] += w.s_at[(size_t)a * nT + t];
+            for (int32_t b = 0; b < nB; b++)
+                for (int32_t t = 0; t < nT; t++)
+                    sb[b] += w.s_bt[(size_t)b * nT + t];
+            for (int32_t c = 0; c < n_comp; c++)
+                for (int32_t t = 0; t < nT; t++)
+                    sc[c] += w.s_ct[(size_t)c * nT + t];
+            for (int32_t p = 0; p < P; p++) {
+                int32_t la = w.la_P[p], c = w.comp_A[la];
                 double ne = w.nexp_C[c], ni = w.nimp_C[c];
-                double d = y[i] - w.s_at[(size_t)la * nT + lt] / ni - w.s_bt[(size_t)lb * nT + lt] / ne +
-                           w.s_ct[(size_t)c * nT + lt] / (ne * ni);
-                if (pass == 0) {
-                    w.m_p[p] += d;
-                    tss += (y[i] - mean) * (y[i] - mean);
-                } else {
-                    double e = d - w.m_p[p];
-                    wss[p] += e * e;
-                }
+                w.m_p[p] = (w.s_p[p] - sa[la] / ni - sb[w.lb_P[p]] / ne + sc[c] / (ne * ni)) / (double)nT;
             }
-            if (pass == 0)
-                for (int32_t p = 0; p < P; p++)
-                    w.m_p[p] /= (double)nT;
+            free(sa);
+        }
+        double tss = 0;
+        double *wss = w.wss_JP + (size_t)j * (size_t)P;
+        for (size_t i = 0, r = 0; i < N; i++) {
+            if (!keep_N[i])
+                continue;
+            int32_t p = w.cell_R[r++], lt = w.tmap[t_N[i]];
+            int32_t la = w.la_P[p], lb = w.lb_P[p], c = w.comp_A[la];
+            double ne = w.nexp_C[c], ni = w.nimp_C[c];
+            double d = y[i] - w.s_at[(size_t)la * nT + lt] / ni - w.s_bt[(size_t)lb * nT + lt] / ne +
+                       w.s_ct[(size_t)c * nT + lt] / (ne * ni);
+            double e = d - w.m_p[p];
+            wss[p] += e * e;
+            tss += (y[i] - mean) * (y[i] - mean);
         }
         w.tss_J[j] = tss;
         double W = 0;

@@ -33,8 +33,12 @@ gravrd_status gravrd_fe_drop_singletons(int n_fe, size_t n_obs, const int32_t *c
         for (size_t i = 0; i < n_obs; i++)
             if (keep_N[i] && count_L[code_N[i]] < 2)
                 count_L[code_N[i]]++;
-        int changed = 0;
-        for (size_t i = 0; i < n_obs; i++)
+        int changed = 0, any = 0;
+        /* Levels are few next to rows: look for a singleton level before
+         * sweeping the rows (the usual case on panels: none). */
+        for (int32_t g = 0; g <= max_level && !any; g++)
+            any = count_L[g] == 1;
+        for (size_t i = 0; any && i < n_obs; i++)
             if (keep_N[i] && count_L[code_N[i]] == 1) {
                 keep_N[i] = 0;
                 dropped++;
