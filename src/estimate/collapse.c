@@ -25,7 +25,7 @@ typedef struct {
     int32_t *la_P, *lb_P;        /* dense A and B of each cell */
     uint8_t *seen;               /* cell x month */
     size_t *parent;              /* union-find over A then B levels */
-    int32_t *comp_A;             /* block of each A level */
+    int32_t *comp_A, *comp_B;    /* block of each A and B level */
     double *nexp_C, *nimp_C;     /* A and B levels per block */
     double *s_at, *s_bt, *s_ct, *s_p, *m_p;
     /* Cell-level model (arrays owned here, strings borrowed from md). */
@@ -49,6 +49,7 @@ static void work_free(collapse_work *w, int n_out, int n_terms, int n_fe, int n_
     free(w->seen);
     free(w->parent);
     free(w->comp_A);
+    free(w->comp_B);
     free(w->nexp_C);
     free(w->nimp_C);
     free(w->s_at);
@@ -146,85 +147,88 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
     collapse_work w = {0};
     gravrd_status st = GRAVRD_OK;
     int32_t nA = 0, nB = 0, nT = 0, P = 0;
-    w.amap = new_map(md->var_groups_V[va]);
-    w.bmap = new_map(md->var_groups_V[vb]);
-    w.tmap = new_map(md->var_groups_V[vt]);
-    if (!w.amap || !w.bmap || !w.tmap)
-        goto nomem;
-    /* Dense codes (first appearance) of A, B and T over the sample. */
-    for (size_t i = 0; i < N; i++) {
-        if (!keep_N[i])
-            continue;
-        if (w.amap[a_N[i]] < 0)
-            w.amap[a_N[i]] = nA++;
-        if (w.bmap[b_N[i]] < 0)
-            w.bmap[b_N[i]] = nB++;
-        if (w.tmap[t_N[i]] < 0)
-            w.tmap[t_N[i]] = nT++;
-    }
-    /* A direct cell table; very sparse A x B grids take the general path. */
-    if ((double)nA * (double)nB > 4.0 * (double)n + 65536.0)
+    /* Cells and (cell, month) bits are indexed by the frame's codes of A, B
+     * and T (no pass to number them over the sample first); a grid much
+     * larger than the sample takes the general path. */
+    const int32_t gA = md->var_groups_V[va], gB = md->var_groups_V[vb], gT = md->var_groups_V[vt];
+    if ((double)gA * (double)gB > 4.0 * (double)n + 65536.0 ||
+        (double)gA * (double)gB * (double)gT > 64.0 * (double)n + 65536.0 * 8)
         goto skip;
-    const size_t n_ab = (size_t)nA * (size_t)nB;
-    /* (cell, month) seen, one bit each over the whole A x B x T grid; a grid
-     * much larger than the sample takes the general path. */
-    if ((double)n_ab * (double)nT > 64.0 * (double)n + 65536.0 * 8)
-        goto skip;
-    const size_t n_bits = n_ab * (size_t)nT;
+    const size_t n_ab = (size_t)gA * (size_t)gB, n_bits = n_ab * (size_t)gT;
     w.cell_of = malloc(n_ab * sizeof *w.cell_of);
     w.cell_R = malloc(n * sizeof *w.cell_R);
     w.seen = calloc(n_bits / 8 + 1, 1);
-    /* At most n cells; sized once the count is known would need a pass. */
-    w.first_P = malloc((n_ab < n ? n_ab : n) * sizeof *w.first_P);
-    if (!w.cell_of || !w.cell_R || !w.seen || !w.first_P)
+    w.first_P = malloc((n_ab < n ? n_ab : n) * sizeof *w.first_P); /* at most min(grid, n) cells */
+    w.tmap = new_map(gT);
+    if (!w.cell_of || !w.cell_R || !w.seen || !w.first_P || !w.tmap)
         goto nomem;
     for (size_t c = 0; c < n_ab; c++)
         w.cell_of[c] = -1;
-    /* One pass: cell of each row, no (cell, month) twice, and the
-     * regressors, other FE and clusters equal to the cell's first row. */
+    const int n_terms_ = md->n_terms, n_fe_ = md->n_fe, n_cl_ = md->n_cluster;
+    const double *const *term_K = (const double *const *)md->term_KN;
+    const int32_t *const *fe_QN = (const int32_t *const *)md->fe_QN;
+    const int32_t *const *cl_CN = (const int32_t *const *)md->cluster_CN;
+    /* One pass: cell of each row, no (cell, month) twice, months present,
+     * and the regressors, other FE and clusters equal to the cell's first
+     * row's. */
     for (size_t i = 0, r = 0; i < N; i++) {
         if (!keep_N[i])
             continue;
-        size_t ab = (size_t)w.amap[a_N[i]] * (size_t)nB + (size_t)w.bmap[b_N[i]];
+        size_t ab = (size_t)a_N[i] * (size_t)gB + (size_t)b_N[i];
         int32_t p = w.cell_of[ab];
         if (p < 0) {
             p = w.cell_of[ab] = P++;
             w.first_P[p] = i;
         }
         w.cell_R[r++] = p;
-        size_t bit = ab * (size_t)nT + (size_t)w.tmap[t_N[i]];
-        if (w.seen[bit >> 3] & (1u << (bit & 7)))
-            goto skip;
-        w.seen[bit >> 3] |= (uint8_t)(1u << (bit & 7));
         size_t f = w.first_P[p];
-        for (int t = 0; t < md->n_terms; t++)
-            if (md->term_KN[t][i] != md->term_KN[t][f])
+        for (int t = 0; t < n_terms_; t++)
+            if (term_K[t][i] != term_K[t][f])
                 goto skip;
-        for (int q = 0; q < md->n_fe; q++)
-            if (q != q1 && q != q2 && md->fe_QN[q][i] != md->fe_QN[q][f])
+        for (int q = 0; q < n_fe_; q++)
+            if (q != q1 && q != q2 && fe_QN[q][i] != fe_QN[q][f])
                 goto skip;
-        for (int c = 0; c < md->n_cluster; c++)
-            if (md->cluster_CN[c][i] != md->cluster_CN[c][f])
+        for (int c = 0; c < n_cl_; c++)
+            if (cl_CN[c][i] != cl_CN[c][f])
                 goto skip;
+        size_t bit = ab * (size_t)gT + (size_t)t_N[i];
+        uint8_t mask = (uint8_t)(1u << (bit & 7));
+        if (w.seen[bit >> 3] & mask)
+            goto skip;
+        w.seen[bit >> 3] |= mask;
+        w.tmap[t_N[i]] = 0; /* present; numbered below */
     }
+    for (int32_t g = 0; g < gT; g++)
+        if (w.tmap[g] == 0)
+            w.tmap[g] = nT++;
     /* Balanced: n = cells x months and no (cell, month) twice, so every
      * cell has every month exactly once. */
     if (n != (size_t)P * (size_t)nT)
         goto skip;
+    /* Dense A and B codes over the cells (every level of the sample is in
+     * some cell). */
+    w.amap = new_map(gA);
+    w.bmap = new_map(gB);
     w.la_P = malloc((size_t)P * sizeof *w.la_P);
     w.lb_P = malloc((size_t)P * sizeof *w.lb_P);
-    if (!w.la_P || !w.lb_P)
+    if (!w.amap || !w.bmap || !w.la_P || !w.lb_P)
         goto nomem;
     for (int32_t p = 0; p < P; p++) {
-        w.la_P[p] = w.amap[a_N[w.first_P[p]]];
-        w.lb_P[p] = w.bmap[b_N[w.first_P[p]]];
+        int32_t a = a_N[w.first_P[p]], b = b_N[w.first_P[p]];
+        if (w.amap[a] < 0)
+            w.amap[a] = nA++;
+        if (w.bmap[b] < 0)
+            w.bmap[b] = nB++;
+        w.la_P[p] = w.amap[a];
+        w.lb_P[p] = w.bmap[b];
     }
     /* Each connected block of the A-B graph of cells must be a complete
      * table: then the two-way projection within a month is the double
      * demeaning within blocks. */
     w.parent = malloc(((size_t)nA + (size_t)nB) * sizeof *w.parent);
     w.comp_A = malloc(((size_t)nA + 1) * sizeof *w.comp_A);
-    if (!w.parent || !w.comp_A)
+    w.comp_B = malloc(((size_t)nB + 1) * sizeof *w.comp_B);
+    if (!w.parent || !w.comp_A || !w.comp_B)
         goto nomem;
     for (size_t v = 0; v < (size_t)nA + (size_t)nB; v++)
         w.parent[v] = v;
@@ -258,6 +262,7 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
                 free(cells_C);
                 goto skip;
             }
+            w.comp_B[b] = w.comp_A[root];
             w.nimp_C[w.comp_A[root]] += 1;
         }
         for (int32_t p = 0; p < P; p++)
@@ -381,6 +386,17 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
             }
             free(sa);
         }
+        /* Month means of each A, B and block, divided once here rather
+         * than per row. */
+        for (int32_t a = 0; a < nA; a++)
+            for (int32_t t = 0; t < nT; t++)
+                w.s_at[(size_t)a * nT + t] /= w.nimp_C[w.comp_A[a]];
+        for (int32_t b = 0; b < nB; b++)
+            for (int32_t t = 0; t < nT; t++)
+                w.s_bt[(size_t)b * nT + t] /= w.nexp_C[w.comp_B[b]];
+        for (int32_t c = 0; c < n_comp; c++)
+            for (int32_t t = 0; t < nT; t++)
+                w.s_ct[(size_t)c * nT + t] /= w.nexp_C[c] * w.nimp_C[c];
         double tss = 0;
         double *wss = w.wss_JP + (size_t)j * (size_t)P;
         for (size_t i = 0, r = 0; i < N; i++) {
@@ -388,9 +404,8 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
                 continue;
             int32_t p = w.cell_R[r++], lt = w.tmap[t_N[i]];
             int32_t la = w.la_P[p], lb = w.lb_P[p], c = w.comp_A[la];
-            double ne = w.nexp_C[c], ni = w.nimp_C[c];
-            double d = y[i] - w.s_at[(size_t)la * nT + lt] / ni - w.s_bt[(size_t)lb * nT + lt] / ne +
-                       w.s_ct[(size_t)c * nT + lt] / (ne * ni);
+            double d = y[i] - w.s_at[(size_t)la * nT + lt] - w.s_bt[(size_t)lb * nT + lt] +
+                       w.s_ct[(size_t)c * nT + lt];
             double e = d - w.m_p[p];
             wss[p] += e * e;
             tss += (y[i] - mean) * (y[i] - mean);
