@@ -26,6 +26,12 @@ extern "C" {
 gravrd_status gravrd_fe_drop_singletons(int n_fe, size_t n_obs, const int32_t *const *codes_QN,
                                         uint8_t *keep_N, size_t *n_dropped, gravrd_error *err);
 
+/* The same, for codes known to lie in 0..n_levels_Q[q]-1 on the kept rows:
+ * skips the pass that looks for the largest code. */
+gravrd_status gravrd_fe_drop_singletons_levels(int n_fe, size_t n_obs, const int32_t *const *codes_QN,
+                                               const int32_t *n_levels_Q, uint8_t *keep_N, size_t *n_dropped,
+                                               gravrd_error *err);
+
 typedef struct gravrd_fe gravrd_fe;
 
 /* Builds the FE structure for n_obs rows. codes_QN[q][i] must be >= 0 (drop

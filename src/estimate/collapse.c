@@ -20,7 +20,6 @@
 typedef struct {
     int32_t *amap, *bmap, *tmap; /* frame codes -> dense codes over the sample */
     int32_t *cell_of;            /* la * nB + lb -> cell */
-    int32_t *cell_R;             /* cell of each kept row */
     size_t *first_P;             /* frame row of each cell's first observation */
     int32_t *la_P, *lb_P;        /* dense A and B of each cell */
     uint8_t *seen;               /* cell x month */
@@ -42,7 +41,6 @@ static void work_free(collapse_work *w, int n_out, int n_terms, int n_fe, int n_
     free(w->bmap);
     free(w->tmap);
     free(w->cell_of);
-    free(w->cell_R);
     free(w->first_P);
     free(w->la_P);
     free(w->lb_P);
@@ -156,11 +154,10 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
         goto skip;
     const size_t n_ab = (size_t)gA * (size_t)gB, n_bits = n_ab * (size_t)gT;
     w.cell_of = malloc(n_ab * sizeof *w.cell_of);
-    w.cell_R = malloc(n * sizeof *w.cell_R);
     w.seen = calloc(n_bits / 8 + 1, 1);
     w.first_P = malloc((n_ab < n ? n_ab : n) * sizeof *w.first_P); /* at most min(grid, n) cells */
     w.tmap = new_map(gT);
-    if (!w.cell_of || !w.cell_R || !w.seen || !w.first_P || !w.tmap)
+    if (!w.cell_of || !w.seen || !w.first_P || !w.tmap)
         goto nomem;
     for (size_t c = 0; c < n_ab; c++)
         w.cell_of[c] = -1;
@@ -171,7 +168,7 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
     /* One pass: cell of each row, no (cell, month) twice, months present,
      * and the regressors, other FE and clusters equal to the cell's first
      * row's. */
-    for (size_t i = 0, r = 0; i < N; i++) {
+    for (size_t i = 0; i < N; i++) {
         if (!keep_N[i])
             continue;
         size_t ab = (size_t)a_N[i] * (size_t)gB + (size_t)b_N[i];
@@ -180,7 +177,6 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
             p = w.cell_of[ab] = P++;
             w.first_P[p] = i;
         }
-        w.cell_R[r++] = p;
         size_t f = w.first_P[p];
         for (int t = 0; t < n_terms_; t++)
             if (term_K[t][i] != term_K[t][f])
@@ -348,10 +344,11 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
         memset(w.s_ct, 0, (size_t)n_comp * (size_t)nT * sizeof *w.s_ct);
         memset(w.s_p, 0, (size_t)P * sizeof *w.s_p);
         double total = 0;
-        for (size_t i = 0, r = 0; i < N; i++) {
+        for (size_t i = 0; i < N; i++) {
             if (!keep_N[i])
                 continue;
-            int32_t p = w.cell_R[r++], lt = w.tmap[t_N[i]];
+            /* The cell from the small cell table (no row-length array). */
+            int32_t p = w.cell_of[(size_t)a_N[i] * (size_t)gB + (size_t)b_N[i]], lt = w.tmap[t_N[i]];
             int32_t la = w.la_P[p], lb = w.lb_P[p];
             double v = y[i];
             total += v;
@@ -399,10 +396,11 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
                 w.s_ct[(size_t)c * nT + t] /= w.nexp_C[c] * w.nimp_C[c];
         double tss = 0;
         double *wss = w.wss_JP + (size_t)j * (size_t)P;
-        for (size_t i = 0, r = 0; i < N; i++) {
+        for (size_t i = 0; i < N; i++) {
             if (!keep_N[i])
                 continue;
-            int32_t p = w.cell_R[r++], lt = w.tmap[t_N[i]];
+            /* The cell from the small cell table (no row-length array). */
+            int32_t p = w.cell_of[(size_t)a_N[i] * (size_t)gB + (size_t)b_N[i]], lt = w.tmap[t_N[i]];
             int32_t la = w.la_P[p], lb = w.lb_P[p], c = w.comp_A[la];
             double d = y[i] - w.s_at[(size_t)la * nT + lt] - w.s_bt[(size_t)lb * nT + lt] +
                        w.s_ct[(size_t)c * nT + lt];

@@ -13,13 +13,17 @@
 void model_data_free(model_data *md)
 {
     for (int j = 0; j < md->n_outcomes; j++)
-        free(md->outcome_ON ? md->outcome_ON[j] : NULL);
+        if (!(md->outcome_borrowed_O && md->outcome_borrowed_O[j]))
+            free(md->outcome_ON ? md->outcome_ON[j] : NULL);
     free(md->outcome_ON);
+    free(md->outcome_borrowed_O);
     for (int j = 0; j < md->n_terms; j++) {
-        free(md->term_KN ? md->term_KN[j] : NULL);
+        if (!(md->term_borrowed_K && md->term_borrowed_K[j]))
+            free(md->term_KN ? md->term_KN[j] : NULL);
         free(md->term_names ? md->term_names[j] : NULL);
     }
     free(md->term_KN);
+    free(md->term_borrowed_K);
     free(md->term_names);
     for (int q = 0; q < md->n_fe; q++) {
         free(md->fe_QN ? md->fe_QN[q] : NULL);
@@ -68,33 +72,47 @@ static int dense_integer_codes(const gravrd_column *col, size_t N, int32_t *code
         return 0;
     const double *x = col->num_N;
     double lo = INFINITY, hi = -INFINITY;
+    /* Pass 1: the range (NaN compares false and is skipped). */
     for (size_t i = 0; i < N; i++) {
         double v = x[i];
-        if (isnan(v))
-            continue;
-        if (!(v >= -2147483648.0 && v <= 2147483647.0) || v != (double)(int64_t)v)
-            return 0;
         lo = v < lo ? v : lo;
         hi = v > hi ? v : hi;
     }
     if (!(lo <= hi)) /* all missing */
         return 0;
-    double span = hi - lo + 1;
+    if (!(lo >= -2147483648.0 && hi <= 2147483647.0))
+        return 0;
+    double span = floor(hi) - ceil(lo) + 1;
     if (span > 4.0 * (double)N + 65536.0 || span > (double)(1 << 25))
         return 0;
-    const int64_t base = (int64_t)lo;
-    size_t cells = (size_t)span;
-    int32_t *table = calloc(cells, sizeof *table);
+    const int64_t base = (int64_t)ceil(lo);
+    size_t cells = (size_t)(int64_t)span;
+    int32_t *table = calloc(cells + 1, sizeof *table);
     if (!table)
         return -1;
-    for (size_t i = 0; i < N; i++)
-        if (!isnan(x[i]))
-            table[(int64_t)x[i] - base] = 1;
+    /* Pass 2: mark the values present and keep each row's offset; a
+     * non-integer value sends the column to the hash. */
+    for (size_t i = 0; i < N; i++) {
+        double v = x[i];
+        if (isnan(v)) {
+            codes_N[i] = -1;
+            continue;
+        }
+        int64_t k = (int64_t)v;
+        if ((double)k != v) {
+            free(table);
+            return 0;
+        }
+        codes_N[i] = (int32_t)(k - base);
+        table[k - base] = 1;
+    }
     int32_t ng = 0;
     for (size_t c = 0; c < cells; c++)
         table[c] = table[c] ? ng++ : -1;
+    /* Pass 3: offsets to codes, on the int32 offsets rather than the doubles. */
     for (size_t i = 0; i < N; i++)
-        codes_N[i] = isnan(x[i]) ? -1 : table[(int64_t)x[i] - base];
+        if (codes_N[i] >= 0)
+            codes_N[i] = table[codes_N[i]];
     free(table);
     *n_groups = ng;
     return 1;
@@ -229,6 +247,16 @@ static gravrd_status cached_group_codes(model_data *md, const gravrd_frame *fram
     return st;
 }
 
+/* The frame's values when e is a bare numeric column (what evaluating it
+ * would copy), else NULL. */
+static double *bare_numeric_column(const gravrd_frame *frame, const gravrd_expr *e)
+{
+    if (e->kind != GRAVRD_EXPR_VAR)
+        return NULL;
+    const gravrd_column *col = gravrd_frame_find(frame, e->name);
+    return col && col->type == GRAVRD_COL_NUMERIC ? col->num_N : NULL;
+}
+
 gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *f, const gravrd_fe_term *clusters,
                                int n_clusters, const gravrd_eval_env *env_in, model_data *md, gravrd_error *err)
 {
@@ -248,6 +276,8 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
     md->cluster_CN = calloc((size_t)n_clusters + 1, sizeof *md->cluster_CN);
     md->cluster_groups_C = calloc((size_t)n_clusters + 1, sizeof *md->cluster_groups_C);
     md->cluster_names = calloc((size_t)n_clusters + 1, sizeof *md->cluster_names);
+    md->outcome_borrowed_O = calloc((size_t)f->n_outcomes + 1, 1);
+    md->term_borrowed_K = calloc((size_t)f->n_terms + 1, 1);
     md->fe_n_vars_Q = calloc((size_t)f->n_fes + 1, sizeof *md->fe_n_vars_Q);
     md->fe_var_Q2 = malloc(((size_t)f->n_fes * 2 + 1) * sizeof *md->fe_var_Q2);
     if (md->fe_var_Q2)
@@ -256,10 +286,20 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
     factor_N = malloc((N ? N : 1) * sizeof *factor_N);
     if (!md->outcome_ON || !md->term_KN || !md->term_names || !md->fe_QN || !md->fe_groups_Q || !md->fe_names ||
         !md->cluster_CN || !md->cluster_groups_C || !md->cluster_names || !md->fe_n_vars_Q || !md->fe_var_Q2 ||
+        !md->outcome_borrowed_O || !md->term_borrowed_K ||
         !factor_N)
         goto nomem;
 
+    /* A bare column is read in place: copying a million-row column costs
+     * as much in page faults as a demeaning sweep. */
     for (int j = 0; j < f->n_outcomes; j++) {
+        double *bare = N ? bare_numeric_column(frame, f->outcomes[j]) : NULL;
+        if (bare) {
+            md->outcome_ON[j] = bare;
+            md->outcome_borrowed_O[j] = 1;
+            md->n_outcomes = j + 1;
+            continue;
+        }
         md->outcome_ON[j] = malloc((N ? N : 1) * sizeof(double));
         md->n_outcomes = j + 1;
         if (!md->outcome_ON[j])
@@ -268,11 +308,15 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
             goto fail;
     }
     for (int t = 0; t < f->n_terms; t++) {
-        md->term_KN[t] = malloc((N ? N : 1) * sizeof(double));
+        double *bare = N && f->terms[t].n_factors == 1 ? bare_numeric_column(frame, f->terms[t].factors[0]) : NULL;
+        md->term_KN[t] = bare ? bare : malloc((N ? N : 1) * sizeof(double));
+        md->term_borrowed_K[t] = bare != NULL;
         md->term_names[t] = dup_string(f->terms[t].name);
         md->n_terms = t + 1;
         if (!md->term_KN[t] || !md->term_names[t])
             goto nomem;
+        if (bare)
+            continue;
         double *x = md->term_KN[t];
         for (int m = 0; m < f->terms[t].n_factors; m++) {
             if ((st = gravrd_expr_eval(f->terms[t].factors[m], &env, m == 0 ? x : factor_N, err)))

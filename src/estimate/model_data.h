@@ -31,6 +31,10 @@ typedef struct {
     int32_t *var_groups_V;
     int *fe_n_vars_Q;
     int *fe_var_Q2;
+    /* Outcomes and regressors that are a bare numeric column point into the
+     * frame instead of holding a copy (read-only; not freed). */
+    uint8_t *outcome_borrowed_O;
+    uint8_t *term_borrowed_K;
 } model_data;
 
 /* Group codes of a '^'-combination of columns (a single column when

@@ -240,8 +240,8 @@ static gravrd_status fit_sample(const model_data *md, const gravrd_formula *f, c
                 members[n_members++] = m;
         size_t dropped_singletons = 0;
         if (md->n_fe > 0 && !opt->keep_singletons &&
-            (st = gravrd_fe_drop_singletons(md->n_fe, N, (const int32_t *const *)md->fe_QN, ok_J[j],
-                                            &dropped_singletons, err)))
+            (st = gravrd_fe_drop_singletons_levels(md->n_fe, N, (const int32_t *const *)md->fe_QN, md->fe_groups_Q,
+                                                   ok_J[j], &dropped_singletons, err)))
             goto done;
         size_t usable = 0;
         for (size_t i = 0; i < N; i++)

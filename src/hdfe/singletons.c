@@ -9,6 +9,9 @@
 
 #include <stdlib.h>
 
+static gravrd_status drop_singletons(int n_fe, size_t n_obs, const int32_t *const *codes_QN, int32_t max_level,
+                                     uint8_t *keep_N, size_t *n_dropped, gravrd_error *err);
+
 gravrd_status gravrd_fe_drop_singletons(int n_fe, size_t n_obs, const int32_t *const *codes_QN,
                                         uint8_t *keep_N, size_t *n_dropped, gravrd_error *err)
 {
@@ -20,6 +23,26 @@ gravrd_status gravrd_fe_drop_singletons(int n_fe, size_t n_obs, const int32_t *c
         for (size_t i = 0; i < n_obs; i++)
             if (keep_N[i] && codes_QN[q][i] > max_level)
                 max_level = codes_QN[q][i];
+    return drop_singletons(n_fe, n_obs, codes_QN, max_level, keep_N, n_dropped, err);
+}
+
+gravrd_status gravrd_fe_drop_singletons_levels(int n_fe, size_t n_obs, const int32_t *const *codes_QN,
+                                               const int32_t *n_levels_Q, uint8_t *keep_N, size_t *n_dropped,
+                                               gravrd_error *err)
+{
+    *n_dropped = 0;
+    if (n_fe <= 0)
+        return GRAVRD_OK;
+    int32_t max_level = 0;
+    for (int q = 0; q < n_fe; q++)
+        if (n_levels_Q[q] - 1 > max_level)
+            max_level = n_levels_Q[q] - 1;
+    return drop_singletons(n_fe, n_obs, codes_QN, max_level, keep_N, n_dropped, err);
+}
+
+static gravrd_status drop_singletons(int n_fe, size_t n_obs, const int32_t *const *codes_QN, int32_t max_level,
+                                     uint8_t *keep_N, size_t *n_dropped, gravrd_error *err)
+{
     uint8_t *count_L = malloc((size_t)max_level + 1);
     if (!count_L)
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory while looking for singletons");
