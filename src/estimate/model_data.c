@@ -26,17 +26,21 @@ void model_data_free(model_data *md)
     free(md->term_borrowed_K);
     free(md->term_names);
     for (int q = 0; q < md->n_fe; q++) {
-        free(md->fe_QN ? md->fe_QN[q] : NULL);
+        if (!(md->fe_shared_Q && md->fe_shared_Q[q]))
+            free(md->fe_QN ? md->fe_QN[q] : NULL);
         free(md->fe_names ? md->fe_names[q] : NULL);
     }
     free(md->fe_QN);
+    free(md->fe_shared_Q);
     free(md->fe_groups_Q);
     free(md->fe_names);
     for (int c = 0; c < md->n_cluster; c++) {
-        free(md->cluster_CN ? md->cluster_CN[c] : NULL);
+        if (!(md->cluster_shared_C && md->cluster_shared_C[c]))
+            free(md->cluster_CN ? md->cluster_CN[c] : NULL);
         free(md->cluster_names ? md->cluster_names[c] : NULL);
     }
     free(md->cluster_CN);
+    free(md->cluster_shared_C);
     free(md->cluster_groups_C);
     free(md->cluster_names);
     for (int v = 0; v < md->n_vars; v++) {
@@ -277,6 +281,8 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
     md->cluster_groups_C = calloc((size_t)n_clusters + 1, sizeof *md->cluster_groups_C);
     md->cluster_names = calloc((size_t)n_clusters + 1, sizeof *md->cluster_names);
     md->outcome_borrowed_O = calloc((size_t)f->n_outcomes + 1, 1);
+    md->fe_shared_Q = calloc((size_t)f->n_fes + 1, 1);
+    md->cluster_shared_C = calloc((size_t)n_clusters + 1, 1);
     md->term_borrowed_K = calloc((size_t)f->n_terms + 1, 1);
     md->fe_n_vars_Q = calloc((size_t)f->n_fes + 1, sizeof *md->fe_n_vars_Q);
     md->fe_var_Q2 = malloc(((size_t)f->n_fes * 2 + 1) * sizeof *md->fe_var_Q2);
@@ -286,7 +292,7 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
     factor_N = malloc((N ? N : 1) * sizeof *factor_N);
     if (!md->outcome_ON || !md->term_KN || !md->term_names || !md->fe_QN || !md->fe_groups_Q || !md->fe_names ||
         !md->cluster_CN || !md->cluster_groups_C || !md->cluster_names || !md->fe_n_vars_Q || !md->fe_var_Q2 ||
-        !md->outcome_borrowed_O || !md->term_borrowed_K ||
+        !md->outcome_borrowed_O || !md->term_borrowed_K || !md->fe_shared_Q || !md->cluster_shared_C ||
         !factor_N)
         goto nomem;
 
@@ -327,21 +333,42 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
         }
     }
     for (int q = 0; q < f->n_fes; q++) {
-        md->fe_QN[q] = malloc((N ? N : 1) * sizeof(int32_t));
         md->fe_names[q] = dup_string(f->fes[q].name);
-        md->n_fe = q + 1;
-        if (!md->fe_QN[q] || !md->fe_names[q])
-            goto nomem;
         md->fe_n_vars_Q[q] = f->fes[q].n_vars;
+        md->n_fe = q + 1;
+        if (!md->fe_names[q])
+            goto nomem;
+        if (f->fes[q].n_vars == 1) { /* the cached codes themselves */
+            int v = -1;
+            if ((st = cached_var(md, frame, f->fes[q].vars[0], "the fixed effects", &v, err)))
+                goto fail;
+            md->fe_QN[q] = md->var_codes_VN[v];
+            md->fe_groups_Q[q] = md->var_groups_V[v];
+            md->fe_shared_Q[q] = 1;
+            md->fe_var_Q2[2 * q] = v;
+            continue;
+        }
+        if (!(md->fe_QN[q] = malloc((N ? N : 1) * sizeof(int32_t))))
+            goto nomem;
         if ((st = cached_group_codes(md, frame, f->fes[q].vars, f->fes[q].n_vars, "the fixed effects",
                                      md->fe_QN[q], &md->fe_groups_Q[q], md->fe_var_Q2 + 2 * q, err)))
             goto fail;
     }
     for (int c = 0; c < n_clusters; c++) {
-        md->cluster_CN[c] = malloc((N ? N : 1) * sizeof(int32_t));
         md->cluster_names[c] = dup_string(clusters[c].name);
         md->n_cluster = c + 1;
-        if (!md->cluster_CN[c] || !md->cluster_names[c])
+        if (!md->cluster_names[c])
+            goto nomem;
+        if (clusters[c].n_vars == 1) { /* the cached codes themselves */
+            int v = -1;
+            if ((st = cached_var(md, frame, clusters[c].vars[0], "--cluster", &v, err)))
+                goto fail;
+            md->cluster_CN[c] = md->var_codes_VN[v];
+            md->cluster_groups_C[c] = md->var_groups_V[v];
+            md->cluster_shared_C[c] = 1;
+            continue;
+        }
+        if (!(md->cluster_CN[c] = malloc((N ? N : 1) * sizeof(int32_t))))
             goto nomem;
         if ((st = cached_group_codes(md, frame, clusters[c].vars, clusters[c].n_vars, "--cluster",
                                      md->cluster_CN[c], &md->cluster_groups_C[c], NULL, err)))

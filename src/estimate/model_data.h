@@ -35,6 +35,10 @@ typedef struct {
      * frame instead of holding a copy (read-only; not freed). */
     uint8_t *outcome_borrowed_O;
     uint8_t *term_borrowed_K;
+    /* FE and clusters of a single column point to its cached codes
+     * (read-only; freed with the cache). */
+    uint8_t *fe_shared_Q;
+    uint8_t *cluster_shared_C;
 } model_data;
 
 /* Group codes of a '^'-combination of columns (a single column when
