@@ -27,6 +27,7 @@ typedef struct {
     int32_t *comp_A, *comp_B;    /* block of each A and B level */
     double *nexp_C, *nimp_C;     /* A and B levels per block */
     double *s_at, *s_bt, *s_ct, *s_p, *m_p;
+    double *raw_at, *raw_bt, *raw_p, *total_J; /* outcome totals by frame codes */
     /* Cell-level model (arrays owned here, strings borrowed from md). */
     double **out_J, **term_K;
     int32_t **fe_Q, **cl_C, *fe_groups, *fe_levels;
@@ -55,6 +56,10 @@ static void work_free(collapse_work *w, int n_out, int n_terms, int n_fe, int n_
     free(w->s_ct);
     free(w->s_p);
     free(w->m_p);
+    free(w->raw_at);
+    free(w->raw_bt);
+    free(w->raw_p);
+    free(w->total_J);
     for (int j = 0; w->out_J && j < n_out; j++)
         free(w->out_J[j]);
     free(w->out_J);
@@ -150,14 +155,22 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
      * larger than the sample takes the general path. */
     const int32_t gA = md->var_groups_V[va], gB = md->var_groups_V[vb], gT = md->var_groups_V[vt];
     if ((double)gA * (double)gB > 4.0 * (double)n + 65536.0 ||
-        (double)gA * (double)gB * (double)gT > 64.0 * (double)n + 65536.0 * 8)
+        (double)gA * (double)gB * (double)gT > 64.0 * (double)n + 65536.0 * 8 ||
+        ((double)gA + (double)gB) * (double)gT * (double)n_out > 4.0 * (double)n + 65536.0)
         goto skip;
     const size_t n_ab = (size_t)gA * (size_t)gB, n_bits = n_ab * (size_t)gT;
     w.cell_of = malloc(n_ab * sizeof *w.cell_of);
     w.seen = calloc(n_bits / 8 + 1, 1);
     w.first_P = malloc((n_ab < n ? n_ab : n) * sizeof *w.first_P); /* at most min(grid, n) cells */
     w.tmap = new_map(gT);
-    if (!w.cell_of || !w.seen || !w.first_P || !w.tmap)
+    /* Outcome totals per (A, month), (B, month) and cell, by frame codes,
+     * gathered in the same pass. */
+    const size_t n_at = (size_t)gA * (size_t)gT, n_bt = (size_t)gB * (size_t)gT, max_p = n_ab < n ? n_ab : n;
+    w.raw_at = calloc((size_t)n_out * n_at + 1, sizeof *w.raw_at);
+    w.raw_bt = calloc((size_t)n_out * n_bt + 1, sizeof *w.raw_bt);
+    w.raw_p = calloc((size_t)n_out * max_p + 1, sizeof *w.raw_p);
+    w.total_J = calloc((size_t)n_out, sizeof *w.total_J);
+    if (!w.cell_of || !w.seen || !w.first_P || !w.tmap || !w.raw_at || !w.raw_bt || !w.raw_p || !w.total_J)
         goto nomem;
     for (size_t c = 0; c < n_ab; c++)
         w.cell_of[c] = -1;
@@ -193,6 +206,13 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
             goto skip;
         w.seen[bit >> 3] |= mask;
         w.tmap[t_N[i]] = 0; /* present; numbered below */
+        for (int j = 0; j < n_out; j++) {
+            double v = md->outcome_ON[outcome_J[j]][i];
+            w.total_J[j] += v;
+            w.raw_p[(size_t)j * max_p + (size_t)p] += v;
+            w.raw_at[(size_t)j * n_at + (size_t)a_N[i] * (size_t)gT + (size_t)t_N[i]] += v;
+            w.raw_bt[(size_t)j * n_bt + (size_t)b_N[i] * (size_t)gT + (size_t)t_N[i]] += v;
+        }
     }
     for (int32_t g = 0; g < gT; g++)
         if (w.tmap[g] == 0)
@@ -339,24 +359,25 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
         w.idx_J[j] = j;
         if (!(w.out_J[j] = malloc((size_t)P * sizeof(double))))
             goto nomem;
-        memset(w.s_at, 0, (size_t)nA * (size_t)nT * sizeof *w.s_at);
-        memset(w.s_bt, 0, (size_t)nB * (size_t)nT * sizeof *w.s_bt);
+        /* The totals gathered in the structure pass, on dense codes; a
+         * block's month totals are the sum of its A levels'. */
+        const double *raw_at = w.raw_at + (size_t)j * n_at, *raw_bt = w.raw_bt + (size_t)j * n_bt;
+        for (int32_t a = 0; a < gA; a++)
+            if (w.amap[a] >= 0)
+                for (int32_t t = 0; t < gT; t++)
+                    if (w.tmap[t] >= 0)
+                        w.s_at[(size_t)w.amap[a] * nT + w.tmap[t]] = raw_at[(size_t)a * gT + t];
+        for (int32_t b = 0; b < gB; b++)
+            if (w.bmap[b] >= 0)
+                for (int32_t t = 0; t < gT; t++)
+                    if (w.tmap[t] >= 0)
+                        w.s_bt[(size_t)w.bmap[b] * nT + w.tmap[t]] = raw_bt[(size_t)b * gT + t];
         memset(w.s_ct, 0, (size_t)n_comp * (size_t)nT * sizeof *w.s_ct);
-        memset(w.s_p, 0, (size_t)P * sizeof *w.s_p);
-        double total = 0;
-        for (size_t i = 0; i < N; i++) {
-            if (!keep_N[i])
-                continue;
-            /* The cell from the small cell table (no row-length array). */
-            int32_t p = w.cell_of[(size_t)a_N[i] * (size_t)gB + (size_t)b_N[i]], lt = w.tmap[t_N[i]];
-            int32_t la = w.la_P[p], lb = w.lb_P[p];
-            double v = y[i];
-            total += v;
-            w.s_p[p] += v;
-            w.s_at[(size_t)la * nT + lt] += v;
-            w.s_bt[(size_t)lb * nT + lt] += v;
-            w.s_ct[(size_t)w.comp_A[la] * nT + lt] += v;
-        }
+        for (int32_t a = 0; a < nA; a++)
+            for (int32_t t = 0; t < nT; t++)
+                w.s_ct[(size_t)w.comp_A[a] * nT + t] += w.s_at[(size_t)a * nT + t];
+        memcpy(w.s_p, w.raw_p + (size_t)j * max_p, (size_t)P * sizeof *w.s_p);
+        const double total = w.total_J[j];
         for (int32_t p = 0; p < P; p++)
             w.out_J[j][p] = w.s_p[p] / (double)nT;
         const double mean = total / (double)n;
