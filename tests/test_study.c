@@ -21,6 +21,7 @@
 #include "gravrd/sim.h"
 #include "gravrd/spatial.h"
 #include "gravrd/study.h"
+#include "support/clirun.h"
 #include "support/testutil.h"
 
 /* ---- the hand-built study ----
@@ -724,49 +725,6 @@ static void test_sim_world(void **state)
 
 /* ---- the commands ---- */
 
-typedef struct {
-    int status;
-    char *out, *err;
-} run_result;
-
-static run_result run(const char *dir, const char *args)
-{
-    run_result r = {0};
-    char *o = testutil_path(dir, "stdout.txt"), *e = testutil_path(dir, "stderr.txt");
-    size_t len = strlen(args) + strlen(o) + strlen(e) + strlen(GRAVRD_CLI_PATH) + 16;
-    char *cmd = malloc(len);
-    snprintf(cmd, len, "%s %s >%s 2>%s", GRAVRD_CLI_PATH, args, o, e);
-    int st = system(cmd);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = testutil_read_file(o, NULL);
-    r.err = testutil_read_file(e, NULL);
-    remove(o);
-    remove(e);
-    free(cmd);
-    free(o);
-    free(e);
-    return r;
-}
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-static void expect_error(const char *dir, const char *args, const char *needle)
-{
-    run_result r = run(dir, args);
-    if (r.status != 2 || !r.err || !strstr(r.err, needle))
-        fail_msg("gravrd %s: exit %d, stderr '%s', wanted exit 2 and '%s'", args, r.status, r.err ? r.err : "",
-                 needle);
-    int lines = 0;
-    for (const char *p = r.err; *p; p++)
-        lines += *p == '\n';
-    assert_int_equal(lines, 1);
-    run_free(&r);
-}
-
 static void test_cli(void **state)
 {
     fixture *fx = *state;
@@ -775,50 +733,50 @@ static void test_cli(void **state)
     snprintf(args, sizeof args,
              "reg %s/flows.csv 'trade ~ partner + control_type | seg_exp^seg_imp' --study %s --format csv", fx->dir,
              fx->dir);
-    run_result r = run(tmp, args);
+    cli_result r = cli_run(tmp, args);
     if (r.status != 0)
         fail_msg("%s", r.err);
     assert_non_null(strstr(r.out, "trade,all,partner,"));
-    run_free(&r);
+    cli_result_free(&r);
     /* a different bandwidth changes the segments: at 10 km every city is alone */
     snprintf(args, sizeof args, "reg %s/flows.csv 'trade ~ december | seg_exp^seg_imp' --study %s --bandwidth 10",
              fx->dir, fx->dir);
-    r = run(tmp, args);
+    r = cli_run(tmp, args);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "seg_exp^seg_imp: 32"));
-    run_free(&r);
+    cli_result_free(&r);
     snprintf(args, sizeof args, "reg %s/flows.csv 'trade ~ partner' --study %s --bandwidth 0", fx->dir, fx->dir);
-    expect_error(tmp, args, "--bandwidth must be a positive number");
+    cli_expect_error(tmp, args, "--bandwidth must be a positive number", 1);
     snprintf(args, sizeof args, "reg %s/flows.csv 'trade ~ partner' --bandwidth 50", fx->dir);
-    expect_error(tmp, args, "--bandwidth needs --study");
+    cli_expect_error(tmp, args, "--bandwidth needs --study", 1);
     char *flows = flows_text("4,99,2020-01,0,5");
     char *bad = testutil_write_temp(tmp, "badflows.csv", flows);
     free(flows);
     snprintf(args, sizeof args, "reg %s 'trade ~ partner' --study %s", bad, fx->dir);
-    expect_error(tmp, args, "badflows.csv: data row 97 (line 98): imp_city 99 is not a city of the study");
+    cli_expect_error(tmp, args, "badflows.csv: data row 97 (line 98): imp_city 99 is not a city of the study", 1);
     free(bad);
     snprintf(args, sizeof args, "reg %s/flows.csv 'trade ~ above_median(trade)' --study %s", fx->dir, fx->dir);
-    expect_error(tmp, args, "not a city or pair characteristic");
+    cli_expect_error(tmp, args, "not a city or pair characteristic", 1);
     snprintf(args, sizeof args, "reg %s/flows.csv 'trade ~ partner' --study %s/nowhere", fx->dir, fx->dir);
-    expect_error(tmp, args, "cities.csv");
+    cli_expect_error(tmp, args, "cities.csv", 1);
 
     snprintf(args, sizeof args, "balance --study %s --bandwidth 100 --vars 'west_minority_share' --vcov iid", fx->dir);
-    r = run(tmp, args);
+    r = cli_run(tmp, args);
     if (r.status != 0)
         fail_msg("%s", r.err);
     assert_non_null(strstr(r.out, "joint Wald F"));
     assert_non_null(strstr(r.out, "west_minority_share"));
     assert_non_null(strstr(r.out, "segment pairs, 100 km"));
-    run_free(&r);
+    cli_result_free(&r);
     snprintf(args, sizeof args, "balance --study %s --format json", fx->dir);
-    r = run(tmp, args);
+    r = cli_run(tmp, args);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "\"sample\":\"no segment FE\""));
-    run_free(&r);
+    cli_result_free(&r);
     snprintf(args, sizeof args, "balance --study %s --bandwidth 100,-1", fx->dir);
-    expect_error(tmp, args, "bandwidth '-1' is not a positive number");
+    cli_expect_error(tmp, args, "bandwidth '-1' is not a positive number", 1);
     snprintf(args, sizeof args, "balance --study %s --vcov cluster", fx->dir);
-    expect_error(tmp, args, "--vcov must be hetero or iid");
+    cli_expect_error(tmp, args, "--vcov must be hetero or iid", 1);
     testutil_rmdir(tmp);
 }
 
