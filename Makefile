@@ -17,9 +17,10 @@ DEB_TEST_PACKAGES := chromium
 
 all: build
 
-# Installs missing Debian packages (idempotent; needs root, as on CI).
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# Installs the missing ones of a list of Debian packages (idempotent; needs
+# root, as on CI).
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -27,17 +28,14 @@ deps:
 	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install:$$missing" >&2; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+endef
 
-# The test-only packages, installed the same way.
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
+
+# The test-only packages (Chromium for the HTML report test).
 deps-test:
-	@missing=""; for p in $(DEB_TEST_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install:$$missing" >&2; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	$(call install_missing,$(DEB_TEST_PACKAGES))
 
 build: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
