@@ -18,6 +18,20 @@ typedef enum { GRAVRD_VCOV_IID = 0, GRAVRD_VCOV_HETERO, GRAVRD_VCOV_CLUSTER } gr
 /* Small-sample corrections: FIXEST = fixest's defaults; STATA = reghdfe's. */
 typedef enum { GRAVRD_SSC_FIXEST = 0, GRAVRD_SSC_STATA } gravrd_ssc_rule;
 
+/* Evaluated inputs shared across gravrd_reg calls on one frame: outcome,
+ * regressor and subset expressions (by deparsed text and the env's call and
+ * user pointers), group codes of columns and of '^' combinations (FE,
+ * clusters) and of --split columns. A second model on the frame reuses
+ * them; results are bit-identical with and without a cache. Safe to share
+ * between concurrent gravrd_reg calls (a mutex guards the index; entries
+ * never change once added). The frame's existing columns must not change
+ * while the cache lives (adding columns is fine), and an env's functions
+ * must give the same values for the same call/user pointers. Memory grows
+ * with every distinct input (8 or 4 bytes a row each) until freed. */
+typedef struct gravrd_reg_cache gravrd_reg_cache;
+gravrd_reg_cache *gravrd_reg_cache_new(const gravrd_frame *frame); /* NULL when out of memory */
+void gravrd_reg_cache_free(gravrd_reg_cache *cache);
+
 typedef struct {
     const char *subset;        /* expression; rows where it is true (NA = false) */
     const char *split;         /* column; one estimation per value */
@@ -35,6 +49,7 @@ typedef struct {
                                   (one-way clustering only) */
     int no_shortcuts;          /* 1: always the general path (no collapse of balanced
                                   cell x month panels; docs/algorithms.md), for tests */
+    gravrd_reg_cache *cache;   /* NULL = none; ignored when made for another frame */
 } gravrd_reg_options;
 
 void gravrd_reg_options_init(gravrd_reg_options *opt);

@@ -45,7 +45,8 @@ void model_data_free(model_data *md)
     free(md->cluster_names);
     for (int v = 0; v < md->n_vars; v++) {
         free(md->var_names[v]);
-        free(md->var_codes_VN[v]);
+        if (!md->from_cache)
+            free(md->var_codes_VN[v]);
     }
     free(md->var_names);
     free(md->var_codes_VN);
@@ -122,8 +123,8 @@ static int dense_integer_codes(const gravrd_column *col, size_t N, int32_t *code
     return 1;
 }
 
-static gravrd_status column_codes(const gravrd_column *col, size_t N, int32_t *codes_N, int32_t *n_groups,
-                                  gravrd_error *err)
+gravrd_status model_column_codes(const gravrd_column *col, size_t N, int32_t *codes_N, int32_t *n_groups,
+                                 gravrd_error *err)
 {
     int r = dense_integer_codes(col, N, codes_N, n_groups);
     if (r < 0)
@@ -147,17 +148,17 @@ gravrd_status model_group_codes(const gravrd_frame *frame, char *const *vars, in
                                     frame->source && frame->source[0] ? frame->source : "");
     }
     if (n_vars == 1)
-        return column_codes(gravrd_frame_find(frame, vars[0]), N, codes_N, n_groups, err);
+        return model_column_codes(gravrd_frame_find(frame, vars[0]), N, codes_N, n_groups, err);
     part_N = malloc(N * sizeof *part_N);
     tmp_N = malloc(N * sizeof *tmp_N);
     if (!part_N || !tmp_N) {
         st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory encoding %s", what);
         goto done;
     }
-    st = column_codes(gravrd_frame_find(frame, vars[0]), N, codes_N, n_groups, err);
+    st = model_column_codes(gravrd_frame_find(frame, vars[0]), N, codes_N, n_groups, err);
     for (int v = 1; v < n_vars && !st; v++) {
         int32_t n_part = 0;
-        st = column_codes(gravrd_frame_find(frame, vars[v]), N, part_N, &n_part, err);
+        st = model_column_codes(gravrd_frame_find(frame, vars[v]), N, part_N, &n_part, err);
         if (!st)
             st = gravrd_codes_combine(codes_N, *n_groups, part_N, n_part, N, tmp_N, n_groups, err);
         if (!st)
@@ -170,9 +171,9 @@ done:
 }
 
 /* *idx = index in md's cache of the codes of column `name`, grouping it on
- * first use. */
-static gravrd_status cached_var(model_data *md, const gravrd_frame *frame, const char *name, const char *what,
-                                int *idx, gravrd_error *err)
+ * first use (or taking the shared cache's codes). */
+static gravrd_status cached_var(model_data *md, const gravrd_frame *frame, gravrd_reg_cache *cache,
+                                const char *name, const char *what, int *idx, gravrd_error *err)
 {
     for (int v = 0; v < md->n_vars; v++)
         if (!strcmp(md->var_names[v], name)) {
@@ -198,13 +199,26 @@ static gravrd_status cached_var(model_data *md, const gravrd_frame *frame, const
         goto nomem;
     int v = md->n_vars;
     md->var_names[v] = dup_string(name);
+    if (cache) {
+        md->var_codes_VN[v] = NULL;
+        md->var_groups_V[v] = 0;
+        md->n_vars = v + 1;
+        if (!md->var_names[v])
+            goto nomem;
+        *idx = v;
+        char *const one[1] = {(char *)name};
+        const int32_t *codes = NULL;
+        gravrd_status st = reg_cache_codes(cache, one, 1, what, &codes, &md->var_groups_V[v], err);
+        md->var_codes_VN[v] = (int32_t *)codes; /* read-only: from_cache */
+        return st;
+    }
     md->var_codes_VN[v] = malloc((N ? N : 1) * sizeof(int32_t));
     md->var_groups_V[v] = 0;
     md->n_vars = v + 1;
     if (!md->var_names[v] || !md->var_codes_VN[v])
         goto nomem;
     *idx = v;
-    return column_codes(col, N, md->var_codes_VN[v], &md->var_groups_V[v], err);
+    return model_column_codes(col, N, md->var_codes_VN[v], &md->var_groups_V[v], err);
 nomem:
     return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory grouping column '%s'", name);
 }
@@ -218,7 +232,7 @@ static gravrd_status cached_group_codes(model_data *md, const gravrd_frame *fram
 {
     const size_t N = md->n_rows;
     int v0 = -1;
-    gravrd_status st = cached_var(md, frame, vars[0], what, &v0, err);
+    gravrd_status st = cached_var(md, frame, NULL, vars[0], what, &v0, err);
     if (st)
         return st;
     if (var_out)
@@ -235,7 +249,7 @@ static gravrd_status cached_group_codes(model_data *md, const gravrd_frame *fram
     int32_t n_acc = md->var_groups_V[v0];
     for (int k = 1; k < n_vars && !st; k++) {
         int vk = -1;
-        if ((st = cached_var(md, frame, vars[k], what, &vk, err)))
+        if ((st = cached_var(md, frame, NULL, vars[k], what, &vk, err)))
             break;
         if (var_out && k < 2)
             var_out[k] = vk;
@@ -261,14 +275,35 @@ static double *bare_numeric_column(const gravrd_frame *frame, const gravrd_expr 
     return col && col->type == GRAVRD_COL_NUMERIC ? col->num_N : NULL;
 }
 
+/* With a cache: the combined codes of vars (cache indices of the first two
+ * in var_out when not NULL), every column also registered in md's list as
+ * the uncached path does, so the collapse sees the same structure. */
+static gravrd_status shared_group_codes(model_data *md, const gravrd_frame *frame, gravrd_reg_cache *cache,
+                                        char *const *vars, int n_vars, const char *what, const int32_t **codes_N,
+                                        int32_t *n_groups, int *var_out, gravrd_error *err)
+{
+    gravrd_status st = GRAVRD_OK;
+    for (int k = 0; k < n_vars && !st; k++) {
+        int vk = -1;
+        st = cached_var(md, frame, cache, vars[k], what, &vk, err);
+        if (!st && var_out && k < 2)
+            var_out[k] = vk;
+    }
+    return st ? st : reg_cache_codes(cache, vars, n_vars, what, codes_N, n_groups, err);
+}
+
 gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *f, const gravrd_fe_term *clusters,
-                               int n_clusters, const gravrd_eval_env *env_in, model_data *md, gravrd_error *err)
+                               int n_clusters, const gravrd_eval_env *env_in, gravrd_reg_cache *cache, model_data *md,
+                               gravrd_error *err)
 {
     const size_t N = frame->n_rows;
     gravrd_status st = GRAVRD_OK;
     gravrd_eval_env env = {frame, env_in ? env_in->call : NULL, env_in ? env_in->user : NULL};
     memset(md, 0, sizeof *md);
     md->n_rows = N;
+    if (cache && !reg_cache_usable(cache, frame))
+        cache = NULL;
+    md->from_cache = cache != NULL;
     double *factor_N = NULL;
 
     md->outcome_ON = calloc((size_t)f->n_outcomes, sizeof *md->outcome_ON);
@@ -289,11 +324,11 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
     if (md->fe_var_Q2)
         for (int q = 0; q < 2 * f->n_fes; q++)
             md->fe_var_Q2[q] = -1;
-    factor_N = malloc((N ? N : 1) * sizeof *factor_N);
+    factor_N = cache ? NULL : malloc((N ? N : 1) * sizeof *factor_N);
     if (!md->outcome_ON || !md->term_KN || !md->term_names || !md->fe_QN || !md->fe_groups_Q || !md->fe_names ||
         !md->cluster_CN || !md->cluster_groups_C || !md->cluster_names || !md->fe_n_vars_Q || !md->fe_var_Q2 ||
         !md->outcome_borrowed_O || !md->term_borrowed_K || !md->fe_shared_Q || !md->cluster_shared_C ||
-        !factor_N)
+        (!cache && !factor_N))
         goto nomem;
 
     /* A bare column is read in place: copying a million-row column costs
@@ -306,6 +341,15 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
             md->n_outcomes = j + 1;
             continue;
         }
+        if (cache) { /* the shared values, read-only like a frame column */
+            const double *y = NULL;
+            md->outcome_borrowed_O[j] = 1;
+            md->n_outcomes = j + 1;
+            if ((st = reg_cache_expr(cache, f->outcomes[j], &env, &y, err)))
+                goto fail;
+            md->outcome_ON[j] = (double *)y;
+            continue;
+        }
         md->outcome_ON[j] = malloc((N ? N : 1) * sizeof(double));
         md->n_outcomes = j + 1;
         if (!md->outcome_ON[j])
@@ -315,6 +359,18 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
     }
     for (int t = 0; t < f->n_terms; t++) {
         double *bare = N && f->terms[t].n_factors == 1 ? bare_numeric_column(frame, f->terms[t].factors[0]) : NULL;
+        if (!bare && cache) {
+            const double *x = NULL;
+            md->term_borrowed_K[t] = 1;
+            md->term_names[t] = dup_string(f->terms[t].name);
+            md->n_terms = t + 1;
+            if (!md->term_names[t])
+                goto nomem;
+            if ((st = reg_cache_term(cache, &f->terms[t], &env, &x, err)))
+                goto fail;
+            md->term_KN[t] = (double *)x; /* read-only */
+            continue;
+        }
         md->term_KN[t] = bare ? bare : malloc((N ? N : 1) * sizeof(double));
         md->term_borrowed_K[t] = bare != NULL;
         md->term_names[t] = dup_string(f->terms[t].name);
@@ -340,12 +396,21 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
             goto nomem;
         if (f->fes[q].n_vars == 1) { /* the cached codes themselves */
             int v = -1;
-            if ((st = cached_var(md, frame, f->fes[q].vars[0], "the fixed effects", &v, err)))
+            if ((st = cached_var(md, frame, cache, f->fes[q].vars[0], "the fixed effects", &v, err)))
                 goto fail;
             md->fe_QN[q] = md->var_codes_VN[v];
             md->fe_groups_Q[q] = md->var_groups_V[v];
             md->fe_shared_Q[q] = 1;
             md->fe_var_Q2[2 * q] = v;
+            continue;
+        }
+        if (cache) {
+            const int32_t *codes = NULL;
+            md->fe_shared_Q[q] = 1;
+            if ((st = shared_group_codes(md, frame, cache, f->fes[q].vars, f->fes[q].n_vars, "the fixed effects",
+                                         &codes, &md->fe_groups_Q[q], md->fe_var_Q2 + 2 * q, err)))
+                goto fail;
+            md->fe_QN[q] = (int32_t *)codes; /* read-only */
             continue;
         }
         if (!(md->fe_QN[q] = malloc((N ? N : 1) * sizeof(int32_t))))
@@ -361,11 +426,20 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
             goto nomem;
         if (clusters[c].n_vars == 1) { /* the cached codes themselves */
             int v = -1;
-            if ((st = cached_var(md, frame, clusters[c].vars[0], "--cluster", &v, err)))
+            if ((st = cached_var(md, frame, cache, clusters[c].vars[0], "--cluster", &v, err)))
                 goto fail;
             md->cluster_CN[c] = md->var_codes_VN[v];
             md->cluster_groups_C[c] = md->var_groups_V[v];
             md->cluster_shared_C[c] = 1;
+            continue;
+        }
+        if (cache) {
+            const int32_t *codes = NULL;
+            md->cluster_shared_C[c] = 1;
+            if ((st = shared_group_codes(md, frame, cache, clusters[c].vars, clusters[c].n_vars, "--cluster",
+                                         &codes, &md->cluster_groups_C[c], NULL, err)))
+                goto fail;
+            md->cluster_CN[c] = (int32_t *)codes; /* read-only */
             continue;
         }
         if (!(md->cluster_CN[c] = malloc((N ? N : 1) * sizeof(int32_t))))

@@ -39,6 +39,10 @@ typedef struct {
      * (read-only; freed with the cache). */
     uint8_t *fe_shared_Q;
     uint8_t *cluster_shared_C;
+    /* Built with a gravrd_reg_cache: the column codes above, combined FE
+     * and cluster codes and evaluated expressions belong to the cache
+     * (read-only; not freed here). */
+    int from_cache;
 } model_data;
 
 /* Group codes of a '^'-combination of columns (a single column when
@@ -46,8 +50,30 @@ typedef struct {
 gravrd_status model_group_codes(const gravrd_frame *frame, char *const *vars, int n_vars, const char *what,
                                 int32_t *codes_N, int32_t *n_groups, gravrd_error *err);
 
+/* Codes of one column (dense integer table or gravrd_column_group_codes;
+ * the same codes either way). */
+gravrd_status model_column_codes(const gravrd_column *col, size_t N, int32_t *codes_N, int32_t *n_groups,
+                                 gravrd_error *err);
+
+/* cache may be NULL (everything computed here and owned by md). */
 gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *f, const gravrd_fe_term *clusters,
-                               int n_clusters, const gravrd_eval_env *env, model_data *md, gravrd_error *err);
+                               int n_clusters, const gravrd_eval_env *env, gravrd_reg_cache *cache, model_data *md,
+                               gravrd_error *err);
+
+/* ---- reg_cache.c: the shared inputs (pointers valid until the cache is
+ * freed; read-only) ---- */
+int reg_cache_usable(const gravrd_reg_cache *c, const gravrd_frame *frame);
+gravrd_status reg_cache_expr(gravrd_reg_cache *c, const gravrd_expr *expr, const gravrd_eval_env *env,
+                             const double **out_N, gravrd_error *err);
+gravrd_status reg_cache_term(gravrd_reg_cache *c, const gravrd_term *term, const gravrd_eval_env *env,
+                             const double **out_N, gravrd_error *err);
+/* Codes of a '^'-combination (one column when n_vars == 1), as
+ * model_group_codes gives them. */
+gravrd_status reg_cache_codes(gravrd_reg_cache *c, char *const *vars, int n_vars, const char *what,
+                              const int32_t **codes_N, int32_t *n_groups, gravrd_error *err);
+/* A --split column's codes and labels, as gravrd_column_group_codes. */
+gravrd_status reg_cache_split(gravrd_reg_cache *c, const char *name, const int32_t **codes_N, int32_t *n_groups,
+                              char *const **labels, gravrd_error *err);
 void model_data_free(model_data *md);
 
 #endif

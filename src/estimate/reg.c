@@ -339,6 +339,10 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
     double *subset_N = NULL;
     gravrd_reg_results *res = calloc(1, sizeof *res);
     const size_t N = frame->n_rows;
+    /* a cache made for another frame would hand out wrong columns */
+    gravrd_reg_cache *cache = reg_cache_usable(opt.cache, frame) ? opt.cache : NULL;
+    const int32_t *split_codes = NULL;     /* split_N or the cache's */
+    char *const *split_names = NULL;       /* split_labels or the cache's */
     if (!res)
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
 
@@ -357,7 +361,7 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
         st = gravrd_error_set(err, GRAVRD_ERR_INVALID, "clustered standard errors need --cluster VARS");
         goto done;
     }
-    if ((st = model_data_build(frame, f, clusters, n_clusters, opt.env, &md, err)))
+    if ((st = model_data_build(frame, f, clusters, n_clusters, opt.env, cache, &md, err)))
         goto done;
     if (N == 0) {
         st = gravrd_error_set(err, GRAVRD_ERR_EMPTY, "%s: the data have no rows",
@@ -376,12 +380,17 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
             goto done;
         }
         gravrd_eval_env env = {frame, opt.env ? opt.env->call : NULL, opt.env ? opt.env->user : NULL};
-        if (!(subset_N = malloc(N * sizeof *subset_N))) {
+        const double *sub_N = NULL;
+        if (cache) {
+            st = reg_cache_expr(cache, e, &env, &sub_N, err);
+        } else if (!(subset_N = malloc(N * sizeof *subset_N))) {
             gravrd_expr_free(e);
             free(base);
             goto nomem;
+        } else {
+            st = gravrd_expr_eval(e, &env, subset_N, err);
+            sub_N = subset_N;
         }
-        st = gravrd_expr_eval(e, &env, subset_N, err);
         gravrd_expr_free(e);
         if (st) {
             free(base);
@@ -389,7 +398,7 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
         }
         size_t kept = 0;
         for (size_t i = 0; i < N; i++) {
-            base[i] = !isnan(subset_N[i]) && subset_N[i] != 0;
+            base[i] = !isnan(sub_N[i]) && sub_N[i] != 0;
             kept += base[i];
         }
         if (kept == 0) {
@@ -406,20 +415,30 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
             st = gravrd_error_set(err, GRAVRD_ERR_INVALID, "unknown variable '%s' in --split", opt.split);
             goto done;
         }
-        if (!(split_N = malloc(N * sizeof *split_N))) {
-            free(base);
-            goto nomem;
-        }
-        if ((st = gravrd_column_group_codes(col, N, split_N, &n_split, &split_labels, err))) {
-            free(base);
-            goto done;
+        if (cache) {
+            if ((st = reg_cache_split(cache, opt.split, &split_codes, &n_split, &split_names, err))) {
+                n_split = 0; /* split_labels stays NULL */
+                free(base);
+                goto done;
+            }
+        } else {
+            if (!(split_N = malloc(N * sizeof *split_N))) {
+                free(base);
+                goto nomem;
+            }
+            if ((st = gravrd_column_group_codes(col, N, split_N, &n_split, &split_labels, err))) {
+                free(base);
+                goto done;
+            }
+            split_codes = split_N;
+            split_names = split_labels;
         }
         if (!(samples = calloc((size_t)n_split + 1, sizeof *samples))) {
             free(base);
             goto nomem;
         }
         for (int32_t g = 0; g < n_split; g++) {
-            samples[g].label = format_string("%s=%s", opt.split, split_labels[g]);
+            samples[g].label = format_string("%s=%s", opt.split, split_names[g]);
             samples[g].mask_N = malloc(N);
             n_samples = g + 1;
             if (!samples[g].label || !samples[g].mask_N) {
@@ -427,7 +446,7 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
                 goto nomem;
             }
             for (size_t i = 0; i < N; i++)
-                samples[g].mask_N[i] = base[i] && split_N[i] == g;
+                samples[g].mask_N[i] = base[i] && split_codes[i] == g;
         }
         free(base);
     } else {
@@ -466,7 +485,7 @@ done:
         free(samples[s].mask_N);
     }
     free(samples);
-    gravrd_strings_free(split_labels, (size_t)n_split);
+    gravrd_strings_free(split_labels, split_labels ? (size_t)n_split : 0); /* NULL: the cache's */
     free(split_N);
     free(subset_N);
     return st;

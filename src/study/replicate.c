@@ -178,6 +178,7 @@ gravrd_status rep_flow_frame(rep_run *r, double bandwidth, char *const *names, s
         fc = &g[r->n_frames++];
         fc->bandwidth = bandwidth;
         fc->frame = NULL;
+        fc->reg_cache = NULL;
     }
     if (!fc->frame) {
         st = gravrd_study_frame(study, flows, (const char *const *)names, n_names, &fc->frame, err);
@@ -226,9 +227,52 @@ void rep_release_frames(rep_run *r, int all)
 {
     for (size_t i = 0; i < r->n_frames; i++)
         if (all || r->frames[i].bandwidth != r->default_bandwidth) {
+            gravrd_reg_cache_free(r->frames[i].reg_cache);
+            r->frames[i].reg_cache = NULL;
             gravrd_frame_free(r->frames[i].frame);
             r->frames[i].frame = NULL;
         }
+}
+
+/* Whether a table from t on (among those run) fits a model at this
+ * bandwidth: its frame (and the cached inputs) is then kept for it. The
+ * robustness tables A.21-A.24 each revisit the 75 and 125 km frames that
+ * A.11 built; rebuilding them per table cost about a second each. */
+static int bandwidth_used_later(const rep_run *r, const gravrd_plan *plan, const uint8_t *run, size_t t, double bw)
+{
+    for (; t < plan->n_tables; t++) {
+        if (!run[t])
+            continue;
+        const gravrd_plan_table *tb = &plan->tables[t];
+        for (size_t i = 0; i < tb->n_entries; i++)
+            if (rep_bandwidth(r, tb->entries[i].settings, tb->entries[i].n_settings) == bw)
+                return 1;
+    }
+    return 0;
+}
+
+/* As rep_release_frames(r, 0), keeping the frames later tables use. */
+static void release_unused_frames(rep_run *r, const gravrd_plan *plan, const uint8_t *run, size_t next)
+{
+    for (size_t i = 0; i < r->n_frames; i++)
+        if (r->frames[i].frame && r->frames[i].bandwidth != r->default_bandwidth &&
+            !bandwidth_used_later(r, plan, run, next, r->frames[i].bandwidth)) {
+            gravrd_reg_cache_free(r->frames[i].reg_cache);
+            r->frames[i].reg_cache = NULL;
+            gravrd_frame_free(r->frames[i].frame);
+            r->frames[i].frame = NULL;
+        }
+}
+
+gravrd_reg_cache *rep_reg_cache(rep_run *r, const gravrd_frame *frame)
+{
+    for (size_t i = 0; i < r->n_frames; i++)
+        if (frame && r->frames[i].frame == frame) {
+            if (!r->frames[i].reg_cache)
+                r->frames[i].reg_cache = gravrd_reg_cache_new(frame);
+            return r->frames[i].reg_cache;
+        }
+    return NULL;
 }
 
 int rep_known_variable(rep_run *r, const gravrd_study *study, const char *name, const char *const *extra)
@@ -1495,7 +1539,7 @@ gravrd_status gravrd_replicate(const gravrd_plan *plan, const gravrd_replicate_o
             st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory running table %s", plan->tables[t].name);
             break;
         }
-        rep_release_frames(&r, 0);
+        release_unused_frames(&r, plan, run, t + 1);
         if (tab->status != GRAVRD_REP_OK)
             rep->n_failed++;
         if (opt->out_dir && gravrd_rep_table_write(tab, opt->out_dir, err)) {

@@ -23,6 +23,7 @@ typedef struct {
 typedef struct {
     double bandwidth;
     gravrd_frame *frame;
+    gravrd_reg_cache *reg_cache; /* inputs of the models fitted on frame (NULL until used) */
 } rep_frame_cache;
 
 typedef struct {
@@ -72,6 +73,11 @@ gravrd_status rep_get_flows(rep_run *r, const gravrd_frame **out, gravrd_error *
  * only outside parallel regions. */
 gravrd_status rep_flow_frame(rep_run *r, double bandwidth, char *const *names, size_t n_names,
                              const gravrd_frame **out, gravrd_error *err);
+/* The regression cache of a frame rep_flow_frame returned, made on first
+ * use; NULL for any other frame (or when out of memory: fits then run
+ * uncached). Call only outside parallel regions; the cache itself may be
+ * shared by concurrent gravrd_reg calls. Freed with the frame. */
+gravrd_reg_cache *rep_reg_cache(rep_run *r, const gravrd_frame *frame);
 /* Frees the cached frames except the one at the study's bandwidth. */
 void rep_release_frames(rep_run *r, int all);
 int rep_file_exists(const rep_run *r, const char *name);

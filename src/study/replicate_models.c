@@ -424,7 +424,7 @@ typedef struct {
 } batch_job;
 
 static void fit_job(rep_run *r, const colspec *cols, batch_job *job, const gravrd_frame *frame,
-                    const gravrd_eval_env *env, int threads)
+                    const gravrd_eval_env *env, int threads, gravrd_reg_cache *cache)
 {
     char *formula = batch_formula(cols, job->idx, job->m);
     if (!formula) {
@@ -433,6 +433,7 @@ static void fit_job(rep_run *r, const colspec *cols, batch_job *job, const gravr
     }
     gravrd_reg_options ro;
     reg_options(&cols[job->idx[0]], &ro, env, threads);
+    ro.cache = cache;
     job->st = gravrd_reg(frame, formula, &ro, &job->res, &job->err);
     free(formula);
     (void)r;
@@ -481,11 +482,17 @@ static gravrd_status run_jobs(rep_run *r, gravrd_rep_table *out, colspec *cols, 
     if ((size_t)parallel > n_jobs)
         parallel = (int)n_jobs;
     int inner = parallel > 1 ? 1 : r->opt->threads;
+    /* Jobs share their outcomes, regressors, FE and clusters: one cache for
+     * all of them (the flow frame's, which lives across tables, or one for
+     * this group on a table's own frame). */
+    gravrd_reg_cache *local = NULL, *cache = rep_reg_cache(r, frame);
+    if (!cache && n_jobs > 1)
+        cache = local = gravrd_reg_cache_new(frame);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(parallel) if (parallel > 1)
 #endif
     for (long b = 0; b < (long)n_jobs; b++) {
-        fit_job(r, cols, &jobs[b], frame, env, inner);
+        fit_job(r, cols, &jobs[b], frame, env, inner, cache);
 #ifdef _OPENMP
 #pragma omp critical(gravrd_replicate_progress)
 #endif
@@ -497,7 +504,7 @@ static gravrd_status run_jobs(rep_run *r, gravrd_rep_table *out, colspec *cols, 
         if (job->st && job->st != GRAVRD_ERR_NOMEM && job->m > 1) {
             for (size_t i = 0; i < job->m && !st; i++) {
                 batch_job one = {job->idx + i, 1, NULL, GRAVRD_OK, {0}};
-                fit_job(r, cols, &one, frame, env, r->opt->threads);
+                fit_job(r, cols, &one, frame, env, r->opt->threads, cache);
                 st = take_job(r, out, cols, &one, err);
                 gravrd_reg_results_free(one.res);
             }
@@ -505,6 +512,7 @@ static gravrd_status run_jobs(rep_run *r, gravrd_rep_table *out, colspec *cols, 
             st = take_job(r, out, cols, job, err);
         }
     }
+    gravrd_reg_cache_free(local);
     return st;
 }
 

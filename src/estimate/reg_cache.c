@@ -1,0 +1,319 @@
+/* reg_cache.c - inputs of gravrd_reg shared across calls on one frame (see
+ * gravrd/estimate.h and docs/algorithms.md "The input cache").
+ *
+ * The study fits well over a hundred models on a handful of frames, and most
+ * of them share their outcomes, regressors, FE and clusters; evaluating
+ * log1p(trade) or grouping exp_city^month again for every model costs more
+ * than the collapsed fit itself. Each entry is computed by exactly the code
+ * the uncached path runs (same functions, same order of combination), so the
+ * numbers cannot differ.
+ *
+ * Concurrency: the mutex guards only the entry index. Values are computed
+ * outside the lock (two workers may compute the same entry at once; the
+ * second to finish frees its copy and takes the first's, which is
+ * identical), and an entry never changes or moves once added, so the
+ * pointers handed out stay valid without the lock until the cache is freed. */
+#include "model_data.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *key;                 /* "e:" expression, "t:" term, "c:" codes, "s:" split */
+    gravrd_eval_call_fn call;  /* env of an evaluated expression (else NULL) */
+    void *user;
+    double *x_N;               /* "e:" and "t:" */
+    int32_t *codes_N;          /* "c:" and "s:" */
+    int32_t n_groups;
+    char **labels;             /* "s:" */
+} cache_entry;
+
+struct gravrd_reg_cache {
+    const gravrd_frame *frame;
+    pthread_mutex_t mu;
+    cache_entry **entries;
+    size_t n, cap;
+};
+
+gravrd_reg_cache *gravrd_reg_cache_new(const gravrd_frame *frame)
+{
+    gravrd_reg_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    if (pthread_mutex_init(&c->mu, NULL)) {
+        free(c);
+        return NULL;
+    }
+    c->frame = frame;
+    return c;
+}
+
+static void entry_free(cache_entry *e)
+{
+    if (!e)
+        return;
+    free(e->key);
+    free(e->x_N);
+    free(e->codes_N);
+    gravrd_strings_free(e->labels, e->labels ? (size_t)e->n_groups : 0);
+    free(e);
+}
+
+void gravrd_reg_cache_free(gravrd_reg_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        entry_free(c->entries[i]);
+    free(c->entries);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+int reg_cache_usable(const gravrd_reg_cache *c, const gravrd_frame *frame)
+{
+    return c && c->frame == frame;
+}
+
+static cache_entry *find_locked(gravrd_reg_cache *c, const char *key, gravrd_eval_call_fn call, void *user)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        cache_entry *e = c->entries[i];
+        if (e->call == call && e->user == user && !strcmp(e->key, key))
+            return e;
+    }
+    return NULL;
+}
+
+static cache_entry *lookup(gravrd_reg_cache *c, const char *key, gravrd_eval_call_fn call, void *user)
+{
+    pthread_mutex_lock(&c->mu);
+    cache_entry *e = find_locked(c, key, call, user);
+    pthread_mutex_unlock(&c->mu);
+    return e;
+}
+
+/* Adds e (owned by the cache from now on) unless an equal key arrived
+ * meanwhile, in which case e is freed; returns the entry to use, NULL when
+ * out of memory (e freed). */
+static cache_entry *insert(gravrd_reg_cache *c, cache_entry *e)
+{
+    pthread_mutex_lock(&c->mu);
+    cache_entry *have = find_locked(c, e->key, e->call, e->user);
+    if (!have && c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 32;
+        cache_entry **g = realloc(c->entries, cap * sizeof *g);
+        if (g) {
+            c->entries = g;
+            c->cap = cap;
+        }
+    }
+    if (!have && c->n < c->cap)
+        c->entries[c->n++] = have = e;
+    pthread_mutex_unlock(&c->mu);
+    if (have != e)
+        entry_free(e);
+    return have;
+}
+
+static char *key_of(const char *prefix, char *const *parts, int n, const char *sep)
+{
+    size_t len = strlen(prefix) + 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(parts[i]) + strlen(sep);
+    char *k = malloc(len);
+    if (!k)
+        return NULL;
+    strcpy(k, prefix);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            strcat(k, sep);
+        strcat(k, parts[i]);
+    }
+    return k;
+}
+
+static gravrd_status nomem(gravrd_error *err, const char *what)
+{
+    return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory caching %s", what);
+}
+
+/* The values of the product of factors (one factor: an expression), keyed
+ * by their deparsed texts; computed as model_data_build does. */
+static gravrd_status cached_product(gravrd_reg_cache *c, gravrd_expr *const *factors, int n_factors,
+                                    const gravrd_eval_env *env, const double **out_N, gravrd_error *err)
+{
+    const size_t N = c->frame->n_rows;
+    char **texts = calloc((size_t)n_factors, sizeof *texts);
+    if (!texts)
+        return nomem(err, "an expression");
+    gravrd_status st = GRAVRD_OK;
+    for (int m = 0; m < n_factors && !st; m++)
+        if (!(texts[m] = gravrd_expr_deparse(factors[m])))
+            st = nomem(err, "an expression");
+    /* \x1f cannot occur in a deparsed expression: keys are unambiguous */
+    char *key = st ? NULL : key_of(n_factors == 1 ? "e:" : "t:", texts, n_factors, "\x1f");
+    for (int m = 0; m < n_factors; m++)
+        free(texts[m]);
+    free(texts);
+    if (st)
+        return st;
+    if (!key)
+        return nomem(err, "an expression");
+    cache_entry *e = lookup(c, key, env->call, env->user);
+    if (e) {
+        free(key);
+        *out_N = e->x_N;
+        return GRAVRD_OK;
+    }
+    e = calloc(1, sizeof *e);
+    double *x = malloc((N ? N : 1) * sizeof *x);
+    if (!e || !x) {
+        free(e);
+        free(x);
+        free(key);
+        return nomem(err, "an expression");
+    }
+    e->key = key;
+    e->call = env->call;
+    e->user = env->user;
+    e->x_N = x;
+    if (n_factors == 1) {
+        st = gravrd_expr_eval(factors[0], env, x, err);
+    } else {
+        /* each factor from the cache, multiplied in formula order as the
+         * uncached path does (same rounding) */
+        for (int m = 0; m < n_factors && !st; m++) {
+            const double *f_N = NULL;
+            st = cached_product(c, factors + m, 1, env, &f_N, err);
+            if (st)
+                break;
+            if (m == 0)
+                memcpy(x, f_N, N * sizeof *x);
+            else
+                for (size_t i = 0; i < N; i++)
+                    x[i] *= f_N[i];
+        }
+    }
+    if (st) {
+        entry_free(e);
+        return st;
+    }
+    if (!(e = insert(c, e)))
+        return nomem(err, "an expression");
+    *out_N = e->x_N;
+    return GRAVRD_OK;
+}
+
+gravrd_status reg_cache_expr(gravrd_reg_cache *c, const gravrd_expr *expr, const gravrd_eval_env *env,
+                             const double **out_N, gravrd_error *err)
+{
+    gravrd_expr *one = (gravrd_expr *)expr; /* not modified */
+    return cached_product(c, &one, 1, env, out_N, err);
+}
+
+gravrd_status reg_cache_term(gravrd_reg_cache *c, const gravrd_term *term, const gravrd_eval_env *env,
+                             const double **out_N, gravrd_error *err)
+{
+    return cached_product(c, term->factors, term->n_factors, env, out_N, err);
+}
+
+gravrd_status reg_cache_codes(gravrd_reg_cache *c, char *const *vars, int n_vars, const char *what,
+                              const int32_t **codes_N, int32_t *n_groups, gravrd_error *err)
+{
+    const gravrd_frame *frame = c->frame;
+    const size_t N = frame->n_rows;
+    char *key = key_of("c:", vars, n_vars, "^");
+    if (!key)
+        return nomem(err, what);
+    cache_entry *e = lookup(c, key, NULL, NULL);
+    if (e) {
+        free(key);
+        *codes_N = e->codes_N;
+        *n_groups = e->n_groups;
+        return GRAVRD_OK;
+    }
+    gravrd_status st = GRAVRD_OK;
+    e = calloc(1, sizeof *e);
+    int32_t *codes = malloc((N ? N : 1) * sizeof *codes);
+    if (!e || !codes) {
+        free(e);
+        free(codes);
+        free(key);
+        return nomem(err, what);
+    }
+    e->key = key;
+    e->codes_N = codes;
+    if (n_vars == 1) {
+        const gravrd_column *col = gravrd_frame_find(frame, vars[0]);
+        if (!col)
+            st = gravrd_error_set(err, GRAVRD_ERR_INVALID, "unknown variable '%s' in %s%s%s", vars[0], what,
+                                  frame->source && frame->source[0] ? " (data: " : "",
+                                  frame->source && frame->source[0] ? frame->source : "");
+        else
+            st = model_column_codes(col, N, codes, &e->n_groups, err);
+    } else {
+        /* (a^b)^c: the prefix's codes combined with the last column's, the
+         * same left-to-right sequence of gravrd_codes_combine the uncached
+         * path runs, so the prefix is itself a reusable entry */
+        const int32_t *pre = NULL, *last = NULL;
+        int32_t n_pre = 0, n_last = 0;
+        st = reg_cache_codes(c, vars, n_vars - 1, what, &pre, &n_pre, err);
+        if (!st)
+            st = reg_cache_codes(c, vars + n_vars - 1, 1, what, &last, &n_last, err);
+        if (!st)
+            st = gravrd_codes_combine(pre, n_pre, last, n_last, N, codes, &e->n_groups, err);
+    }
+    if (st) {
+        entry_free(e);
+        return st;
+    }
+    if (!(e = insert(c, e)))
+        return nomem(err, what);
+    *codes_N = e->codes_N;
+    *n_groups = e->n_groups;
+    return GRAVRD_OK;
+}
+
+gravrd_status reg_cache_split(gravrd_reg_cache *c, const char *name, const int32_t **codes_N, int32_t *n_groups,
+                              char *const **labels, gravrd_error *err)
+{
+    const gravrd_frame *frame = c->frame;
+    const size_t N = frame->n_rows;
+    char *const parts[1] = {(char *)name};
+    char *key = key_of("s:", parts, 1, "");
+    if (!key)
+        return nomem(err, "--split");
+    cache_entry *e = lookup(c, key, NULL, NULL);
+    if (!e) {
+        const gravrd_column *col = gravrd_frame_find(frame, name);
+        if (!col) {
+            free(key);
+            return gravrd_error_set(err, GRAVRD_ERR_INVALID, "unknown variable '%s' in --split", name);
+        }
+        e = calloc(1, sizeof *e);
+        int32_t *codes = malloc((N ? N : 1) * sizeof *codes);
+        if (!e || !codes) {
+            free(e);
+            free(codes);
+            free(key);
+            return nomem(err, "--split");
+        }
+        e->key = key;
+        e->codes_N = codes;
+        gravrd_status st = gravrd_column_group_codes(col, N, codes, &e->n_groups, &e->labels, err);
+        if (st) {
+            entry_free(e);
+            return st;
+        }
+        if (!(e = insert(c, e)))
+            return nomem(err, "--split");
+    } else {
+        free(key);
+    }
+    *codes_N = e->codes_N;
+    *n_groups = e->n_groups;
+    *labels = e->labels;
+    return GRAVRD_OK;
+}
