@@ -75,6 +75,20 @@ static int fe_nested_in(const int32_t *fe_n, int32_t n_levels, const int32_t *cl
     return nested;
 }
 
+/* dst[0..] = src[i] for the kept rows i <= last (the last kept row), in
+ * order. Branch-free: every row is stored at the next free slot, which
+ * advances only for kept rows; no slot beyond the last kept one is touched
+ * (before row last, at most n - 1 kept rows are counted). */
+static void gather_rows(double *restrict dst, const double *restrict src, const uint8_t *restrict keep_N,
+                        size_t last)
+{
+    size_t r = 0;
+    for (size_t i = 0; i <= last; i++) {
+        dst[r] = src[i];
+        r += keep_N[i] != 0;
+    }
+}
+
 uint64_t ols_sample_hash(const uint8_t *keep_N, size_t N)
 {
     /* FNV-style over whole 64-bit indices (one multiply per row, not eight:
@@ -164,6 +178,9 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
     w.cl_groups = calloc((size_t)md->n_cluster + 1, sizeof *w.cl_groups);
     if ((!whole && !w.y_orig) || !w.data || !w.fe_q || !w.cl_c || !w.cl_groups)
         goto nomem;
+    size_t last = N - 1; /* the last kept row */
+    while (!keep_N[last])
+        last--;
     for (int j = 0; j < n_y; j++) {
         const double *src = md->outcome_ON[outcome_J[j]];
         if (whole) {
@@ -171,10 +188,7 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
             continue;
         }
         double *dst = w.y_orig + (size_t)j * n;
-        size_t r = 0;
-        for (size_t i = 0; i < N; i++)
-            if (keep_N[i])
-                dst[r++] = src[i];
+        gather_rows(dst, src, keep_N, last);
         memcpy(w.data + (size_t)j * n, dst, n * sizeof(double));
     }
     for (int t = 0; t < n_x; t++) {
@@ -189,10 +203,7 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
             memcpy(dst, src, n * sizeof(double));
             continue;
         }
-        size_t r = 0;
-        for (size_t i = 0; i < N; i++)
-            if (keep_N[i])
-                dst[r++] = src[i];
+        gather_rows(dst, src, keep_N, last);
     }
     for (int q = 0; q < md->n_fe; q++) {
         if (whole) {

@@ -140,18 +140,28 @@ static gravrd_status fit_sample(const model_data *md, const gravrd_formula *f, c
 
     size_t n_sample = 0;
     char detail[1024] = "";
+    const uint8_t *restrict mask = sample->mask_N;
     for (size_t i = 0; i < N; i++)
-        n_sample += sample->mask_N[i] != 0;
-    memcpy(rhs_ok, sample->mask_N, N);
-    /* Missing values per variable, for the warning and for --strict. */
+        n_sample += mask[i] != 0;
+    memcpy(rhs_ok, mask, N);
+    /* Missing values per variable, for the warning and for --strict. Each
+     * variable is first counted without branches (a mask with scattered
+     * rows mispredicts); rows are cleared in a second pass only when some
+     * value is missing. */
     for (int t = 0; t < md->n_terms; t++) {
+        const double *restrict x = md->term_KN[t];
         size_t bad = 0, first = 0;
         for (size_t i = 0; i < N; i++)
-            if (sample->mask_N[i] && !isfinite(md->term_KN[t][i])) {
-                if (!bad++)
-                    first = i;
-                rhs_ok[i] = 0;
-            }
+            bad += (size_t)((mask[i] != 0) & !isfinite(x[i]));
+        if (bad) {
+            int seen = 0;
+            for (size_t i = 0; i < N; i++)
+                if (mask[i] && !isfinite(x[i])) {
+                    if (!seen++)
+                        first = i;
+                    rhs_ok[i] = 0;
+                }
+        }
         if (bad && opt->strict)
             goto strict_fail_term;
         describe_missing(detail, sizeof detail, md->term_names[t], bad);
@@ -167,13 +177,19 @@ static gravrd_status fit_sample(const model_data *md, const gravrd_formula *f, c
     for (int q = 0; q < md->n_fe + md->n_cluster; q++) {
         const int32_t *code = q < md->n_fe ? md->fe_QN[q] : md->cluster_CN[q - md->n_fe];
         const char *name = q < md->n_fe ? md->fe_names[q] : md->cluster_names[q - md->n_fe];
+        const int32_t *restrict cq = code;
         size_t bad = 0, first = 0;
         for (size_t i = 0; i < N; i++)
-            if (sample->mask_N[i] && code[i] < 0) {
-                if (!bad++)
-                    first = i;
-                rhs_ok[i] = 0;
-            }
+            bad += (size_t)((mask[i] != 0) & (cq[i] < 0));
+        if (bad) {
+            int seen = 0;
+            for (size_t i = 0; i < N; i++)
+                if (mask[i] && cq[i] < 0) {
+                    if (!seen++)
+                        first = i;
+                    rhs_ok[i] = 0;
+                }
+        }
         if (bad && opt->strict) {
             st = gravrd_error_set(err, GRAVRD_ERR_DATA,
                                   "%s: %zu rows have a missing value of %s (first: data row %zu); "
@@ -186,14 +202,21 @@ static gravrd_status fit_sample(const model_data *md, const gravrd_formula *f, c
     for (int j = 0; j < n_out; j++) {
         if (!(ok_J[j] = malloc(N ? N : 1)))
             goto nomem;
+        const double *restrict y = md->outcome_ON[j];
+        uint8_t *restrict okj = ok_J[j];
         size_t bad = 0, first = 0, usable = 0;
         for (size_t i = 0; i < N; i++) {
-            int y_ok = isfinite(md->outcome_ON[j][i]);
-            if (sample->mask_N[i] && !y_ok && !bad++)
-                first = i;
-            ok_J[j][i] = rhs_ok[i] && y_ok;
-            usable += ok_J[j][i];
+            uint8_t y_ok = (uint8_t)(isfinite(y[i]) != 0);
+            bad += (size_t)((mask[i] != 0) & !y_ok);
+            okj[i] = (uint8_t)((rhs_ok[i] != 0) & y_ok);
+            usable += okj[i];
         }
+        if (bad)
+            for (size_t i = 0; i < N; i++)
+                if (mask[i] && !isfinite(y[i])) {
+                    first = i;
+                    break;
+                }
         if (bad && opt->strict) {
             st = gravrd_error_set(err, GRAVRD_ERR_DATA,
                                   "%s: %zu rows have a missing or non-finite value of %s (first: data row %zu); "
