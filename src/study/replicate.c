@@ -741,12 +741,19 @@ static double select_k(double *x, size_t n, size_t k)
     return x[k];
 }
 
-/* R's type-7 quantile of the n values in x (reordered). */
-static double quantile7(double *x, size_t n, double p)
+/* R's type-7 quantile of the n values in x (reordered). *from (0 at the
+ * first call) is a position such that x[0..from-1] are the smallest values
+ * in order-statistic sense (every one <= every value after them), as
+ * select_k leaves them; the selection then runs on x[from..] only, and
+ * *from is advanced past position k for the next, larger p. The values
+ * returned are order statistics, so they do not depend on it. */
+static double quantile7(double *x, size_t n, double p, size_t *from)
 {
     double h = (double)(n - 1) * p;
     size_t k = (size_t)floor(h);
-    double a = select_k(x, n, k);
+    size_t f = *from <= k ? *from : 0;
+    double a = select_k(x + f, n - f, k - f);
+    *from = k + 1;
     if (k + 1 >= n || h == (double)k)
         return a;
     /* the next order statistic is the smallest value above position k */
@@ -779,9 +786,10 @@ static void describe(double *x, size_t n, gravrd_rep_row *row)
     row->sd = n > 1 ? sqrt(ss / (double)(n - 1)) : NAN;
     row->min = mn;
     row->max = mx;
-    row->p25 = quantile7(x, n, 0.25);
-    row->p50 = quantile7(x, n, 0.50);
-    row->p75 = quantile7(x, n, 0.75);
+    size_t from = 0;
+    row->p25 = quantile7(x, n, 0.25, &from);
+    row->p50 = quantile7(x, n, 0.50, &from);
+    row->p75 = quantile7(x, n, 0.75, &from);
 }
 
 static gravrd_status eval_on(const gravrd_frame *f, const gravrd_study *study, const char *text, double *out_N,
