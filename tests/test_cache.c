@@ -257,12 +257,50 @@ static void test_shared_by_threads(void **state)
     gravrd_frame_free(f);
 }
 
+/* --strict names the count and the first row with a missing value of an
+ * outcome, a regressor or an FE, in the sample, with and without a cache
+ * (the counts are taken without branches, the first row in a second pass
+ * only when something is missing). y2 is missing in rows 5, 42, 79, ... */
+static void test_strict_first_missing_row(void **state)
+{
+    (void)state;
+    gravrd_frame *f = make_panel(11, 1);
+    gravrd_reg_cache *cache = gravrd_reg_cache_new(f);
+    assert_non_null(cache);
+    size_t n = f->n_rows, n_missing = 0;
+    for (size_t r = 0; r < n; r++)
+        n_missing += r % 37 == 5;
+    char want[128];
+    static const char *const formulas[] = {"y2 ~ x1 | e^t", "x1 ~ y2 | e^t", "log(y) ~ x1 + y2"};
+    for (int k = 0; k < 3; k++)
+        for (int c = 0; c < 2; c++) {
+            gravrd_reg_options opt;
+            gravrd_reg_options_init(&opt);
+            opt.strict = 1;
+            opt.cache = c ? cache : NULL;
+            gravrd_reg_results *res = NULL;
+            gravrd_error err = {0};
+            assert_int_equal(gravrd_reg(f, formulas[k], &opt, &res, &err), GRAVRD_ERR_DATA);
+            assert_null(res);
+            snprintf(want, sizeof want, "%zu rows have a missing or non-finite value of y2 (first: data row 6)",
+                     n_missing);
+            assert_non_null(strstr(err.message, want));
+            /* a subset leaving out row 5: the first in the sample is 42 */
+            opt.subset = "pair != 1 | t != 6";
+            assert_int_equal(gravrd_reg(f, formulas[k], &opt, &res, &err), GRAVRD_ERR_DATA);
+            assert_non_null(strstr(err.message, "(first: data row 43)"));
+        }
+    gravrd_reg_cache_free(cache);
+    gravrd_frame_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cached_equals_uncached),
         cmocka_unit_test(test_errors_not_cached_and_other_frame_ignored),
         cmocka_unit_test(test_shared_by_threads),
+        cmocka_unit_test(test_strict_first_missing_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
