@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,5 +44,25 @@ int arg_double(const char *text, double *out)
     if (errno || end == text || *end || !isfinite(v))
         return -1;
     *out = v;
+    return 0;
+}
+
+int arg_km(const char *cmd, const char *name, const char *value, double *out)
+{
+    double v;
+    if (arg_double(value, &v) || !(v > 0)) {
+        fprintf(stderr, "gravrd %s: %s must be a positive number of km, not '%s'\n", cmd, name, value);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int arg_count(const char *cmd, const char *name, const char *value, long hi, long *out)
+{
+    if (arg_int(value, 1, hi, out)) {
+        fprintf(stderr, "gravrd %s: %s must be a positive integer, not '%s'\n", cmd, name, value);
+        return -1;
+    }
     return 0;
 }

@@ -14,4 +14,13 @@ int arg_int(const char *text, long lo, long hi, long *out);
 /* Parses a finite double; returns 0 on success. */
 int arg_double(const char *text, double *out);
 
+/* Parses a positive, finite number of km given to option `name` of
+ * `gravrd cmd`; on failure prints the one-line error
+ * "gravrd CMD: NAME must be a positive number of km, not 'VALUE'" and
+ * returns non-zero (the caller exits with 2). */
+int arg_km(const char *cmd, const char *name, const char *value, double *out);
+
+/* The same for a whole number in [1, hi]: "... must be a positive integer". */
+int arg_count(const char *cmd, const char *name, const char *value, long hi, long *out);
+
 #endif

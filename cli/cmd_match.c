@@ -77,10 +77,8 @@ int cmd_match(int argc, char **argv)
         } else if ((r = arg_value(argc, argv, &i, "--bandwidth", &value))) {
             if (r < 0)
                 goto missing;
-            if (arg_double(value, &bandwidth) || !(bandwidth > 0)) {
-                fprintf(stderr, "gravrd match: --bandwidth must be a positive number of km, not '%s'\n", value);
+            if (arg_km("match", "--bandwidth", value, &bandwidth))
                 return 2;
-            }
         } else if ((r = arg_value(argc, argv, &i, "--out", &value))) {
             if (r < 0)
                 goto missing;

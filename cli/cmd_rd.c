@@ -132,10 +132,8 @@ int cmd_rd(int argc, char **argv)
         } else if ((r = arg_value(argc, argv, &i, "--radius", &value))) {
             if (r < 0)
                 goto missing;
-            if (arg_double(value, &opt.radius_km) || !(opt.radius_km > 0)) {
-                fprintf(stderr, "gravrd rd: --radius must be a positive number of km, not '%s'\n", value);
+            if (arg_km("rd", "--radius", value, &opt.radius_km))
                 return 2;
-            }
         } else if ((r = arg_value(argc, argv, &i, "--fe", &value))) {
             if (r < 0)
                 goto missing;
@@ -161,10 +159,8 @@ int cmd_rd(int argc, char **argv)
         } else if ((r = arg_value(argc, argv, &i, "--plot-bandwidth", &value))) {
             if (r < 0)
                 goto missing;
-            if (arg_double(value, &plot_h) || !(plot_h > 0)) {
-                fprintf(stderr, "gravrd rd: --plot-bandwidth must be a positive number of km, not '%s'\n", value);
+            if (arg_km("rd", "--plot-bandwidth", value, &plot_h))
                 return 2;
-            }
         } else if ((r = arg_value(argc, argv, &i, "--bins", &value))) {
             if (r < 0)
                 goto missing;

@@ -105,19 +105,15 @@ int cmd_reg(int argc, char **argv)
             long v;
             if (r < 0)
                 goto missing;
-            if (arg_int(value, 1, 100000000, &v)) {
-                fprintf(stderr, "gravrd reg: --maxiter must be a positive integer, not '%s'\n", value);
+            if (arg_count("reg", "--maxiter", value, 100000000, &v))
                 return 2;
-            }
             opt.max_iter = (int)v;
         } else if ((r = arg_value(argc, argv, &i, "--threads", &value))) {
             long v;
             if (r < 0)
                 goto missing;
-            if (arg_int(value, 1, 1024, &v)) {
-                fprintf(stderr, "gravrd reg: --threads must be a positive integer, not '%s'\n", value);
+            if (arg_count("reg", "--threads", value, 1024, &v))
                 return 2;
-            }
             opt.threads = (int)v;
         } else if ((r = arg_value(argc, argv, &i, "--format", &value))) {
             if (r < 0)
@@ -130,18 +126,14 @@ int cmd_reg(int argc, char **argv)
         } else if ((r = arg_value(argc, argv, &i, "--bandwidth", &value))) {
             if (r < 0)
                 goto missing;
-            if (arg_double(value, &bandwidth) || !(bandwidth > 0)) {
-                fprintf(stderr, "gravrd reg: --bandwidth must be a positive number of km, not '%s'\n", value);
+            if (arg_km("reg", "--bandwidth", value, &bandwidth))
                 return 2;
-            }
             bandwidth_given = 1;
         } else if ((r = arg_value(argc, argv, &i, "--match", &value))) {
             if (r < 0)
                 goto missing;
-            if (arg_double(value, &match_km) || !(match_km > 0)) {
-                fprintf(stderr, "gravrd reg: --match must be a positive number of km, not '%s'\n", value);
+            if (arg_km("reg", "--match", value, &match_km))
                 return 2;
-            }
         } else if ((r = arg_value(argc, argv, &i, "--out", &value))) {
             if (r < 0)
                 goto missing;

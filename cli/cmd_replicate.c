@@ -146,19 +146,15 @@ int cmd_replicate(int argc, char **argv)
             long v;
             if (r < 0)
                 goto missing;
-            if (arg_int(value, 1, 2147483647L, &v)) {
-                fprintf(stderr, "gravrd replicate: --seed must be a positive integer, not '%s'\n", value);
+            if (arg_count("replicate", "--seed", value, 2147483647L, &v))
                 return 2;
-            }
             opt.seed = (uint64_t)v;
         } else if ((r = arg_value(argc, argv, &i, "--threads", &value))) {
             long v;
             if (r < 0)
                 goto missing;
-            if (arg_int(value, 1, 1024, &v)) {
-                fprintf(stderr, "gravrd replicate: --threads must be a positive integer, not '%s'\n", value);
+            if (arg_count("replicate", "--threads", value, 1024, &v))
                 return 2;
-            }
             opt.threads = (int)v;
         } else if ((r = arg_value(argc, argv, &i, "--only", &value))) {
             if (r < 0)
