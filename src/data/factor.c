@@ -12,15 +12,7 @@
 #include <string.h>
 
 #include "data_internal.h"
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
+#include "util/strutil.h"
 
 static gravrd_status factor_codes(const gravrd_column *col, size_t n_rows, int32_t *codes_N,
                                   int32_t *n_groups, char ***labels_out, gravrd_error *err)
@@ -50,7 +42,7 @@ static gravrd_status factor_codes(const gravrd_column *col, size_t n_rows, int32
         char **labels = calloc(ng > 0 ? (size_t)ng : 1, sizeof *labels);
         int ok = labels != NULL;
         for (int32_t l = 0; ok && l < nl; l++)
-            if (map[l] >= 0 && !(labels[map[l]] = dup_str(col->levels_L[l])))
+            if (map[l] >= 0 && !(labels[map[l]] = gravrd_strdup(col->levels_L[l])))
                 ok = 0;
         if (!ok) {
             gravrd_strings_free(labels, labels ? (size_t)ng : 0);
@@ -120,7 +112,7 @@ static int numeric_codes_dense(const gravrd_column *col, size_t n_rows, int32_t 
             if (table[k] >= 0) {
                 char tmp[40];
                 snprintf(tmp, sizeof tmp, "%lld", (long long)(base + (int64_t)k));
-                ok = (labels[table[k]] = dup_str(tmp)) != NULL;
+                ok = (labels[table[k]] = gravrd_strdup(tmp)) != NULL;
             }
         if (!ok) {
             gravrd_strings_free(labels, labels ? (size_t)ng : 0);
@@ -184,7 +176,7 @@ static gravrd_status numeric_codes(const gravrd_column *col, size_t n_rows, int3
             memcpy(&x, &m.keys[g], sizeof x);
             char tmp[40];
             snprintf(tmp, sizeof tmp, "%.15g", x);
-            ok = (labels[rank[g]] = dup_str(tmp)) != NULL;
+            ok = (labels[rank[g]] = gravrd_strdup(tmp)) != NULL;
         }
         gravrd_numctx_leave(&num, prev);
         gravrd_numctx_free(&num);

@@ -3,22 +3,14 @@
 #include <string.h>
 
 #include "data_internal.h"
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
+#include "util/strutil.h"
 
 gravrd_frame *gravrd_frame_new(size_t n_rows, const char *source)
 {
     gravrd_frame *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
-    f->source = dup_str(source ? source : "");
+    f->source = gravrd_strdup(source ? source : "");
     if (!f->source) {
         free(f);
         return NULL;
@@ -107,7 +99,7 @@ gravrd_status gravrd_frame_add_numeric(gravrd_frame *frame, const char *name, do
     col.num_N = values_N;
     if (st == GRAVRD_OK && !col.num_N)
         col.num_N = malloc(sizeof(double)); /* zero rows: keep num_N non-NULL */
-    col.name = st == GRAVRD_OK ? dup_str(name) : NULL;
+    col.name = st == GRAVRD_OK ? gravrd_strdup(name) : NULL;
     if (st == GRAVRD_OK && (!col.name || !col.num_N))
         st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory adding column '%s'", name);
     if (st != GRAVRD_OK) {
@@ -150,7 +142,7 @@ gravrd_status gravrd_frame_add_factor(gravrd_frame *frame, const char *name, int
         col.codes_N = malloc(sizeof(int32_t));
     if (st == GRAVRD_OK && !col.levels_L)
         col.levels_L = malloc(sizeof(char *));
-    col.name = st == GRAVRD_OK ? dup_str(name) : NULL;
+    col.name = st == GRAVRD_OK ? gravrd_strdup(name) : NULL;
     if (st == GRAVRD_OK && (!col.name || !col.codes_N || !col.levels_L))
         st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory adding column '%s'", name);
     if (st != GRAVRD_OK) {
@@ -167,7 +159,7 @@ static int filter_column(const gravrd_column *src, size_t n_rows, const uint8_t 
 {
     memset(dst, 0, sizeof *dst);
     dst->type = src->type;
-    dst->name = dup_str(src->name);
+    dst->name = gravrd_strdup(src->name);
     if (!dst->name)
         return -1;
     size_t alloc_rows = n_keep ? n_keep : 1;
@@ -187,7 +179,7 @@ static int filter_column(const gravrd_column *src, size_t n_rows, const uint8_t 
         return -1;
     dst->n_levels = src->n_levels;
     for (int32_t l = 0; l < src->n_levels; l++)
-        if (!(dst->levels_L[l] = dup_str(src->levels_L[l])))
+        if (!(dst->levels_L[l] = gravrd_strdup(src->levels_L[l])))
             return -1; /* the rest are NULL, so gravrd_column_clear copes */
     size_t k = 0;
     for (size_t i = 0; i < n_rows; i++)

@@ -5,6 +5,7 @@
  * ids) are grouped through a direct table instead of a hash, with exactly the
  * codes gravrd_column_group_codes gives (ascending values). */
 #include "model_data.h"
+#include "util/strutil.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -54,15 +55,6 @@ void model_data_free(model_data *md)
     free(md->fe_n_vars_Q);
     free(md->fe_var_Q2);
     memset(md, 0, sizeof *md);
-}
-
-static char *dup_string(const char *s)
-{
-    size_t len = strlen(s) + 1;
-    char *d = malloc(len);
-    if (d)
-        memcpy(d, s, len);
-    return d;
 }
 
 /* Codes of a numeric column whose values are all integers (or NaN = missing)
@@ -198,7 +190,7 @@ static gravrd_status cached_var(model_data *md, const gravrd_frame *frame, gravr
     if (!names || !codes || !groups)
         goto nomem;
     int v = md->n_vars;
-    md->var_names[v] = dup_string(name);
+    md->var_names[v] = gravrd_strdup(name);
     if (cache) {
         md->var_codes_VN[v] = NULL;
         md->var_groups_V[v] = 0;
@@ -362,7 +354,7 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
         if (!bare && cache) {
             const double *x = NULL;
             md->term_borrowed_K[t] = 1;
-            md->term_names[t] = dup_string(f->terms[t].name);
+            md->term_names[t] = gravrd_strdup(f->terms[t].name);
             md->n_terms = t + 1;
             if (!md->term_names[t])
                 goto nomem;
@@ -373,7 +365,7 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
         }
         md->term_KN[t] = bare ? bare : malloc((N ? N : 1) * sizeof(double));
         md->term_borrowed_K[t] = bare != NULL;
-        md->term_names[t] = dup_string(f->terms[t].name);
+        md->term_names[t] = gravrd_strdup(f->terms[t].name);
         md->n_terms = t + 1;
         if (!md->term_KN[t] || !md->term_names[t])
             goto nomem;
@@ -389,7 +381,7 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
         }
     }
     for (int q = 0; q < f->n_fes; q++) {
-        md->fe_names[q] = dup_string(f->fes[q].name);
+        md->fe_names[q] = gravrd_strdup(f->fes[q].name);
         md->fe_n_vars_Q[q] = f->fes[q].n_vars;
         md->n_fe = q + 1;
         if (!md->fe_names[q])
@@ -420,7 +412,7 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
             goto fail;
     }
     for (int c = 0; c < n_clusters; c++) {
-        md->cluster_names[c] = dup_string(clusters[c].name);
+        md->cluster_names[c] = gravrd_strdup(clusters[c].name);
         md->n_cluster = c + 1;
         if (!md->cluster_names[c])
             goto nomem;

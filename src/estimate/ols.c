@@ -11,6 +11,7 @@
 #include "gravrd/hdfe.h"
 #include "gravrd/vcov.h"
 #include "linalg.h"
+#include "util/strutil.h"
 
 #include <gsl/gsl_cdf.h>
 #include <math.h>
@@ -23,15 +24,6 @@
  * variation, or whose part not explained by the previous regressors is below
  * this share of its own, is dropped as collinear (fixest's collin.tol). */
 #define COLLINEAR_TOL 1e-10
-
-static char *dup_string(const char *s)
-{
-    size_t len = strlen(s) + 1;
-    char *d = malloc(len);
-    if (d)
-        memcpy(d, s, len);
-    return d;
-}
 
 /* Dense 0..G-1 codes of the rows kept; returns G or -1 on no memory. */
 static int32_t compact_codes(const int32_t *code_N, size_t N, const uint8_t *keep_N, int32_t n_groups,
@@ -526,7 +518,7 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
             goto nomem;
         memcpy(res->vcov, V, (size_t)k * (size_t)k * sizeof *V);
         for (int q = 0; q < md->n_fe; q++) {
-            if (!(res->fe_names[q] = dup_string(md->fe_names[q])))
+            if (!(res->fe_names[q] = gravrd_strdup(md->fe_names[q])))
                 goto nomem;
             res->fe_levels[q] = cz ? cz->fe_levels_Q[q] : gravrd_fe_levels(w.fe, q);
         }
@@ -534,14 +526,14 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
             const char *name = intercept && a == 0 ? "(Intercept)" : md->term_names[a - (intercept ? 1 : 0)];
             if (m < k && kept_K[m] == a) {
                 gravrd_coef *cf = &res->coefs[m];
-                if (!(cf->name = dup_string(name)))
+                if (!(cf->name = gravrd_strdup(name)))
                     goto nomem;
                 cf->estimate = beta[m];
                 cf->se = sqrt(V[m * k + m]);
                 cf->t = cf->estimate / cf->se;
                 cf->p = 2 * gsl_cdf_tdist_Q(fabs(cf->t), t_df);
                 m++;
-            } else if (!(res->collinear[c++] = dup_string(name))) {
+            } else if (!(res->collinear[c++] = gravrd_strdup(name))) {
                 goto nomem;
             }
         }

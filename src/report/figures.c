@@ -16,17 +16,7 @@
 #include "gravrd/hdfe.h"
 #include "gravrd/rd.h"
 #include "gravrd/svg.h"
-
-static char *dup_str(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t len = strlen(s) + 1;
-    char *d = malloc(len);
-    if (d)
-        memcpy(d, s, len);
-    return d;
-}
+#include "util/strutil.h"
 
 static gravrd_status nomem(gravrd_error *err)
 {
@@ -305,7 +295,7 @@ static gravrd_status add_name(char ***names, size_t *n, const char *name, gravrd
     if (!nn)
         return nomem(err);
     *names = nn;
-    if (!(nn[*n] = dup_str(name)))
+    if (!(nn[*n] = gravrd_strdup(name)))
         return nomem(err);
     (*n)++;
     return GRAVRD_OK;
@@ -643,7 +633,7 @@ gravrd_status gravrd_figure2_compute(const gravrd_frame *frame, const gravrd_fig
         (st = eval_expr(s.distance, "distance", &env, x, &f->distance, err)) ||
         (st = eval_expr(s.treatment, "treatment", &env, t, &f->treatment, err)))
         goto done;
-    if (!(f->fixed_effects = dup_str(s.fe)) || !(f->cluster = dup_str(s.cluster))) {
+    if (!(f->fixed_effects = gravrd_strdup(s.fe)) || !(f->cluster = gravrd_strdup(s.cluster))) {
         st = nomem(err);
         goto done;
     }
@@ -734,7 +724,7 @@ gravrd_status gravrd_figure2_compute(const gravrd_frame *frame, const gravrd_fig
         } else
             memset(in_p[p], 1, M);
         const char *label = s.labels && s.labels[p] ? s.labels[p] : sub ? sub : "all rows";
-        if (!(pn->label = dup_str(label))) {
+        if (!(pn->label = gravrd_strdup(label))) {
             st = nomem(err);
             break;
         }
@@ -1020,7 +1010,7 @@ static gravrd_status fig_warn(fig_list *l, const char *msg, gravrd_error *err)
     if (!w)
         return nomem(err);
     l->warnings = w;
-    if (!(w[l->n_warnings] = dup_str(msg)))
+    if (!(w[l->n_warnings] = gravrd_strdup(msg)))
         return nomem(err);
     l->n_warnings++;
     return GRAVRD_OK;
@@ -1090,7 +1080,7 @@ static gravrd_status write_figure1(const gravrd_study *study, const char *out_di
     st = gravrd_figure1_svg(f, NULL, path, err);
     if (!st)
         st = fig_add(
-            l, "figure1", "Figure 1", dup_str("Figure 1. City partnerships"),
+            l, "figure1", "Figure 1", gravrd_strdup("Figure 1. City partnerships"),
             fmt_alloc("The %zu cities on a longitude-latitude frame: %zu eastern cities (squares; %zu in the "
                       "program, filled) and %zu western cities (circles; %zu in the program, filled). Each of the "
                       "%zu partnerships is a dashed line between its eastern and its western city (paper: 256 "

@@ -12,6 +12,7 @@
 #include "gravrd/data.h"
 #include "sim/embedded.h"
 #include "sim/sim_internal.h"
+#include "util/strutil.h"
 
 
 /* ---- random streams ------------------------------------------------------ */
@@ -129,15 +130,6 @@ static double median(double *v, size_t n)
 {
     qsort(v, n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
 }
 
 /* Text of a cell (factor level, or number); NULL for missing. */
@@ -274,17 +266,17 @@ static gravrd_status load_cities(sim_world *w, const char *path, gravrd_error *e
             st = gravrd_error_set(err, GRAVRD_ERR_DATA, "%s:%ld: name_en is empty", bn, line);
             goto done;
         }
-        if (!(w->name_en[i] = dup_str(en)))
+        if (!(w->name_en[i] = gravrd_strdup(en)))
             goto nomem;
         const char *zh = c_zh ? cell_text(c_zh, (size_t)i, buf, sizeof buf) : NULL;
-        if (!(w->name_zh[i] = dup_str(zh ? zh : "")))
+        if (!(w->name_zh[i] = gravrd_strdup(zh ? zh : "")))
             goto nomem;
         const char *pr = cell_text(c_prov, (size_t)i, buf, sizeof buf);
         if (!pr || !*pr) {
             st = gravrd_error_set(err, GRAVRD_ERR_DATA, "%s:%ld: province_en is empty", bn, line);
             goto done;
         }
-        if (!(w->province[i] = dup_str(pr)))
+        if (!(w->province[i] = gravrd_strdup(pr)))
             goto nomem;
         const char *rg = cell_text(c_reg, (size_t)i, buf, sizeof buf);
         if (rg && !strcmp(rg, "east"))
@@ -388,7 +380,7 @@ static gravrd_status expand_cities(sim_world *w, const gravrd_sim_params *p, gra
             is_east[i] = is_east[i0];
             size_t len = strlen(name_en[i0]) + 16;
             if (!(name_en[i] = malloc(len)) || !(name_zh[i] = malloc(strlen(name_zh[i0]) + 16)) ||
-                !(province[i] = dup_str(province[i0])))
+                !(province[i] = gravrd_strdup(province[i0])))
                 goto nomem;
             snprintf(name_en[i], len, "%s #%d", name_en[i0], k + 1);
             if (name_zh[i0][0])
@@ -513,7 +505,7 @@ static gravrd_status load_partnerships(sim_world *w, const char *path, gravrd_er
         w->n_part = q + 1;
         char buf[64];
         const char *conf = c_conf ? cell_text(c_conf, (size_t)q, buf, sizeof buf) : NULL;
-        if (!(w->part_conf[q] = dup_str(conf ? conf : "")))
+        if (!(w->part_conf[q] = gravrd_strdup(conf ? conf : "")))
             goto nomem;
     }
     goto done;

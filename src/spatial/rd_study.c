@@ -14,6 +14,7 @@
 #include "gravrd/hdfe.h"
 #include "gravrd/rd.h"
 #include "pairs_internal.h"
+#include "util/strutil.h"
 
 void gravrd_rd_study_options_init(gravrd_rd_study_options *opt)
 {
@@ -39,15 +40,6 @@ void gravrd_rd_result_free(gravrd_rd_result *r)
     free(r);
 }
 
-static char *dup_str(const char *s)
-{
-    size_t len = strlen(s) + 1;
-    char *d = malloc(len);
-    if (d)
-        memcpy(d, s, len);
-    return d;
-}
-
 static gravrd_status add_warning(gravrd_rd_result *r, gravrd_error *err, const char *fmt, ...)
 {
     char buf[GRAVRD_ERROR_MSG_LEN + 64];
@@ -59,7 +51,7 @@ static gravrd_status add_warning(gravrd_rd_result *r, gravrd_error *err, const c
     if (!w)
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
     r->warnings = w;
-    if (!(w[r->n_warnings] = dup_str(buf)))
+    if (!(w[r->n_warnings] = gravrd_strdup(buf)))
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
     r->n_warnings++;
     return GRAVRD_OK;
@@ -148,7 +140,7 @@ gravrd_status gravrd_rd_study(const gravrd_study *study, const gravrd_frame *fra
     r->cross_province = opt->cross_province;
     r->radius_km = opt->radius_km > 0 ? opt->radius_km : GRAVRD_RD_DEFAULT_RADIUS_KM;
     r->rd = opt->rd;
-    if (!(r->fixed_effects = dup_str(fe_text))) {
+    if (!(r->fixed_effects = gravrd_strdup(fe_text))) {
         st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
         goto done;
     }

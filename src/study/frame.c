@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gravrd/spatial.h"
+#include "util/strutil.h"
 
 const char *const study_prefixes[SP_N] = {"exp_", "imp_", "east_", "west_"};
 const char *const study_fixed_names[SV_N_FIXED] = {
@@ -279,22 +280,13 @@ static gravrd_status ensure_months(fctx *c, gravrd_error *err)
     return GRAVRD_OK;
 }
 
-static char *dup_str(const char *t)
-{
-    size_t len = strlen(t) + 1;
-    char *d = malloc(len);
-    if (d)
-        memcpy(d, t, len);
-    return d;
-}
-
 static char **dup_levels(const gravrd_column *col)
 {
     char **lv = calloc(col->n_levels ? (size_t)col->n_levels : 1, sizeof *lv);
     if (!lv)
         return NULL;
     for (int32_t l = 0; l < col->n_levels; l++)
-        if (!(lv[l] = dup_str(col->levels_L[l]))) {
+        if (!(lv[l] = gravrd_strdup(col->levels_L[l]))) {
             gravrd_strings_free(lv, (size_t)col->n_levels);
             return NULL;
         }
@@ -656,7 +648,7 @@ gravrd_status gravrd_study_variables(const gravrd_study *s, char ***names, size_
     if (!list)
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
     for (int v = 0; v < SV_N_FIXED; v++)
-        if (!(list[k++] = dup_str(study_fixed_names[v])))
+        if (!(list[k++] = gravrd_strdup(study_fixed_names[v])))
             goto nomem;
     for (int p = 0; p < SP_N; p++)
         for (size_t j = 0; j < cf->n_cols; j++) {
@@ -675,7 +667,7 @@ gravrd_status gravrd_study_variables(const gravrd_study *s, char ***names, size_
     if (s->migration)
         for (size_t j = 0; j < s->migration->n_cols; j++)
             if (migration_column_usable(s, (long)j) && !listed((const char *const *)list, k, s->migration->cols[j].name))
-                if (!(list[k++] = dup_str(s->migration->cols[j].name)))
+                if (!(list[k++] = gravrd_strdup(s->migration->cols[j].name)))
                     goto nomem;
     *names = list;
     *n = k;
