@@ -20,6 +20,27 @@ static void j_key(FILE *f, const char *k)
     fputc(':', f);
 }
 
+/* "k0":"v0","k1":"v1",... (the first fields of an object: no leading comma). */
+static void j_string_fields(FILE *f, const char *const *keys, const char *const *values, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (k)
+            fputc(',', f);
+        j_key(f, keys[k]);
+        report_json_string(f, values[k]);
+    }
+}
+
+/* ,"k0":v0,"k1":v1,... (fields after others: each with its leading comma). */
+static void j_number_fields(FILE *f, const char *const *keys, const double *values, int n)
+{
+    for (int k = 0; k < n; k++) {
+        fputc(',', f);
+        j_key(f, keys[k]);
+        report_json_number(f, values[k]);
+    }
+}
+
 /* Number with thousands separators and d decimals into buf. */
 static const char *fmt_sep(char *buf, size_t n, double x, int d)
 {
@@ -877,11 +898,7 @@ static void json_coef(FILE *f, const gravrd_rep_coef *c)
     report_json_string(f, c->key);
     const char *names[] = {"estimate", "se", "t", "p", "ci_lo", "ci_hi"};
     double v[] = {c->estimate, c->se, c->t, c->p, c->ci_lo, c->ci_hi};
-    for (int k = 0; k < 6; k++) {
-        fputc(',', f);
-        j_key(f, names[k]);
-        report_json_number(f, v[k]);
-    }
+    j_number_fields(f, names, v, 6);
     fputs(",\"published\":", f);
     if (isfinite(c->pub_estimate)) {
         fputs("{\"estimate\":", f);
@@ -906,11 +923,7 @@ static void json_coef(FILE *f, const gravrd_rep_coef *c)
     if (c->is_rd) {
         const char *rn[] = {"bandwidth_km", "estimate_bc", "se_robust", "ci_lo_robust", "ci_hi_robust"};
         double rv[] = {c->bandwidth_km, c->estimate_bc, c->se_robust, c->ci_lo_robust, c->ci_hi_robust};
-        for (int k = 0; k < 5; k++) {
-            fputc(',', f);
-            j_key(f, rn[k]);
-            report_json_number(f, rv[k]);
-        }
+        j_number_fields(f, rn, rv, 5);
         fprintf(f, ",\"n_left\":%zu,\"n_right\":%zu,\"n_clusters\":%zu", c->n_left, c->n_right, c->n_clusters);
     }
     fputc('}', f);
@@ -923,12 +936,7 @@ static void json_column(FILE *f, const gravrd_rep_column *c)
                         "formula", "subset"};
     const char *sv[] = {c->label, c->name, c->panel, c->group, c->outcome, c->outcome_key, c->sample, c->sample_label,
                         c->formula, c->subset};
-    for (int k = 0; k < 10; k++) {
-        if (k)
-            fputc(',', f);
-        j_key(f, sk[k]);
-        report_json_string(f, sv[k]);
-    }
+    j_string_fields(f, sk, sv, 10);
     fprintf(f, ",\"line\":%d,\"nobs\":", c->line);
     if (c->error)
         fputs("null", f);
@@ -936,11 +944,7 @@ static void json_column(FILE *f, const gravrd_rep_column *c)
         fprintf(f, "%zu", c->nobs);
     const char *nk[] = {"r2", "adj_r2", "within_r2", "wald_f", "wald_p", "bandwidth_km", "match_km"};
     double nv[] = {c->r2, c->adj_r2, c->within_r2, c->wald_f, c->wald_p, c->bandwidth_km, c->match_km};
-    for (int k = 0; k < 7; k++) {
-        fputc(',', f);
-        j_key(f, nk[k]);
-        report_json_number(f, nv[k]);
-    }
+    j_number_fields(f, nk, nv, 7);
     fputs(",\"fe\":", f);
     j_strings(f, c->fe, (size_t)c->n_fe);
     fputs(",\"fe_labels\":", f);
@@ -1010,12 +1014,7 @@ static void write_json(FILE *f, const gravrd_rep_table *t)
             fputs(i ? ",{" : "{", f);
             const char *sk[] = {"panel", "variable", "label", "sample", "sample_label", "level", "error"};
             const char *sv[] = {w->panel, w->variable, w->label, w->sample, w->sample_label, w->level, w->error};
-            for (int k = 0; k < 7; k++) {
-                if (k)
-                    fputc(',', f);
-                j_key(f, sk[k]);
-                report_json_string(f, sv[k]);
-            }
+            j_string_fields(f, sk, sv, 7);
             fprintf(f, ",\"line\":%d,\"n\":", w->line);
             if (w->error)
                 fputs("null", f);
@@ -1023,11 +1022,7 @@ static void write_json(FILE *f, const gravrd_rep_table *t)
                 fprintf(f, "%zu", w->n);
             const char *nk[] = {"mean", "sd", "min", "p25", "p50", "p75", "max"};
             double nv[] = {w->mean, w->sd, w->min, w->p25, w->p50, w->p75, w->max};
-            for (int k = 0; k < 7; k++) {
-                fputc(',', f);
-                j_key(f, nk[k]);
-                report_json_number(f, nv[k]);
-            }
+            j_number_fields(f, nk, nv, 7);
             fputs(",\"published\":", f);
             if (w->has_published) {
                 fputc('[', f);
@@ -1051,21 +1046,12 @@ static void write_json(FILE *f, const gravrd_rep_table *t)
             fputs(i ? ",{" : "{", f);
             const char *sk[] = {"label", "coefficient", "base", "mediated", "error"};
             const char *sv[] = {x->label, x->coefficient, x->base, x->mediated, x->error};
-            for (int k = 0; k < 5; k++) {
-                if (k)
-                    fputc(',', f);
-                j_key(f, sk[k]);
-                report_json_string(f, sv[k]);
-            }
+            j_string_fields(f, sk, sv, 5);
             const char *nk[] = {"base_estimate", "mediated_estimate", "difference", "se", "t", "p", "bootstrap_se",
                                 "bootstrap_p", "truth"};
             double nv[] = {x->base_estimate, x->mediated_estimate, x->difference, x->se, x->t, x->p,
                            x->bootstrap_se, x->bootstrap_p, x->truth};
-            for (int k = 0; k < 9; k++) {
-                fputc(',', f);
-                j_key(f, nk[k]);
-                report_json_number(f, nv[k]);
-            }
+            j_number_fields(f, nk, nv, 9);
             fprintf(f, ",\"line\":%d,\"nobs\":%zu,\"n_clusters\":%ld,\"bootstrap_reps\":%d,\"published\":", x->line,
                     x->nobs, (long)x->n_clusters, x->bootstrap_reps);
             if (isfinite(x->pub_base) || isfinite(x->pub_mediated)) {
@@ -1088,12 +1074,7 @@ static void write_json(FILE *f, const gravrd_rep_table *t)
             fputs(i ? ",{" : "{", f);
             const char *sk[] = {"name", "label", "unit", "formula", "error"};
             const char *sv[] = {x->name, x->label, x->unit, x->formula, x->error};
-            for (int k = 0; k < 5; k++) {
-                if (k)
-                    fputc(',', f);
-                j_key(f, sk[k]);
-                report_json_string(f, sv[k]);
-            }
+            j_string_fields(f, sk, sv, 5);
             fprintf(f, ",\"line\":%d,\"value\":", x->line);
             report_json_number(f, x->value);
             fputs(",\"published\":", f);
