@@ -1,7 +1,8 @@
 /* test_collapse.c - the exact collapse of balanced cell x month panels
  * (src/estimate/collapse.c): it gives the general path's numbers (1e-10) for
  * every variance type, small-sample rule, clustering and FE layout it takes,
- * and the general path is used whenever a condition fails. */
+ * complete or incomplete blocks, and the general path is used whenever a
+ * condition fails. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -281,12 +282,6 @@ static void test_general_path_when_structure_absent(void **state)
     check(f, RD, &iid, 0);
     gravrd_frame_free(f);
 
-    sp = PLAIN;
-    sp.drop_pair = 11; /* a missing cell: the east->west table is incomplete */
-    f = make_panel(&sp, 6);
-    check(f, RD, &cl, 0);
-    check(f, RD, &iid, 0);
-    gravrd_frame_free(f);
 
     sp = PLAIN;
     sp.duplicate_row = 40; /* a cell observed twice in one month */
@@ -319,6 +314,71 @@ static void test_general_path_when_structure_absent(void **state)
     gravrd_frame_free(f);
 }
 
+/* Blocks that are not complete tables (a subset dropping whole pairs, as
+ * the paper's leave-one-control-type-out tables do): the within-month
+ * projection is solved on the cell graph (bipartite.c), with the same
+ * numbers as the general path. */
+static void test_agrees_incomplete_blocks(void **state)
+{
+    (void)state;
+    const fit_spec specs[] = {
+        {GRAVRD_VCOV_CLUSTER, "pair", GRAVRD_SSC_FIXEST, 1, 1},
+        {GRAVRD_VCOV_IID, NULL, GRAVRD_SSC_FIXEST, 0, 1},
+        {GRAVRD_VCOV_HETERO, NULL, GRAVRD_SSC_FIXEST, 0, 1},
+        {GRAVRD_VCOV_CLUSTER, "e", GRAVRD_SSC_FIXEST, 0, 1},
+        {GRAVRD_VCOV_CLUSTER, "pair + grp", GRAVRD_SSC_FIXEST, 0, 1},
+        {GRAVRD_VCOV_CLUSTER, "pair", GRAVRD_SSC_STATA, 0, 1},
+        {GRAVRD_VCOV_IID, NULL, GRAVRD_SSC_STATA, 0, 1},
+        {GRAVRD_VCOV_CLUSTER, "pair", GRAVRD_SSC_FIXEST, 0, 2},
+    };
+    /* One missing cell: the east->west table is incomplete. */
+    panel_spec sp = PLAIN;
+    sp.drop_pair = 11;
+    gravrd_frame *f = make_panel(&sp, 6);
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++)
+        check(f, RD, &specs[s], 1);
+    check(f, "y + y2 ~ x1 + x2 | e^t + i^t", &specs[0], 1);
+    check(f, "y ~ x1 + x2 | i^t + se^si + e^t", &specs[5], 1);
+    gravrd_frame_free(f);
+
+    /* Every fourth pair dropped by a subset, rows shuffled. */
+    sp = PLAIN;
+    sp.shuffle = 1;
+    f = make_panel(&sp, 10);
+    const struct {
+        const char *subset, *formula;
+    } cases[] = {
+        {"grp != 2", RD},
+        {"grp != 2", "y + y2 ~ x1 + x2 | e^t + i^t + se^si"},
+        {"grp == 1", "y ~ x1 + x2 | e^t + i^t"}, /* sparse: a quarter of the cells */
+        {"grp != 0 & t != 2", RD},               /* and a whole month */
+        {"pe != 1 | x1 == 1", RD},               /* depends on cell-level values */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        gravrd_reg_options opt;
+        gravrd_reg_options_init(&opt);
+        opt.cluster = "pair";
+        opt.subset = cases[k].subset;
+        opt.tol = 1e-14;
+        gravrd_reg_results *fast = NULL, *general = NULL;
+        gravrd_error err = {0};
+        if (gravrd_reg(f, cases[k].formula, &opt, &fast, &err))
+            fail_msg("%s: %s", cases[k].subset, err.message);
+        opt.no_shortcuts = 1;
+        if (gravrd_reg(f, cases[k].formula, &opt, &general, &err))
+            fail_msg("%s: %s", cases[k].subset, err.message);
+        for (int j = 0; j < fast->n; j++) {
+            if (!fast->results[j].collapsed)
+                fail_msg("subset %s: not collapsed", cases[k].subset);
+            assert_true(fast->results[j].nobs < (size_t)(2 * NE * NW * NT));
+            assert_same_fit(&fast->results[j], &general->results[j]);
+        }
+        gravrd_reg_results_free(fast);
+        gravrd_reg_results_free(general);
+    }
+    gravrd_frame_free(f);
+}
+
 static void test_threads_bit_identical(void **state)
 {
     (void)state;
@@ -343,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_agrees_every_variance),
         cmocka_unit_test(test_agrees_other_layouts),
         cmocka_unit_test(test_general_path_when_structure_absent),
+        cmocka_unit_test(test_agrees_incomplete_blocks),
         cmocka_unit_test(test_threads_bit_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

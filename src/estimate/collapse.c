@@ -1,14 +1,16 @@
 /* collapse.c - an exact shortcut for balanced cell x month panels (issue 6).
  *
  * When the FE are A^T + B^T (+ FE constant within cells (a,b)), every cell
- * present is observed exactly once in every month, the regressors and the
- * clusters are constant within cells, and each connected block of the A-B
- * graph is a complete table, the regression equals the cell-level regression
- * of cell means (FE A, B and the others) plus a within-cell part that the
- * complete tables give in closed form (double demeaning within each month).
+ * present is observed exactly once in every month, and the regressors and
+ * the clusters are constant within cells, the regression equals the
+ * cell-level regression of cell means (FE A, B and the others) plus a
+ * within-cell part: in closed form (double demeaning within each month) when
+ * each connected block of the A-B graph is a complete table, else by an
+ * exact two-way projection on the small cell graph (bipartite.c).
  * The derivation is in docs/algorithms.md ("Collapse of balanced cell x month
  * panels"); ols_fit_sample turns the cell-level fit into the original
  * statistics with an ols_collapse. Anything else takes the general path. */
+#include "bipartite.h"
 #include "ols.h"
 
 #include "gravrd/hdfe.h"
@@ -34,6 +36,9 @@ typedef struct {
     double *tss_J, *wss_J, *wss_JP;
     uint8_t *ones;
     int *idx_J;
+    /* Incomplete blocks: the exact within-month two-way projection. */
+    bip_solver *bip;
+    double *f_at, *f_bt, *ysum_a, *ysum_b;
 } collapse_work;
 
 static void work_free(collapse_work *w, int n_out, int n_terms, int n_fe, int n_cl)
@@ -79,6 +84,11 @@ static void work_free(collapse_work *w, int n_out, int n_terms, int n_fe, int n_
     free(w->wss_JP);
     free(w->ones);
     free(w->idx_J);
+    bip_solver_free(w->bip);
+    free(w->f_at);
+    free(w->f_bt);
+    free(w->ysum_a);
+    free(w->ysum_b);
 }
 
 static int32_t *new_map(int32_t n_groups)
@@ -238,9 +248,10 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
         w.la_P[p] = w.amap[a];
         w.lb_P[p] = w.bmap[b];
     }
-    /* Each connected block of the A-B graph of cells must be a complete
-     * table: then the two-way projection within a month is the double
-     * demeaning within blocks. */
+    /* When each connected block of the A-B graph of cells is a complete
+     * table, the two-way projection within a month is the double demeaning
+     * within blocks (closed form); otherwise (a subset dropping whole
+     * cells) it is solved exactly on the small graph (bipartite.c). */
     w.parent = malloc(((size_t)nA + (size_t)nB) * sizeof *w.parent);
     w.comp_A = malloc(((size_t)nA + 1) * sizeof *w.comp_A);
     w.comp_B = malloc(((size_t)nB + 1) * sizeof *w.comp_B);
@@ -254,6 +265,7 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
             w.parent[x < y ? y : x] = x < y ? x : y;
     }
     int32_t n_comp = 0;
+    int complete = 1;
     {
         /* Block numbers by root; the root of a block is its smallest node,
          * an A level since every level belongs to some cell. */
@@ -283,12 +295,25 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
         }
         for (int32_t p = 0; p < P; p++)
             cells_C[w.comp_A[w.la_P[p]]] += 1;
-        int complete = 1;
         for (int32_t c = 0; c < n_comp; c++)
             complete = complete && cells_C[c] == w.nexp_C[c] * w.nimp_C[c];
         free(cells_C);
-        if (!complete)
+    }
+    if (!complete) {
+        /* The larger side is eliminated, the smaller one factored. */
+        const int swap = nB > nA;
+        int rc = bip_solver_new(swap ? nB : nA, swap ? nA : nB, P, swap ? w.lb_P : w.la_P, swap ? w.la_P : w.lb_P,
+                                nT, &w.bip);
+        if (rc < 0)
+            goto nomem;
+        if (rc > 0)
             goto skip;
+        w.f_at = malloc((size_t)nA * (size_t)nT * sizeof *w.f_at);
+        w.f_bt = malloc((size_t)nB * (size_t)nT * sizeof *w.f_bt);
+        w.ysum_a = malloc((size_t)nA * sizeof *w.ysum_a);
+        w.ysum_b = malloc((size_t)nB * sizeof *w.ysum_b);
+        if (!w.f_at || !w.f_bt || !w.ysum_a || !w.ysum_b)
+            goto nomem;
     }
 
     /* All conditions hold: build the cell-level problem. */
@@ -381,6 +406,45 @@ static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, c
         for (int32_t p = 0; p < P; p++)
             w.out_J[j][p] = w.s_p[p] / (double)nT;
         const double mean = total / (double)n;
+        if (!complete) {
+            /* w = (I - P_D2)(I - M) y: each month's deviations from the cell
+             * means, projected off A + B on the cell graph; their totals by
+             * A and by B are the month totals less the cell means'. */
+            memset(w.ysum_a, 0, (size_t)nA * sizeof *w.ysum_a);
+            memset(w.ysum_b, 0, (size_t)nB * sizeof *w.ysum_b);
+            for (int32_t p = 0; p < P; p++) {
+                w.ysum_a[w.la_P[p]] += w.out_J[j][p];
+                w.ysum_b[w.lb_P[p]] += w.out_J[j][p];
+            }
+            for (int32_t a = 0; a < nA; a++)
+                for (int32_t t = 0; t < nT; t++)
+                    w.s_at[(size_t)a * nT + t] -= w.ysum_a[a];
+            for (int32_t b = 0; b < nB; b++)
+                for (int32_t t = 0; t < nT; t++)
+                    w.s_bt[(size_t)b * nT + t] -= w.ysum_b[b];
+            if (nB > nA)
+                bip_solver_solve(w.bip, w.s_bt, w.s_at, w.f_bt, w.f_at);
+            else
+                bip_solver_solve(w.bip, w.s_at, w.s_bt, w.f_at, w.f_bt);
+            double tss = 0;
+            double *wss = w.wss_JP + (size_t)j * (size_t)P;
+            const double *ybar = w.out_J[j];
+            for (size_t i = 0; i < N; i++) {
+                if (!keep_N[i])
+                    continue;
+                int32_t p = w.cell_of[(size_t)a_N[i] * (size_t)gB + (size_t)b_N[i]], lt = w.tmap[t_N[i]];
+                double e = y[i] - ybar[p] - w.f_at[(size_t)w.la_P[p] * nT + lt] -
+                           w.f_bt[(size_t)w.lb_P[p] * nT + lt];
+                wss[p] += e * e;
+                tss += (y[i] - mean) * (y[i] - mean);
+            }
+            w.tss_J[j] = tss;
+            double W = 0;
+            for (int32_t p = 0; p < P; p++)
+                W += wss[p];
+            w.wss_J[j] = W;
+            continue;
+        }
         /* Mean over months of dd_t(y) for each cell: the double demeaning
          * of the cell means, from the month totals of each A, B and block. */
         {
