@@ -103,7 +103,7 @@ static void test_json_shape(void **state)
     assert_int_equal(json_parse(r.out, &v, &err), GRAVRD_OK);
     assert_int_equal(v->type, JSON_OBJECT);
     static const char *keys[] = {"model", "outcome", "sample", "formula", "nobs", "dropped", "fixed_effects", "vcov",
-                                 "coefficients", "r2", "adj_r2", "within_r2", "rmse", "wald_f", "iterations",
+                                 "coefficients", "r2", "adj_r2", "within_r2", "rmse", "wald_f", "solver", "iterations",
                                  "seconds"};
     assert_int_equal(v->n, sizeof keys / sizeof keys[0]);
     for (size_t j = 0; j < v->n; j++)

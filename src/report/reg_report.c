@@ -64,7 +64,8 @@ static void write_json_one(FILE *out, const gravrd_reg_result *r)
     report_json_number(out, r->rmse);
     fputs(",\"wald_f\":", out);
     report_json_number(out, r->wald_f);
-    fprintf(out, ",\"iterations\":%d,\"seconds\":", r->iterations);
+    fprintf(out, ",\"solver\":\"%s\",\"iterations\":%d,\"seconds\":", r->collapsed ? "collapse" : "general",
+            r->iterations);
     report_json_number(out, r->seconds);
     fputc('}', out);
 }
@@ -122,7 +123,8 @@ static void write_text_one(FILE *out, const gravrd_reg_result *r)
     if (r->wald_df1 > 0)
         fprintf(out, "Wald (joint nullity): F = %.6g, p = %.4g, on %d and %.0f DoF\n", r->wald_f, r->wald_p,
                 r->wald_df1, r->wald_df2);
-    fprintf(out, "Iterations: %d   Time: %.3f s\n", r->iterations, r->seconds);
+    fprintf(out, "Iterations: %d%s   Time: %.3f s\n", r->iterations,
+            r->collapsed ? " (exact pair-level collapse, docs/algorithms.md)" : "", r->seconds);
 }
 
 static void write_csv(FILE *out, const gravrd_reg_results *res)
