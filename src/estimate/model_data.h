@@ -74,6 +74,17 @@ gravrd_status reg_cache_codes(gravrd_reg_cache *c, char *const *vars, int n_vars
 /* A --split column's codes and labels, as gravrd_column_group_codes. */
 gravrd_status reg_cache_split(gravrd_reg_cache *c, const char *name, const int32_t **codes_N, int32_t *n_groups,
                               char *const **labels, gravrd_error *err);
+/* Derived data keyed by the identity of its inputs (n_key words: pointers
+ * that live as long as the cache, flags, counts). find: the blob, or NULL
+ * after claiming the key - the caller must then either add the blob or
+ * abandon the key (on error); meanwhile other workers asking for the key
+ * wait. add: hands blob (freed by blob_free with the cache) to the cache
+ * and returns the blob to use - an equal key added meanwhile wins and blob
+ * is freed - or NULL when out of memory (blob freed). Blobs are read-only
+ * once added. */
+void *reg_cache_blob_find(gravrd_reg_cache *c, const uintptr_t *key, int n_key);
+void *reg_cache_blob_add(gravrd_reg_cache *c, const uintptr_t *key, int n_key, void *blob, void (*blob_free)(void *));
+void reg_cache_blob_abandon(gravrd_reg_cache *c, const uintptr_t *key, int n_key);
 void model_data_free(model_data *md);
 
 #endif

@@ -9,10 +9,14 @@
  * numbers cannot differ.
  *
  * Concurrency: the mutex guards only the entry index. Values are computed
- * outside the lock (two workers may compute the same entry at once; the
- * second to finish frees its copy and takes the first's, which is
- * identical), and an entry never changes or moves once added, so the
- * pointers handed out stay valid without the lock until the cache is freed. */
+ * outside the lock; a worker that misses an entry claims its key, and
+ * another worker asking for the same key meanwhile waits for it instead of
+ * computing it too (the study's parallel models all start by asking for
+ * the same outcome, codes and sample). Keys form a hierarchy (a product
+ * claims its factors, a combination its prefix, never the reverse), so
+ * waits cannot cycle. An entry never changes or moves once added, so the
+ * pointers handed out stay valid without the lock until the cache is
+ * freed. */
 #include "model_data.h"
 
 #include <pthread.h>
@@ -29,11 +33,34 @@ typedef struct {
     char **labels;             /* "s:" */
 } cache_entry;
 
+/* Derived data (sample masks, panel structures) keyed by the identity of
+ * its inputs: pointers to cache entries and frame columns, which live as
+ * long as the cache, and small integers. */
+typedef struct {
+    uintptr_t *key;
+    int n_key;
+    void *blob;
+    void (*blob_free)(void *);
+} blob_entry;
+
+/* A key being computed by some worker. */
+typedef struct {
+    unsigned char *bytes;
+    size_t len;
+    gravrd_eval_call_fn call;
+    void *user;
+} flight;
+
 struct gravrd_reg_cache {
     const gravrd_frame *frame;
     pthread_mutex_t mu;
+    pthread_cond_t landed;     /* signalled when a claimed key is released */
+    flight *flights;
+    size_t n_flights, cap_flights;
     cache_entry **entries;
     size_t n, cap;
+    blob_entry *blobs;
+    size_t n_blobs, cap_blobs;
 };
 
 gravrd_reg_cache *gravrd_reg_cache_new(const gravrd_frame *frame)
@@ -42,6 +69,11 @@ gravrd_reg_cache *gravrd_reg_cache_new(const gravrd_frame *frame)
     if (!c)
         return NULL;
     if (pthread_mutex_init(&c->mu, NULL)) {
+        free(c);
+        return NULL;
+    }
+    if (pthread_cond_init(&c->landed, NULL)) {
+        pthread_mutex_destroy(&c->mu);
         free(c);
         return NULL;
     }
@@ -67,6 +99,15 @@ void gravrd_reg_cache_free(gravrd_reg_cache *c)
     for (size_t i = 0; i < c->n; i++)
         entry_free(c->entries[i]);
     free(c->entries);
+    for (size_t i = 0; i < c->n_blobs; i++) {
+        c->blobs[i].blob_free(c->blobs[i].blob);
+        free(c->blobs[i].key);
+    }
+    free(c->blobs);
+    for (size_t i = 0; i < c->n_flights; i++)
+        free(c->flights[i].bytes);
+    free(c->flights);
+    pthread_cond_destroy(&c->landed);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -86,12 +127,71 @@ static cache_entry *find_locked(gravrd_reg_cache *c, const char *key, gravrd_eva
     return NULL;
 }
 
-static cache_entry *lookup(gravrd_reg_cache *c, const char *key, gravrd_eval_call_fn call, void *user)
+static long flight_find_locked(const gravrd_reg_cache *c, const void *bytes, size_t len, gravrd_eval_call_fn call,
+                               void *user)
+{
+    for (size_t i = 0; i < c->n_flights; i++) {
+        const flight *f = &c->flights[i];
+        if (f->len == len && f->call == call && f->user == user && !memcmp(f->bytes, bytes, len))
+            return (long)i;
+    }
+    return -1;
+}
+
+/* Marks the key as being computed by the caller. Returns 0, or -1 when out
+ * of memory (the caller then computes without a claim: others may compute
+ * it too, which is only slower). */
+static int flight_claim_locked(gravrd_reg_cache *c, const void *bytes, size_t len, gravrd_eval_call_fn call,
+                               void *user)
+{
+    if (c->n_flights == c->cap_flights) {
+        size_t cap = c->cap_flights ? 2 * c->cap_flights : 8;
+        flight *g = realloc(c->flights, cap * sizeof *g);
+        if (!g)
+            return -1;
+        c->flights = g;
+        c->cap_flights = cap;
+    }
+    unsigned char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, bytes, len);
+    c->flights[c->n_flights++] = (flight){copy, len, call, user};
+    return 0;
+}
+
+static void flight_release(gravrd_reg_cache *c, const void *bytes, size_t len, gravrd_eval_call_fn call, void *user)
 {
     pthread_mutex_lock(&c->mu);
-    cache_entry *e = find_locked(c, key, call, user);
+    long i = flight_find_locked(c, bytes, len, call, user);
+    if (i >= 0) {
+        free(c->flights[i].bytes);
+        c->flights[i] = c->flights[--c->n_flights];
+        pthread_cond_broadcast(&c->landed);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The entry, or NULL after claiming the key: the caller computes it and
+ * calls insert (or release_key on failure). Waits while another worker
+ * computes the same key. */
+static cache_entry *lookup(gravrd_reg_cache *c, const char *key, gravrd_eval_call_fn call, void *user)
+{
+    const size_t len = strlen(key) + 1;
+    pthread_mutex_lock(&c->mu);
+    cache_entry *e;
+    while (!(e = find_locked(c, key, call, user)) && flight_find_locked(c, key, len, call, user) >= 0)
+        pthread_cond_wait(&c->landed, &c->mu);
+    if (!e)
+        (void)flight_claim_locked(c, key, len, call, user);
     pthread_mutex_unlock(&c->mu);
     return e;
+}
+
+/* Gives up a claim made by lookup (the computation failed). */
+static void release_key(gravrd_reg_cache *c, const char *key, gravrd_eval_call_fn call, void *user)
+{
+    flight_release(c, key, strlen(key) + 1, call, user);
 }
 
 /* Adds e (owned by the cache from now on) unless an equal key arrived
@@ -99,6 +199,8 @@ static cache_entry *lookup(gravrd_reg_cache *c, const char *key, gravrd_eval_cal
  * out of memory (e freed). */
 static cache_entry *insert(gravrd_reg_cache *c, cache_entry *e)
 {
+    /* the claim (if any) ends here, whatever happens */
+    release_key(c, e->key, e->call, e->user);
     pthread_mutex_lock(&c->mu);
     cache_entry *have = find_locked(c, e->key, e->call, e->user);
     if (!have && c->n == c->cap) {
@@ -170,6 +272,7 @@ static gravrd_status cached_product(gravrd_reg_cache *c, gravrd_expr *const *fac
     e = calloc(1, sizeof *e);
     double *x = malloc((N ? N : 1) * sizeof *x);
     if (!e || !x) {
+        release_key(c, key, env->call, env->user);
         free(e);
         free(x);
         free(key);
@@ -197,6 +300,7 @@ static gravrd_status cached_product(gravrd_reg_cache *c, gravrd_expr *const *fac
         }
     }
     if (st) {
+        release_key(c, e->key, e->call, e->user);
         entry_free(e);
         return st;
     }
@@ -238,6 +342,7 @@ gravrd_status reg_cache_codes(gravrd_reg_cache *c, char *const *vars, int n_vars
     e = calloc(1, sizeof *e);
     int32_t *codes = malloc((N ? N : 1) * sizeof *codes);
     if (!e || !codes) {
+        release_key(c, key, NULL, NULL);
         free(e);
         free(codes);
         free(key);
@@ -266,6 +371,7 @@ gravrd_status reg_cache_codes(gravrd_reg_cache *c, char *const *vars, int n_vars
             st = gravrd_codes_combine(pre, n_pre, last, n_last, N, codes, &e->n_groups, err);
     }
     if (st) {
+        release_key(c, e->key, NULL, NULL);
         entry_free(e);
         return st;
     }
@@ -289,12 +395,14 @@ gravrd_status reg_cache_split(gravrd_reg_cache *c, const char *name, const int32
     if (!e) {
         const gravrd_column *col = gravrd_frame_find(frame, name);
         if (!col) {
+            release_key(c, key, NULL, NULL);
             free(key);
             return gravrd_error_set(err, GRAVRD_ERR_INVALID, "unknown variable '%s' in --split", name);
         }
         e = calloc(1, sizeof *e);
         int32_t *codes = malloc((N ? N : 1) * sizeof *codes);
         if (!e || !codes) {
+            release_key(c, key, NULL, NULL);
             free(e);
             free(codes);
             free(key);
@@ -304,6 +412,7 @@ gravrd_status reg_cache_split(gravrd_reg_cache *c, const char *name, const int32
         e->codes_N = codes;
         gravrd_status st = gravrd_column_group_codes(col, N, codes, &e->n_groups, &e->labels, err);
         if (st) {
+            release_key(c, e->key, NULL, NULL);
             entry_free(e);
             return st;
         }
@@ -316,4 +425,58 @@ gravrd_status reg_cache_split(gravrd_reg_cache *c, const char *name, const int32
     *n_groups = e->n_groups;
     *labels = e->labels;
     return GRAVRD_OK;
+}
+
+static void *blob_find_locked(gravrd_reg_cache *c, const uintptr_t *key, int n_key)
+{
+    for (size_t i = 0; i < c->n_blobs; i++)
+        if (c->blobs[i].n_key == n_key && !memcmp(c->blobs[i].key, key, (size_t)n_key * sizeof *key))
+            return c->blobs[i].blob;
+    return NULL;
+}
+
+void *reg_cache_blob_find(gravrd_reg_cache *c, const uintptr_t *key, int n_key)
+{
+    const size_t len = (size_t)n_key * sizeof *key;
+    pthread_mutex_lock(&c->mu);
+    void *b;
+    while (!(b = blob_find_locked(c, key, n_key)) && flight_find_locked(c, key, len, NULL, NULL) >= 0)
+        pthread_cond_wait(&c->landed, &c->mu);
+    if (!b)
+        (void)flight_claim_locked(c, key, len, NULL, NULL);
+    pthread_mutex_unlock(&c->mu);
+    return b;
+}
+
+void reg_cache_blob_abandon(gravrd_reg_cache *c, const uintptr_t *key, int n_key)
+{
+    flight_release(c, key, (size_t)n_key * sizeof *key, NULL, NULL);
+}
+
+void *reg_cache_blob_add(gravrd_reg_cache *c, const uintptr_t *key, int n_key, void *blob, void (*blob_free)(void *))
+{
+    reg_cache_blob_abandon(c, key, n_key); /* the claim ends here */
+    uintptr_t *k = malloc((size_t)n_key * sizeof *k);
+    if (k)
+        memcpy(k, key, (size_t)n_key * sizeof *k);
+    pthread_mutex_lock(&c->mu);
+    void *have = blob_find_locked(c, key, n_key);
+    if (!have && k && c->n_blobs == c->cap_blobs) {
+        size_t cap = c->cap_blobs ? 2 * c->cap_blobs : 16;
+        blob_entry *g = realloc(c->blobs, cap * sizeof *g);
+        if (g) {
+            c->blobs = g;
+            c->cap_blobs = cap;
+        }
+    }
+    if (!have && k && c->n_blobs < c->cap_blobs) {
+        c->blobs[c->n_blobs++] = (blob_entry){k, n_key, blob, blob_free};
+        have = blob;
+        k = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    free(k);
+    if (have != blob)
+        blob_free(blob);
+    return have;
 }
