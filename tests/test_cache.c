@@ -31,8 +31,8 @@ static gravrd_frame *make_panel(unsigned long seed, int with_missing)
     gsl_rng_set(rng, seed);
     const int np = 2 * NE * NW;
     size_t n = (size_t)np * NT, r = 0;
-    enum { NV = 13 };
-    static const char *names[NV] = {"y", "y2", "x1", "x2", "xm", "e", "i", "t", "se", "si", "pair", "cm", "grp"};
+    enum { NV = 14 };
+    static const char *names[NV] = {"y", "y2", "x1", "x2", "xm", "e", "i", "t", "se", "si", "pair", "cm", "grp", "xc"};
     double *col[NV];
     for (int v = 0; v < NV; v++)
         col[v] = malloc(n * sizeof(double));
@@ -50,9 +50,12 @@ static gravrd_frame *make_panel(unsigned long seed, int with_missing)
         for (int t = 0; t < NT; t++, r++) {
             double y = 0.25 * x1 - x2 + 0.1 * ce * t + 0.2 * ci + gsl_ran_gaussian(rng, 0.5 + 0.5 * x1);
             double v[NV] = {exp(y), 0.5 * y + gsl_ran_gaussian(rng, 1.0), x1, x2, gsl_ran_gaussian(rng, 1.0),
-                            ce + 1, ci + 1, t + 1, ce % NSEG + 1, ci % NSEG + 1, d + 1, (d + t) % 5, d % 4};
+                            ce + 1, ci + 1, t + 1, ce % NSEG + 1, ci % NSEG + 1, d + 1, (d + t) % 5, d % 4,
+                            x2 * x2 / 50};
             if (with_missing && r % 37 == 5)
                 v[1] = NAN;
+            if (with_missing && d % 11 == 3) /* a cell-constant regressor missing for whole pairs */
+                v[13] = NAN;
             for (int q = 0; q < NV; q++)
                 col[q][r] = v[q];
             kind[r] = (int32_t)(d % 3);
@@ -85,6 +88,15 @@ static const model MODELS[] = {
     {"y2 ~ x1 + I(x2^2) + xm", "t >= 3 & x1 == 0", "grp", NULL, GRAVRD_VCOV_HETERO, 0},
     {"log(y) ~ x1 + x2 | e^t + i^t + se^si", "t != 2", "kind", "cm", GRAVRD_VCOV_CLUSTER, 0},
     {"log1p(y) ~ x1:x2 + xm | e^t^si", NULL, NULL, NULL, GRAVRD_VCOV_IID, 0},
+    /* the sample, structure and outcome caches: the same outcome and sample
+     * with other regressors, whole pairs dropped (incomplete blocks) by a
+     * subset or by a regressor's missing values, singletons dropped under
+     * one set of FE and not under another */
+    {"log(y) ~ x1 + xc | e^t + i^t + se^si", NULL, NULL, "pair", GRAVRD_VCOV_CLUSTER, 0},
+    {"log(y) ~ x1 + x1:xc | e^t + i^t + se^si", "grp != 2", NULL, "pair", GRAVRD_VCOV_CLUSTER, 0},
+    {"log(y) ~ x2 + x1:xc | e^t + i^t + se^si", "grp != 2", NULL, "pair", GRAVRD_VCOV_HETERO, 0},
+    {"y2 ~ xm | pair + t", "pair != 3 | t == 1", NULL, NULL, GRAVRD_VCOV_IID, 0},
+    {"y2 ~ xm | t", "pair != 3 | t == 1", NULL, NULL, GRAVRD_VCOV_IID, 0},
 };
 enum { N_MODELS = sizeof MODELS / sizeof MODELS[0] };
 
@@ -172,8 +184,14 @@ static void test_cached_equals_uncached(void **state)
                     gravrd_reg_results *plain = fit(f, &MODELS[m], threads, NULL);
                     gravrd_reg_results *cached = fit(f, &MODELS[m], threads, cache);
                     assert_identical(plain, cached);
-                    if (m <= 1)
+                    if (m <= 1 || (m >= 7 && m <= 9))
                         assert_int_equal(cached->results[0].collapsed, 1);
+                    if (m == 7 && miss) /* whole pairs without xc */
+                        assert_true(cached->results[0].dropped_missing > 0);
+                    if (m == 10)
+                        assert_true(cached->results[0].dropped_singletons > 0);
+                    if (m == 11)
+                        assert_int_equal(cached->results[0].dropped_singletons, 0);
                     gravrd_reg_results_free(plain);
                     gravrd_reg_results_free(cached);
                 }

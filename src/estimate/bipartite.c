@@ -30,7 +30,6 @@ struct bip_solver {
     double *S_YY;       /* the full Schur complement, row-major */
     double *L_mm;       /* Cholesky factor of the reduced one, lower, row-major */
     int R;              /* right-hand sides per solve */
-    double *c_YR, *z_mR; /* work */
 };
 
 void bip_solver_free(bip_solver *s)
@@ -43,8 +42,6 @@ void bip_solver_free(bip_solver *s)
     free(s->red_Y);
     free(s->S_YY);
     free(s->L_mm);
-    free(s->c_YR);
-    free(s->z_mR);
     free(s);
 }
 
@@ -125,9 +122,7 @@ int bip_solver_new(int32_t nX, int32_t nY, int32_t P, const int32_t *x_P, const 
         }
     }
     s->L_mm = malloc(((size_t)m * (size_t)m + 1) * sizeof *s->L_mm);
-    s->c_YR = malloc(((size_t)nY * (size_t)R + 1) * sizeof *s->c_YR);
-    s->z_mR = malloc(((size_t)m * (size_t)R + 1) * sizeof *s->z_mR);
-    if (!s->L_mm || !s->c_YR || !s->z_mR)
+    if (!s->L_mm)
         goto nomem;
     for (int32_t y = 0; y < nY; y++) {
         if (s->red_Y[y] < 0)
@@ -200,9 +195,9 @@ static void solve_reduced(const bip_solver *s, int R, double *z_mR)
     }
 }
 
-void bip_solver_solve(bip_solver *s, const double *tx_XR, const double *ty_YR, double *f_XR, double *g_YR)
+int bip_solver_solve(const bip_solver *s, const double *tx_XR, const double *ty_YR, double *f_XR, double *g_YR)
 {
-    const int32_t nX = s->nX, nY = s->nY;
+    const int32_t nX = s->nX, nY = s->nY, m = s->m;
     const int R = s->R;
     const size_t RR = (size_t)R;
     /* Right-hand side of the Y system, c = ty - N' D_X^-1 tx, in g_YR. */
@@ -216,7 +211,13 @@ void bip_solver_solve(bip_solver *s, const double *tx_XR, const double *ty_YR, d
                 c[r] -= inv * tx[r];
         }
     }
-    double *c_YR = s->c_YR, *z_mR = s->z_mR;
+    /* work arrays per call: one solver serves concurrent models */
+    double *c_YR = malloc(((size_t)nY * RR + 1) * sizeof *c_YR), *z_mR = malloc(((size_t)m * RR + 1) * sizeof *z_mR);
+    if (!c_YR || !z_mR) {
+        free(c_YR);
+        free(z_mR);
+        return -1;
+    }
     memcpy(c_YR, g_YR, (size_t)nY * RR * sizeof *c_YR);
     for (int32_t y = 0; y < nY; y++)
         if (s->red_Y[y] >= 0)
@@ -266,4 +267,7 @@ void bip_solver_solve(bip_solver *s, const double *tx_XR, const double *ty_YR, d
         for (int r = 0; r < R; r++)
             f[r] *= inv;
     }
+    free(c_YR);
+    free(z_mR);
+    return 0;
 }

@@ -25,8 +25,9 @@ int bip_solver_new(int32_t nX, int32_t nY, int32_t P, const int32_t *x_P, const 
 /* For the R right-hand sides given at construction, with totals
  * tx_XR[x * R + r] (sum over the cells of x) and ty_YR[y * R + r]: the
  * coefficients f_XR, g_YR (same layouts) of one least-squares solution, so that the projection of a cell's value is
- * f(x) + g(y) (unique; the split between f and g is not). */
-void bip_solver_solve(bip_solver *s, const double *tx_XR, const double *ty_YR, double *f_XR, double *g_YR);
+ * f(x) + g(y) (unique; the split between f and g is not). Returns 0, or
+ * -1 when out of memory. Safe to call from several threads at once. */
+int bip_solver_solve(const bip_solver *s, const double *tx_XR, const double *ty_YR, double *f_XR, double *g_YR);
 
 void bip_solver_free(bip_solver *s);
 

@@ -16,80 +16,9 @@
 #include "gravrd/hdfe.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    int32_t *amap, *bmap, *tmap; /* frame codes -> dense codes over the sample */
-    int32_t *cell_of;            /* la * nB + lb -> cell */
-    size_t *first_P;             /* frame row of each cell's first observation */
-    int32_t *la_P, *lb_P;        /* dense A and B of each cell */
-    uint8_t *seen;               /* cell x month */
-    size_t *parent;              /* union-find over A then B levels */
-    int32_t *comp_A, *comp_B;    /* block of each A and B level */
-    double *nexp_C, *nimp_C;     /* A and B levels per block */
-    double *s_at, *s_bt, *s_ct, *s_p, *m_p;
-    double *raw_at, *raw_bt, *raw_p, *total_J; /* outcome totals by frame codes */
-    /* Cell-level model (arrays owned here, strings borrowed from md). */
-    double **out_J, **term_K;
-    int32_t **fe_Q, **cl_C, *fe_groups, *fe_levels;
-    double *tss_J, *wss_J, *wss_JP;
-    uint8_t *ones;
-    int *idx_J;
-    /* Incomplete blocks: the exact within-month two-way projection. */
-    bip_solver *bip;
-    double *f_at, *f_bt, *ysum_a, *ysum_b;
-} collapse_work;
-
-static void work_free(collapse_work *w, int n_out, int n_terms, int n_fe, int n_cl)
-{
-    free(w->amap);
-    free(w->bmap);
-    free(w->tmap);
-    free(w->cell_of);
-    free(w->first_P);
-    free(w->la_P);
-    free(w->lb_P);
-    free(w->seen);
-    free(w->parent);
-    free(w->comp_A);
-    free(w->comp_B);
-    free(w->nexp_C);
-    free(w->nimp_C);
-    free(w->s_at);
-    free(w->s_bt);
-    free(w->s_ct);
-    free(w->s_p);
-    free(w->m_p);
-    free(w->raw_at);
-    free(w->raw_bt);
-    free(w->raw_p);
-    free(w->total_J);
-    for (int j = 0; w->out_J && j < n_out; j++)
-        free(w->out_J[j]);
-    free(w->out_J);
-    for (int t = 0; w->term_K && t < n_terms; t++)
-        free(w->term_K[t]);
-    free(w->term_K);
-    for (int q = 0; w->fe_Q && q < n_fe; q++)
-        free(w->fe_Q[q]);
-    free(w->fe_Q);
-    for (int c = 0; w->cl_C && c < n_cl; c++)
-        free(w->cl_C[c]);
-    free(w->cl_C);
-    free(w->fe_groups);
-    free(w->fe_levels);
-    free(w->tss_J);
-    free(w->wss_J);
-    free(w->wss_JP);
-    free(w->ones);
-    free(w->idx_J);
-    bip_solver_free(w->bip);
-    free(w->f_at);
-    free(w->f_bt);
-    free(w->ysum_a);
-    free(w->ysum_b);
-}
 
 static int32_t *new_map(int32_t n_groups)
 {
@@ -139,410 +68,716 @@ static int find_cell_month(const model_data *md, int *q1, int *q2, int *va, int 
     return 0;
 }
 
-/* Checks the structure and builds the cell-level problem; fits it. Returns
- * GRAVRD_OK with *applied = 1 when fitted, *applied = 0 when a condition
- * fails (nothing reported), or an error. */
-static gravrd_status try_collapse(const model_data *md, const uint8_t *keep_N, const int *outcome_J, int n_out,
-                                  int intercept, const gravrd_reg_options *opt, gravrd_reg_result *results_J,
-                                  int *applied, gravrd_error *err)
-{
-    *applied = 0;
+/* Where the model's FE A^T and B^T are and which of md's grouped variables
+ * are A, B and T. */
+typedef struct {
     int q1, q2, va, vb, vt;
-    if (opt->no_shortcuts || md->n_fe < 2 || !find_cell_month(md, &q1, &q2, &va, &vb, &vt))
+} cell_month_form;
+
+/* The panel structure of one sample: its cells and months, dense codes and
+ * blocks. It depends on the rows kept and the codes of A, B and T, not on
+ * the outcomes or regressors, so every model on the same sample shares it;
+ * with a cache it is built once (a study fits dozens of models on a few
+ * samples, and building it passes over every row). Read-only once built. */
+typedef struct {
+    int applicable;             /* 0: a condition fails, general path */
+    size_t n;                   /* rows kept */
+    int32_t gA, gB, gT;         /* frame codes of A, B, T */
+    int32_t nA, nB, nT, P, n_comp;
+    int complete;               /* every block a complete table */
+    uint64_t sample_hash;
+    int32_t *cell_of;           /* la * gB + lb (frame codes) -> cell */
+    int32_t *amap, *bmap, *tmap; /* frame codes -> dense codes over the sample */
+    size_t *first_P;            /* frame row of each cell's first observation */
+    int32_t *la_P, *lb_P;       /* dense A and B of each cell */
+    int32_t *comp_A, *comp_B;   /* block of each A and B level */
+    double *nexp_C, *nimp_C;    /* A and B levels per block */
+    bip_solver *bip;            /* incomplete blocks only */
+} panel_structure;
+
+static void structure_free(void *p)
+{
+    panel_structure *s = p;
+    if (!s)
+        return;
+    free(s->cell_of);
+    free(s->amap);
+    free(s->bmap);
+    free(s->tmap);
+    free(s->first_P);
+    free(s->la_P);
+    free(s->lb_P);
+    free(s->comp_A);
+    free(s->comp_B);
+    free(s->nexp_C);
+    free(s->nimp_C);
+    bip_solver_free(s->bip);
+    free(s);
+}
+
+/* Input arrays whose constancy within cells the structure pass must check:
+ * check_V[v] for the regressors (v < n_terms), then the FE other than A^T
+ * and B^T, then the clusters. */
+static int n_arrays(const model_data *md)
+{
+    return md->n_terms + md->n_fe + md->n_cluster;
+}
+
+static const void *array_at(const model_data *md, int v, int *is_double)
+{
+    *is_double = v < md->n_terms;
+    if (v < md->n_terms)
+        return md->term_KN[v];
+    v -= md->n_terms;
+    return v < md->n_fe ? (const void *)md->fe_QN[v] : (const void *)md->cluster_CN[v - md->n_fe];
+}
+
+/* Checks the conditions on the rows kept and, when they hold, builds the
+ * structure (s->applicable = 1). check_V: which arrays to check for
+ * constancy within cells (NULL: all but A^T and B^T). Errors: out of
+ * memory only. */
+static gravrd_status structure_build(const model_data *md, const cell_month_form *cm, const uint8_t *keep_N,
+                                     size_t n, const uint8_t *check_V, panel_structure *s, gravrd_error *err)
+{
+    const size_t N = md->n_rows;
+    const int32_t *a_N = md->var_codes_VN[cm->va], *b_N = md->var_codes_VN[cm->vb], *t_N = md->var_codes_VN[cm->vt];
+    size_t *parent = NULL;
+    uint8_t *seen = NULL;
+    const double **dbl_C = NULL;
+    const int32_t **int_C = NULL;
+    s->n = n;
+    const int32_t gA = s->gA = md->var_groups_V[cm->va], gB = s->gB = md->var_groups_V[cm->vb],
+                  gT = s->gT = md->var_groups_V[cm->vt];
+    const size_t n_ab = (size_t)gA * (size_t)gB, n_bits = n_ab * (size_t)gT;
+    s->cell_of = malloc(n_ab * sizeof *s->cell_of);
+    seen = calloc(n_bits / 8 + 1, 1);
+    s->first_P = malloc(((n_ab < n ? n_ab : n) + 1) * sizeof *s->first_P); /* at most min(grid, n) cells */
+    s->tmap = new_map(gT);
+    /* the arrays to check, by type */
+    const int nv = n_arrays(md);
+    dbl_C = malloc(((size_t)nv + 1) * sizeof *dbl_C);
+    int_C = malloc(((size_t)nv + 1) * sizeof *int_C);
+    if (!s->cell_of || !seen || !s->first_P || !s->tmap || !dbl_C || !int_C)
+        goto nomem;
+    int n_dbl = 0, n_int = 0;
+    for (int v = 0; v < nv; v++) {
+        int is_double = 0;
+        const void *x = array_at(md, v, &is_double);
+        if (v - md->n_terms == cm->q1 || v - md->n_terms == cm->q2 || (check_V && !check_V[v]))
+            continue;
+        if (is_double)
+            dbl_C[n_dbl++] = x;
+        else
+            int_C[n_int++] = x;
+    }
+    for (size_t c = 0; c < n_ab; c++)
+        s->cell_of[c] = -1;
+    size_t *first_P = s->first_P;
+    int32_t P = 0, nA = 0, nB = 0, nT = 0;
+    /* One pass: cell of each row, no (cell, month) twice, months present,
+     * and the arrays to check equal to the cell's first row's. */
+    for (size_t i = 0; i < N; i++) {
+        if (!keep_N[i])
+            continue;
+        size_t ab = (size_t)a_N[i] * (size_t)gB + (size_t)b_N[i];
+        int32_t p = s->cell_of[ab];
+        if (p < 0) {
+            p = s->cell_of[ab] = P++;
+            first_P[p] = i;
+        }
+        size_t f = first_P[p];
+        for (int k = 0; k < n_dbl; k++)
+            if (dbl_C[k][i] != dbl_C[k][f])
+                goto not_applicable;
+        for (int k = 0; k < n_int; k++)
+            if (int_C[k][i] != int_C[k][f])
+                goto not_applicable;
+        size_t bit = ab * (size_t)gT + (size_t)t_N[i];
+        uint8_t mask = (uint8_t)(1u << (bit & 7));
+        if (seen[bit >> 3] & mask)
+            goto not_applicable;
+        seen[bit >> 3] |= mask;
+        s->tmap[t_N[i]] = 0; /* present; numbered below */
+    }
+    for (int32_t g = 0; g < gT; g++)
+        if (s->tmap[g] == 0)
+            s->tmap[g] = nT++;
+    /* Balanced: n = cells x months and no (cell, month) twice, so every
+     * cell has every month exactly once. */
+    if (n != (size_t)P * (size_t)nT)
+        goto not_applicable;
+    /* Dense A and B codes over the cells (every level of the sample is in
+     * some cell). */
+    s->amap = new_map(gA);
+    s->bmap = new_map(gB);
+    s->la_P = malloc(((size_t)P + 1) * sizeof *s->la_P);
+    s->lb_P = malloc(((size_t)P + 1) * sizeof *s->lb_P);
+    if (!s->amap || !s->bmap || !s->la_P || !s->lb_P)
+        goto nomem;
+    for (int32_t p = 0; p < P; p++) {
+        int32_t a = a_N[first_P[p]], b = b_N[first_P[p]];
+        if (s->amap[a] < 0)
+            s->amap[a] = nA++;
+        if (s->bmap[b] < 0)
+            s->bmap[b] = nB++;
+        s->la_P[p] = s->amap[a];
+        s->lb_P[p] = s->bmap[b];
+    }
+    s->P = P;
+    s->nA = nA;
+    s->nB = nB;
+    s->nT = nT;
+    /* Blocks: connected components of the A-B graph of cells. When each is
+     * a complete table, the two-way projection within a month is the
+     * double demeaning within blocks (closed form); otherwise (a subset
+     * dropping whole cells) it is solved exactly on the small graph
+     * (bipartite.c). */
+    parent = malloc(((size_t)nA + (size_t)nB) * sizeof *parent);
+    s->comp_A = malloc(((size_t)nA + 1) * sizeof *s->comp_A);
+    s->comp_B = malloc(((size_t)nB + 1) * sizeof *s->comp_B);
+    if (!parent || !s->comp_A || !s->comp_B)
+        goto nomem;
+    for (size_t v = 0; v < (size_t)nA + (size_t)nB; v++)
+        parent[v] = v;
+    for (int32_t p = 0; p < P; p++) {
+        size_t x = find_root(parent, (size_t)s->la_P[p]), y = find_root(parent, (size_t)nA + (size_t)s->lb_P[p]);
+        if (x != y)
+            parent[x < y ? y : x] = x < y ? x : y;
+    }
+    int32_t n_comp = 0;
+    /* Block numbers by root; the root of a block is its smallest node, an A
+     * level since every level belongs to some cell. */
+    for (int32_t a = 0; a < nA; a++) {
+        size_t root = find_root(parent, (size_t)a);
+        s->comp_A[a] = root == (size_t)a ? n_comp++ : -1;
+    }
+    for (int32_t a = 0; a < nA; a++)
+        s->comp_A[a] = s->comp_A[find_root(parent, (size_t)a)];
+    s->n_comp = n_comp;
+    s->nexp_C = calloc((size_t)n_comp + 1, sizeof *s->nexp_C);
+    s->nimp_C = calloc((size_t)n_comp + 1, sizeof *s->nimp_C);
+    double *cells_C = calloc((size_t)n_comp + 1, sizeof *cells_C);
+    if (!s->nexp_C || !s->nimp_C || !cells_C) {
+        free(cells_C);
+        goto nomem;
+    }
+    for (int32_t a = 0; a < nA; a++)
+        s->nexp_C[s->comp_A[a]] += 1;
+    for (int32_t b = 0; b < nB; b++) {
+        size_t root = find_root(parent, (size_t)nA + (size_t)b); /* an A level, see above */
+        s->comp_B[b] = s->comp_A[root];
+        s->nimp_C[s->comp_A[root]] += 1;
+    }
+    for (int32_t p = 0; p < P; p++)
+        cells_C[s->comp_A[s->la_P[p]]] += 1;
+    s->complete = 1;
+    for (int32_t c = 0; c < n_comp; c++)
+        s->complete = s->complete && cells_C[c] == s->nexp_C[c] * s->nimp_C[c];
+    free(cells_C);
+    if (!s->complete) {
+        /* The larger side is eliminated, the smaller one factored. */
+        const int swap = nB > nA;
+        int rc = bip_solver_new(swap ? nB : nA, swap ? nA : nB, P, swap ? s->lb_P : s->la_P,
+                                swap ? s->la_P : s->lb_P, nT, &s->bip);
+        if (rc < 0)
+            goto nomem;
+        if (rc > 0)
+            goto not_applicable;
+    }
+    s->sample_hash = ols_sample_hash(keep_N, N);
+    s->applicable = 1;
+not_applicable:
+    free(seen);
+    free(parent);
+    free(dbl_C);
+    free(int_C);
+    return GRAVRD_OK;
+nomem:
+    free(seen);
+    free(parent);
+    free(dbl_C);
+    free(int_C);
+    return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory checking the panel structure (%zu rows)", n);
+}
+
+/* What the collapsed fit needs of one outcome on one structure: its cell
+ * means, total sum of squares and the within-cell part's sum of squares
+ * per cell. It does not depend on the regressors, so with a cache the
+ * models sharing outcome and sample compute it once. */
+typedef struct {
+    double *ybar_P, *wss_P;
+    double tss, wss;
+} outcome_stats;
+
+static void outcome_stats_free(void *p)
+{
+    outcome_stats *o = p;
+    if (o) {
+        free(o->ybar_P);
+        free(o->wss_P);
+    }
+    free(o);
+}
+
+/* The outcome y on the rows of s: one pass over the rows arranges it by
+ * cell and month; the rest runs on that array. */
+static gravrd_status outcome_stats_compute(const model_data *md, const cell_month_form *cm,
+                                           const panel_structure *s, const uint8_t *keep_N, const double *y,
+                                           outcome_stats *o, gravrd_error *err)
+{
+    const size_t N = md->n_rows, n = s->n;
+    const int32_t nA = s->nA, nB = s->nB, nT = s->nT, P = s->P, n_comp = s->n_comp, gB = s->gB;
+    const int32_t *a_N = md->var_codes_VN[cm->va], *b_N = md->var_codes_VN[cm->vb], *t_N = md->var_codes_VN[cm->vt];
+    double *ycm = malloc((n ? n : 1) * sizeof *ycm);
+    double *s_at = calloc((size_t)nA * (size_t)nT + 1, sizeof *s_at);
+    double *s_bt = calloc((size_t)nB * (size_t)nT + 1, sizeof *s_bt);
+    double *s_p = malloc(((size_t)P + 1) * sizeof *s_p);
+    double *s_ct = NULL, *sa = NULL, *m_p = NULL, *f_at = NULL, *f_bt = NULL;
+    o->ybar_P = malloc(((size_t)P + 1) * sizeof *o->ybar_P);
+    o->wss_P = malloc(((size_t)P + 1) * sizeof *o->wss_P);
+    gravrd_status st = GRAVRD_OK;
+    if (!ycm || !s_at || !s_bt || !s_p || !o->ybar_P || !o->wss_P)
+        goto nomem;
+    for (size_t i = 0; i < N; i++)
+        if (keep_N[i])
+            ycm[(size_t)s->cell_of[(size_t)a_N[i] * (size_t)gB + (size_t)b_N[i]] * (size_t)nT +
+                (size_t)s->tmap[t_N[i]]] = y[i];
+    /* Totals by cell, by (A, month) and (B, month), and overall. */
+    double total = 0;
+    for (int32_t p = 0; p < P; p++) {
+        const double *yp = ycm + (size_t)p * (size_t)nT;
+        double *at = s_at + (size_t)s->la_P[p] * (size_t)nT, *bt = s_bt + (size_t)s->lb_P[p] * (size_t)nT;
+        double sp = 0;
+        for (int32_t t = 0; t < nT; t++) {
+            sp += yp[t];
+            at[t] += yp[t];
+            bt[t] += yp[t];
+        }
+        s_p[p] = sp;
+        total += sp;
+    }
+    double *ybar = o->ybar_P, *wss = o->wss_P;
+    for (int32_t p = 0; p < P; p++)
+        ybar[p] = s_p[p] / (double)nT;
+    const double mean = total / (double)n;
+    double tss = 0;
+    for (size_t k = 0; k < n; k++)
+        tss += (ycm[k] - mean) * (ycm[k] - mean);
+    o->tss = tss;
+    if (!s->complete) {
+        /* w = (I - P_D2)(I - M) y: each month's deviations from the cell
+         * means, projected off A + B on the cell graph; their totals by A
+         * and by B are the month totals less the cell means'. */
+        double *ysum = calloc((size_t)nA + (size_t)nB + 1, sizeof *ysum);
+        f_at = malloc(((size_t)nA * (size_t)nT + 1) * sizeof *f_at);
+        f_bt = malloc(((size_t)nB * (size_t)nT + 1) * sizeof *f_bt);
+        if (!ysum || !f_at || !f_bt) {
+            free(ysum);
+            goto nomem;
+        }
+        for (int32_t p = 0; p < P; p++) {
+            ysum[s->la_P[p]] += ybar[p];
+            ysum[nA + s->lb_P[p]] += ybar[p];
+        }
+        for (int32_t a = 0; a < nA; a++)
+            for (int32_t t = 0; t < nT; t++)
+                s_at[(size_t)a * nT + t] -= ysum[a];
+        for (int32_t b = 0; b < nB; b++)
+            for (int32_t t = 0; t < nT; t++)
+                s_bt[(size_t)b * nT + t] -= ysum[nA + b];
+        free(ysum);
+        int rc = nB > nA ? bip_solver_solve(s->bip, s_bt, s_at, f_bt, f_at)
+                         : bip_solver_solve(s->bip, s_at, s_bt, f_at, f_bt);
+        if (rc)
+            goto nomem;
+        for (int32_t p = 0; p < P; p++) {
+            const double *yp = ycm + (size_t)p * (size_t)nT;
+            const double *fa = f_at + (size_t)s->la_P[p] * nT, *fb = f_bt + (size_t)s->lb_P[p] * nT;
+            double ss = 0;
+            for (int32_t t = 0; t < nT; t++) {
+                double e = yp[t] - ybar[p] - fa[t] - fb[t];
+                ss += e * e;
+            }
+            wss[p] = ss;
+        }
+    } else {
+        /* w = dd_t(y) - mean over months of dd_t(y), where dd_t
+         * double-demeans month t's complete block tables; its squares are
+         * summed per cell around the cell's own mean (no cancellation). The
+         * mean over months of dd_t(y) for each cell is the double demeaning
+         * of the cell means, from the month totals of each A, B and block. */
+        s_ct = calloc((size_t)n_comp * (size_t)nT + 1, sizeof *s_ct);
+        sa = calloc((size_t)nA + (size_t)nB + (size_t)n_comp + 1, sizeof *sa);
+        m_p = malloc(((size_t)P + 1) * sizeof *m_p);
+        if (!s_ct || !sa || !m_p)
+            goto nomem;
+        for (int32_t a = 0; a < nA; a++)
+            for (int32_t t = 0; t < nT; t++)
+                s_ct[(size_t)s->comp_A[a] * nT + t] += s_at[(size_t)a * nT + t];
+        double *sb = sa + nA, *sc = sb + nB;
+        for (int32_t a = 0; a < nA; a++)
+            for (int32_t t = 0; t < nT; t++)
+                sa[a] += s_at[(size_t)a * nT + t];
+        for (int32_t b = 0; b < nB; b++)
+            for (int32_t t = 0; t < nT; t++)
+                sb[b] += s_bt[(size_t)b * nT + t];
+        for (int32_t c = 0; c < n_comp; c++)
+            for (int32_t t = 0; t < nT; t++)
+                sc[c] += s_ct[(size_t)c * nT + t];
+        for (int32_t p = 0; p < P; p++) {
+            int32_t la = s->la_P[p], c = s->comp_A[la];
+            double ne = s->nexp_C[c], ni = s->nimp_C[c];
+            m_p[p] = (s_p[p] - sa[la] / ni - sb[s->lb_P[p]] / ne + sc[c] / (ne * ni)) / (double)nT;
+        }
+        /* Month means of each A, B and block, divided once here rather than
+         * per cell and month. */
+        for (int32_t a = 0; a < nA; a++)
+            for (int32_t t = 0; t < nT; t++)
+                s_at[(size_t)a * nT + t] /= s->nimp_C[s->comp_A[a]];
+        for (int32_t b = 0; b < nB; b++)
+            for (int32_t t = 0; t < nT; t++)
+                s_bt[(size_t)b * nT + t] /= s->nexp_C[s->comp_B[b]];
+        for (int32_t c = 0; c < n_comp; c++)
+            for (int32_t t = 0; t < nT; t++)
+                s_ct[(size_t)c * nT + t] /= s->nexp_C[c] * s->nimp_C[c];
+        for (int32_t p = 0; p < P; p++) {
+            const double *yp = ycm + (size_t)p * (size_t)nT;
+            int32_t la = s->la_P[p], c = s->comp_A[la];
+            const double *at = s_at + (size_t)la * nT, *bt = s_bt + (size_t)s->lb_P[p] * nT,
+                         *ct = s_ct + (size_t)c * nT;
+            const double mp = m_p[p];
+            double ss = 0;
+            for (int32_t t = 0; t < nT; t++) {
+                double e = yp[t] - at[t] - bt[t] + ct[t] - mp;
+                ss += e * e;
+            }
+            wss[p] = ss;
+        }
+    }
+    double W = 0;
+    for (int32_t p = 0; p < P; p++)
+        W += wss[p];
+    o->wss = W;
+    goto done;
+nomem:
+    st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory in the collapsed fit (%zu rows)", n);
+done:
+    free(ycm);
+    free(s_at);
+    free(s_bt);
+    free(s_p);
+    free(s_ct);
+    free(sa);
+    free(m_p);
+    free(f_at);
+    free(f_bt);
+    return st;
+}
+
+/* Fits the outcomes on a sample whose structure s applies: the cell-level
+ * regression of cell means (regressors, FE and clusters of each cell's
+ * first row), with the within-cell parts of the outcomes' residuals. */
+static gravrd_status fit_collapsed(const model_data *md, const cell_month_form *cm, const panel_structure *s,
+                                   const uint8_t *keep_N, gravrd_reg_cache *cache, const int *outcome_J, int n_out,
+                                   int intercept, const gravrd_reg_options *opt, gravrd_reg_result *results_J,
+                                   gravrd_error *err)
+{
+    const int32_t P = s->P, nA = s->nA, nB = s->nB, nT = s->nT;
+    const int n_terms = md->n_terms, n_fe = md->n_fe, n_cl = md->n_cluster;
+    const size_t *first_P = s->first_P;
+    gravrd_status st = GRAVRD_OK;
+    const outcome_stats **stats_J = calloc((size_t)n_out + 1, sizeof *stats_J);
+    outcome_stats **own_J = calloc((size_t)n_out + 1, sizeof *own_J);
+    double **out_J = calloc((size_t)n_out + 1, sizeof *out_J);
+    double *tss_J = malloc(((size_t)n_out + 1) * sizeof *tss_J), *wss_J = malloc(((size_t)n_out + 1) * sizeof *wss_J);
+    double *wss_JP = malloc(((size_t)n_out * (size_t)P + 1) * sizeof *wss_JP);
+    double **term_K = calloc((size_t)n_terms + 1, sizeof *term_K);
+    int32_t **fe_Q = calloc((size_t)n_fe + 1, sizeof *fe_Q), **cl_C = calloc((size_t)n_cl + 1, sizeof *cl_C);
+    int32_t *fe_groups = calloc((size_t)n_fe + 1, sizeof *fe_groups), *fe_levels = calloc((size_t)n_fe + 1, sizeof *fe_levels);
+    uint8_t *ones = malloc((size_t)P + 1);
+    int *idx_J = malloc(((size_t)n_out + 1) * sizeof *idx_J);
+    if (!stats_J || !own_J || !out_J || !tss_J || !wss_J || !wss_JP || !term_K || !fe_Q || !cl_C || !fe_groups ||
+        !fe_levels || !ones || !idx_J)
+        goto nomem;
+    memset(ones, 1, (size_t)P);
+    for (int j = 0; j < n_out; j++) {
+        const double *y = md->outcome_ON[outcome_J[j]];
+        uintptr_t key[3] = {'Y', (uintptr_t)s, (uintptr_t)y};
+        const outcome_stats *o = cache ? reg_cache_blob_find(cache, key, 3) : NULL;
+        if (!o) {
+            outcome_stats *c = calloc(1, sizeof *c);
+            st = c ? outcome_stats_compute(md, cm, s, keep_N, y, c, err)
+                   : gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+            if (st) {
+                if (cache)
+                    reg_cache_blob_abandon(cache, key, 3);
+                outcome_stats_free(c);
+                goto done;
+            }
+            if (cache) {
+                if (!(o = reg_cache_blob_add(cache, key, 3, c, outcome_stats_free)))
+                    goto nomem;
+            } else {
+                o = own_J[j] = c;
+            }
+        }
+        stats_J[j] = o;
+        out_J[j] = o->ybar_P; /* read-only in ols_fit_sample */
+        tss_J[j] = o->tss;
+        wss_J[j] = o->wss;
+        memcpy(wss_JP + (size_t)j * (size_t)P, o->wss_P, (size_t)P * sizeof *wss_JP);
+        idx_J[j] = j;
+    }
+    /* The cell-level inputs: each cell's first row. */
+    for (int t = 0; t < n_terms; t++) {
+        if (!(term_K[t] = malloc(((size_t)P + 1) * sizeof(double))))
+            goto nomem;
+        for (int32_t p = 0; p < P; p++)
+            term_K[t][p] = md->term_KN[t][first_P[p]];
+    }
+    for (int q = 0; q < n_fe; q++) {
+        if (!(fe_Q[q] = malloc(((size_t)P + 1) * sizeof(int32_t))))
+            goto nomem;
+        if (q == cm->q1 || q == cm->q2) {
+            const int32_t *l = q == cm->q1 ? s->la_P : s->lb_P;
+            memcpy(fe_Q[q], l, (size_t)P * sizeof(int32_t));
+            fe_groups[q] = q == cm->q1 ? nA : nB;
+            fe_levels[q] = (q == cm->q1 ? nA : nB) * nT; /* every level of A or B in every month */
+            continue;
+        }
+        fe_groups[q] = md->fe_groups_Q[q];
+        /* Constant within cells: its levels in the sample are those of the cells. */
+        int32_t G = 0, *map = new_map(md->fe_groups_Q[q]);
+        if (!map)
+            goto nomem;
+        for (int32_t p = 0; p < P; p++) {
+            int32_t code = md->fe_QN[q][first_P[p]];
+            fe_Q[q][p] = code;
+            if (map[code] < 0)
+                map[code] = G++;
+        }
+        free(map);
+        fe_levels[q] = G;
+    }
+    for (int c = 0; c < n_cl; c++) {
+        if (!(cl_C[c] = malloc(((size_t)P + 1) * sizeof(int32_t))))
+            goto nomem;
+        for (int32_t p = 0; p < P; p++)
+            cl_C[c][p] = md->cluster_CN[c][first_P[p]];
+    }
+    {
+        model_data pmd = {0};
+        pmd.n_rows = (size_t)P;
+        pmd.n_outcomes = n_out;
+        pmd.outcome_ON = out_J;
+        pmd.n_terms = n_terms;
+        pmd.term_KN = term_K;
+        pmd.term_names = md->term_names;
+        pmd.n_fe = n_fe;
+        pmd.fe_QN = fe_Q;
+        pmd.fe_groups_Q = fe_groups;
+        pmd.fe_names = md->fe_names;
+        pmd.n_cluster = n_cl;
+        pmd.cluster_CN = cl_C;
+        pmd.cluster_groups_C = md->cluster_groups_C;
+        pmd.cluster_names = md->cluster_names;
+        /* The original components of FE 1 and 2 (reghdfe's rule): A^T and
+         * B^T form one copy of the cell-level A-B graph per month; any pair
+         * with a cell-constant FE has the cell-level components. */
+        int first_two_cm = (cm->q1 == 0 && cm->q2 == 1);
+        ols_collapse cz = {s->n, (double)nT, s->sample_hash, fe_levels, first_two_cm ? (long)nT : 1L,
+                           tss_J, wss_J, wss_JP};
+        st = ols_fit_sample(&pmd, ones, idx_J, n_out, intercept, opt, &cz, results_J, err);
+        for (int j = 0; j < n_out && !st; j++)
+            results_J[j].collapsed = 1;
+    }
+    goto done;
+nomem:
+    st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory in the collapsed fit (%zu rows)", s->n);
+done:
+    for (int j = 0; own_J && j < n_out; j++)
+        outcome_stats_free(own_J[j]);
+    free(own_J);
+    free(stats_J);
+    free(out_J);
+    free(tss_J);
+    free(wss_J);
+    free(wss_JP);
+    for (int t = 0; term_K && t < n_terms; t++)
+        free(term_K[t]);
+    free(term_K);
+    for (int q = 0; fe_Q && q < n_fe; q++)
+        free(fe_Q[q]);
+    free(fe_Q);
+    for (int c = 0; cl_C && c < n_cl; c++)
+        free(cl_C[c]);
+    free(cl_C);
+    free(fe_groups);
+    free(fe_levels);
+    free(ones);
+    free(idx_J);
+    return st;
+}
+
+/* Whether an array is constant within every (A, B) cell over the whole
+ * frame (rows where it and A, B are present), cached per array: then it is
+ * constant within cells of every sample and the structure pass need not
+ * check it. */
+typedef struct {
+    int constant;
+} constancy_flag;
+
+static void constancy_free(void *p)
+{
+    free(p);
+}
+
+static gravrd_status frame_constant(const model_data *md, const cell_month_form *cm, gravrd_reg_cache *cache,
+                                    const void *x, int is_double, int *constant, gravrd_error *err)
+{
+    const int32_t *a_N = md->var_codes_VN[cm->va], *b_N = md->var_codes_VN[cm->vb];
+    uintptr_t key[5] = {'C', (uintptr_t)x, (uintptr_t)a_N, (uintptr_t)b_N, (uintptr_t)is_double};
+    const constancy_flag *have = reg_cache_blob_find(cache, key, 5);
+    if (have) {
+        *constant = have->constant;
         return GRAVRD_OK;
+    }
+    const size_t N = md->n_rows;
+    const size_t gB = (size_t)md->var_groups_V[cm->vb], n_ab = (size_t)md->var_groups_V[cm->va] * gB;
+    size_t *first = malloc((n_ab + 1) * sizeof *first);
+    constancy_flag *f = malloc(sizeof *f);
+    if (!first || !f) {
+        reg_cache_blob_abandon(cache, key, 5);
+        free(first);
+        free(f);
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    }
+    for (size_t c = 0; c < n_ab; c++)
+        first[c] = SIZE_MAX;
+    int same = 1;
+    const double *xd = is_double ? x : NULL;
+    const int32_t *xi = is_double ? NULL : x;
+    for (size_t i = 0; i < N && same; i++) {
+        if (a_N[i] < 0 || b_N[i] < 0 || (xd ? !isfinite(xd[i]) : xi[i] < 0))
+            continue;
+        size_t ab = (size_t)a_N[i] * gB + (size_t)b_N[i];
+        if (first[ab] == SIZE_MAX)
+            first[ab] = i;
+        else
+            same = xd ? xd[i] == xd[first[ab]] : xi[i] == xi[first[ab]];
+    }
+    free(first);
+    f->constant = same;
+    if (!(have = reg_cache_blob_add(cache, key, 5, f, constancy_free)))
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    *constant = have->constant;
+    return GRAVRD_OK;
+}
+
+/* The structure of the sample keep_N (built, or the cache's), NULL with
+ * GRAVRD_OK when the form does not apply. *owned: the caller frees it. */
+static gravrd_status get_structure(const model_data *md, const cell_month_form *cm, const uint8_t *keep_N,
+                                   gravrd_reg_cache *cache, const panel_structure **out, int *owned,
+                                   gravrd_error *err)
+{
+    *out = NULL;
+    *owned = 0;
     const size_t N = md->n_rows;
     size_t n = 0;
     for (size_t i = 0; i < N; i++)
         n += keep_N[i] != 0;
     if (n == 0)
         return GRAVRD_OK;
-    const int32_t *a_N = md->var_codes_VN[va], *b_N = md->var_codes_VN[vb], *t_N = md->var_codes_VN[vt];
-    collapse_work w = {0};
-    gravrd_status st = GRAVRD_OK;
-    int32_t nA = 0, nB = 0, nT = 0, P = 0;
     /* Cells and (cell, month) bits are indexed by the frame's codes of A, B
      * and T (no pass to number them over the sample first); a grid much
      * larger than the sample takes the general path. */
-    const int32_t gA = md->var_groups_V[va], gB = md->var_groups_V[vb], gT = md->var_groups_V[vt];
-    if ((double)gA * (double)gB > 4.0 * (double)n + 65536.0 ||
-        (double)gA * (double)gB * (double)gT > 64.0 * (double)n + 65536.0 * 8 ||
-        ((double)gA + (double)gB) * (double)gT * (double)n_out > 4.0 * (double)n + 65536.0)
-        goto skip;
-    const size_t n_ab = (size_t)gA * (size_t)gB, n_bits = n_ab * (size_t)gT;
-    w.cell_of = malloc(n_ab * sizeof *w.cell_of);
-    w.seen = calloc(n_bits / 8 + 1, 1);
-    w.first_P = malloc((n_ab < n ? n_ab : n) * sizeof *w.first_P); /* at most min(grid, n) cells */
-    w.tmap = new_map(gT);
-    /* Outcome totals per (A, month), (B, month) and cell, by frame codes,
-     * gathered in the same pass. */
-    const size_t n_at = (size_t)gA * (size_t)gT, n_bt = (size_t)gB * (size_t)gT, max_p = n_ab < n ? n_ab : n;
-    w.raw_at = calloc((size_t)n_out * n_at + 1, sizeof *w.raw_at);
-    w.raw_bt = calloc((size_t)n_out * n_bt + 1, sizeof *w.raw_bt);
-    w.raw_p = calloc((size_t)n_out * max_p + 1, sizeof *w.raw_p);
-    w.total_J = calloc((size_t)n_out, sizeof *w.total_J);
-    if (!w.cell_of || !w.seen || !w.first_P || !w.tmap || !w.raw_at || !w.raw_bt || !w.raw_p || !w.total_J)
-        goto nomem;
-    for (size_t c = 0; c < n_ab; c++)
-        w.cell_of[c] = -1;
-    const int n_terms_ = md->n_terms, n_fe_ = md->n_fe, n_cl_ = md->n_cluster;
-    const double *const *term_K = (const double *const *)md->term_KN;
-    const int32_t *const *fe_QN = (const int32_t *const *)md->fe_QN;
-    const int32_t *const *cl_CN = (const int32_t *const *)md->cluster_CN;
-    /* One pass: cell of each row, no (cell, month) twice, months present,
-     * and the regressors, other FE and clusters equal to the cell's first
-     * row's. */
-    for (size_t i = 0; i < N; i++) {
-        if (!keep_N[i])
-            continue;
-        size_t ab = (size_t)a_N[i] * (size_t)gB + (size_t)b_N[i];
-        int32_t p = w.cell_of[ab];
-        if (p < 0) {
-            p = w.cell_of[ab] = P++;
-            w.first_P[p] = i;
-        }
-        size_t f = w.first_P[p];
-        for (int t = 0; t < n_terms_; t++)
-            if (term_K[t][i] != term_K[t][f])
-                goto skip;
-        for (int q = 0; q < n_fe_; q++)
-            if (q != q1 && q != q2 && fe_QN[q][i] != fe_QN[q][f])
-                goto skip;
-        for (int c = 0; c < n_cl_; c++)
-            if (cl_CN[c][i] != cl_CN[c][f])
-                goto skip;
-        size_t bit = ab * (size_t)gT + (size_t)t_N[i];
-        uint8_t mask = (uint8_t)(1u << (bit & 7));
-        if (w.seen[bit >> 3] & mask)
-            goto skip;
-        w.seen[bit >> 3] |= mask;
-        w.tmap[t_N[i]] = 0; /* present; numbered below */
-        for (int j = 0; j < n_out; j++) {
-            double v = md->outcome_ON[outcome_J[j]][i];
-            w.total_J[j] += v;
-            w.raw_p[(size_t)j * max_p + (size_t)p] += v;
-            w.raw_at[(size_t)j * n_at + (size_t)a_N[i] * (size_t)gT + (size_t)t_N[i]] += v;
-            w.raw_bt[(size_t)j * n_bt + (size_t)b_N[i] * (size_t)gT + (size_t)t_N[i]] += v;
-        }
-    }
-    for (int32_t g = 0; g < gT; g++)
-        if (w.tmap[g] == 0)
-            w.tmap[g] = nT++;
-    /* Balanced: n = cells x months and no (cell, month) twice, so every
-     * cell has every month exactly once. */
-    if (n != (size_t)P * (size_t)nT)
-        goto skip;
-    /* Dense A and B codes over the cells (every level of the sample is in
-     * some cell). */
-    w.amap = new_map(gA);
-    w.bmap = new_map(gB);
-    w.la_P = malloc((size_t)P * sizeof *w.la_P);
-    w.lb_P = malloc((size_t)P * sizeof *w.lb_P);
-    if (!w.amap || !w.bmap || !w.la_P || !w.lb_P)
-        goto nomem;
-    for (int32_t p = 0; p < P; p++) {
-        int32_t a = a_N[w.first_P[p]], b = b_N[w.first_P[p]];
-        if (w.amap[a] < 0)
-            w.amap[a] = nA++;
-        if (w.bmap[b] < 0)
-            w.bmap[b] = nB++;
-        w.la_P[p] = w.amap[a];
-        w.lb_P[p] = w.bmap[b];
-    }
-    /* When each connected block of the A-B graph of cells is a complete
-     * table, the two-way projection within a month is the double demeaning
-     * within blocks (closed form); otherwise (a subset dropping whole
-     * cells) it is solved exactly on the small graph (bipartite.c). */
-    w.parent = malloc(((size_t)nA + (size_t)nB) * sizeof *w.parent);
-    w.comp_A = malloc(((size_t)nA + 1) * sizeof *w.comp_A);
-    w.comp_B = malloc(((size_t)nB + 1) * sizeof *w.comp_B);
-    if (!w.parent || !w.comp_A || !w.comp_B)
-        goto nomem;
-    for (size_t v = 0; v < (size_t)nA + (size_t)nB; v++)
-        w.parent[v] = v;
-    for (int32_t p = 0; p < P; p++) {
-        size_t x = find_root(w.parent, (size_t)w.la_P[p]), y = find_root(w.parent, (size_t)nA + (size_t)w.lb_P[p]);
-        if (x != y)
-            w.parent[x < y ? y : x] = x < y ? x : y;
-    }
-    int32_t n_comp = 0;
-    int complete = 1;
-    {
-        /* Block numbers by root; the root of a block is its smallest node,
-         * an A level since every level belongs to some cell. */
-        for (int32_t a = 0; a < nA; a++) {
-            size_t root = find_root(w.parent, (size_t)a);
-            w.comp_A[a] = root == (size_t)a ? n_comp++ : -1;
-        }
-        for (int32_t a = 0; a < nA; a++)
-            w.comp_A[a] = w.comp_A[find_root(w.parent, (size_t)a)];
-        w.nexp_C = calloc((size_t)n_comp + 1, sizeof *w.nexp_C);
-        w.nimp_C = calloc((size_t)n_comp + 1, sizeof *w.nimp_C);
-        double *cells_C = calloc((size_t)n_comp + 1, sizeof *cells_C);
-        if (!w.nexp_C || !w.nimp_C || !cells_C) {
-            free(cells_C);
+    const double gA = md->var_groups_V[cm->va], gB = md->var_groups_V[cm->vb], gT = md->var_groups_V[cm->vt];
+    if (gA * gB > 4.0 * (double)n + 65536.0 || gA * gB * gT > 64.0 * (double)n + 65536.0 * 8 ||
+        (gA + gB) * gT > 4.0 * (double)n + 65536.0)
+        return GRAVRD_OK;
+    const int nv = n_arrays(md);
+    uint8_t *check_V = NULL;
+    uintptr_t *key = NULL;
+    int n_key = 0;
+    gravrd_status st = GRAVRD_OK;
+    if (cache) {
+        /* The identity of the kept rows (a cache entry), of A, B, T, and of
+         * the arrays whose constancy within cells the pass must check
+         * (those not constant within cells on the whole frame). */
+        check_V = calloc((size_t)nv + 1, 1);
+        key = malloc(((size_t)nv + 6) * sizeof *key);
+        if (!check_V || !key)
             goto nomem;
-        }
-        for (int32_t a = 0; a < nA; a++)
-            w.nexp_C[w.comp_A[a]] += 1;
-        for (int32_t b = 0; b < nB; b++) {
-            size_t root = find_root(w.parent, (size_t)nA + (size_t)b);
-            if (root >= (size_t)nA) { /* cannot happen: every B level is in a cell */
-                free(cells_C);
-                goto skip;
-            }
-            w.comp_B[b] = w.comp_A[root];
-            w.nimp_C[w.comp_A[root]] += 1;
-        }
-        for (int32_t p = 0; p < P; p++)
-            cells_C[w.comp_A[w.la_P[p]]] += 1;
-        for (int32_t c = 0; c < n_comp; c++)
-            complete = complete && cells_C[c] == w.nexp_C[c] * w.nimp_C[c];
-        free(cells_C);
-    }
-    if (!complete) {
-        /* The larger side is eliminated, the smaller one factored. */
-        const int swap = nB > nA;
-        int rc = bip_solver_new(swap ? nB : nA, swap ? nA : nB, P, swap ? w.lb_P : w.la_P, swap ? w.la_P : w.lb_P,
-                                nT, &w.bip);
-        if (rc < 0)
-            goto nomem;
-        if (rc > 0)
-            goto skip;
-        w.f_at = malloc((size_t)nA * (size_t)nT * sizeof *w.f_at);
-        w.f_bt = malloc((size_t)nB * (size_t)nT * sizeof *w.f_bt);
-        w.ysum_a = malloc((size_t)nA * sizeof *w.ysum_a);
-        w.ysum_b = malloc((size_t)nB * sizeof *w.ysum_b);
-        if (!w.f_at || !w.f_bt || !w.ysum_a || !w.ysum_b)
-            goto nomem;
-    }
-
-    /* All conditions hold: build the cell-level problem. */
-    const int n_fe = md->n_fe, n_cl = md->n_cluster, n_terms = md->n_terms;
-    w.out_J = calloc((size_t)n_out, sizeof *w.out_J);
-    w.term_K = calloc((size_t)n_terms + 1, sizeof *w.term_K);
-    w.fe_Q = calloc((size_t)n_fe, sizeof *w.fe_Q);
-    w.cl_C = calloc((size_t)n_cl + 1, sizeof *w.cl_C);
-    w.fe_groups = calloc((size_t)n_fe, sizeof *w.fe_groups);
-    w.fe_levels = calloc((size_t)n_fe, sizeof *w.fe_levels);
-    w.tss_J = calloc((size_t)n_out, sizeof *w.tss_J);
-    w.wss_J = calloc((size_t)n_out, sizeof *w.wss_J);
-    w.wss_JP = calloc((size_t)n_out * (size_t)P, sizeof *w.wss_JP);
-    w.ones = malloc((size_t)P);
-    w.idx_J = malloc((size_t)n_out * sizeof *w.idx_J);
-    w.s_at = malloc((size_t)nA * (size_t)nT * sizeof *w.s_at);
-    w.s_bt = malloc((size_t)nB * (size_t)nT * sizeof *w.s_bt);
-    w.s_ct = malloc((size_t)n_comp * (size_t)nT * sizeof *w.s_ct);
-    w.s_p = malloc((size_t)P * sizeof *w.s_p);
-    w.m_p = malloc((size_t)P * sizeof *w.m_p);
-    if (!w.out_J || !w.term_K || !w.fe_Q || !w.cl_C || !w.fe_groups || !w.fe_levels || !w.tss_J || !w.wss_J ||
-        !w.wss_JP || !w.ones || !w.idx_J || !w.s_at || !w.s_bt || !w.s_ct || !w.s_p || !w.m_p)
-        goto nomem;
-    memset(w.ones, 1, (size_t)P);
-    for (int t = 0; t < n_terms; t++) {
-        if (!(w.term_K[t] = malloc((size_t)P * sizeof(double))))
-            goto nomem;
-        for (int32_t p = 0; p < P; p++)
-            w.term_K[t][p] = md->term_KN[t][w.first_P[p]];
-    }
-    for (int q = 0; q < n_fe; q++) {
-        if (!(w.fe_Q[q] = malloc((size_t)P * sizeof(int32_t))))
-            goto nomem;
-        if (q == q1 || q == q2) {
-            const int32_t *l = q == q1 ? w.la_P : w.lb_P;
-            memcpy(w.fe_Q[q], l, (size_t)P * sizeof(int32_t));
-            w.fe_groups[q] = q == q1 ? nA : nB;
-            w.fe_levels[q] = (q == q1 ? nA : nB) * nT; /* every level of A or B in every month */
-            continue;
-        }
-        w.fe_groups[q] = md->fe_groups_Q[q];
-        /* Constant within cells: its levels in the sample are those of the cells. */
-        int32_t G = 0, *map = new_map(md->fe_groups_Q[q]);
-        if (!map)
-            goto nomem;
-        for (int32_t p = 0; p < P; p++) {
-            int32_t code = md->fe_QN[q][w.first_P[p]];
-            w.fe_Q[q][p] = code;
-            if (map[code] < 0)
-                map[code] = G++;
-        }
-        free(map);
-        w.fe_levels[q] = G;
-    }
-    for (int c = 0; c < n_cl; c++) {
-        if (!(w.cl_C[c] = malloc((size_t)P * sizeof(int32_t))))
-            goto nomem;
-        for (int32_t p = 0; p < P; p++)
-            w.cl_C[c][p] = md->cluster_CN[c][w.first_P[p]];
-    }
-
-    /* Outcomes: cell means, total sum of squares, and the within-cell part
-     * w = dd_t(y) - mean over months of dd_t(y), where dd_t double-demeans
-     * month t's complete block tables; its squares are summed per cell
-     * around the cell's own mean (no cancellation). */
-    for (int j = 0; j < n_out; j++) {
-        const double *y = md->outcome_ON[outcome_J[j]];
-        w.idx_J[j] = j;
-        if (!(w.out_J[j] = malloc((size_t)P * sizeof(double))))
-            goto nomem;
-        /* The totals gathered in the structure pass, on dense codes; a
-         * block's month totals are the sum of its A levels'. */
-        const double *raw_at = w.raw_at + (size_t)j * n_at, *raw_bt = w.raw_bt + (size_t)j * n_bt;
-        for (int32_t a = 0; a < gA; a++)
-            if (w.amap[a] >= 0)
-                for (int32_t t = 0; t < gT; t++)
-                    if (w.tmap[t] >= 0)
-                        w.s_at[(size_t)w.amap[a] * nT + w.tmap[t]] = raw_at[(size_t)a * gT + t];
-        for (int32_t b = 0; b < gB; b++)
-            if (w.bmap[b] >= 0)
-                for (int32_t t = 0; t < gT; t++)
-                    if (w.tmap[t] >= 0)
-                        w.s_bt[(size_t)w.bmap[b] * nT + w.tmap[t]] = raw_bt[(size_t)b * gT + t];
-        memset(w.s_ct, 0, (size_t)n_comp * (size_t)nT * sizeof *w.s_ct);
-        for (int32_t a = 0; a < nA; a++)
-            for (int32_t t = 0; t < nT; t++)
-                w.s_ct[(size_t)w.comp_A[a] * nT + t] += w.s_at[(size_t)a * nT + t];
-        memcpy(w.s_p, w.raw_p + (size_t)j * max_p, (size_t)P * sizeof *w.s_p);
-        const double total = w.total_J[j];
-        for (int32_t p = 0; p < P; p++)
-            w.out_J[j][p] = w.s_p[p] / (double)nT;
-        const double mean = total / (double)n;
-        if (!complete) {
-            /* w = (I - P_D2)(I - M) y: each month's deviations from the cell
-             * means, projected off A + B on the cell graph; their totals by
-             * A and by B are the month totals less the cell means'. */
-            memset(w.ysum_a, 0, (size_t)nA * sizeof *w.ysum_a);
-            memset(w.ysum_b, 0, (size_t)nB * sizeof *w.ysum_b);
-            for (int32_t p = 0; p < P; p++) {
-                w.ysum_a[w.la_P[p]] += w.out_J[j][p];
-                w.ysum_b[w.lb_P[p]] += w.out_J[j][p];
-            }
-            for (int32_t a = 0; a < nA; a++)
-                for (int32_t t = 0; t < nT; t++)
-                    w.s_at[(size_t)a * nT + t] -= w.ysum_a[a];
-            for (int32_t b = 0; b < nB; b++)
-                for (int32_t t = 0; t < nT; t++)
-                    w.s_bt[(size_t)b * nT + t] -= w.ysum_b[b];
-            if (nB > nA)
-                bip_solver_solve(w.bip, w.s_bt, w.s_at, w.f_bt, w.f_at);
-            else
-                bip_solver_solve(w.bip, w.s_at, w.s_bt, w.f_at, w.f_bt);
-            double tss = 0;
-            double *wss = w.wss_JP + (size_t)j * (size_t)P;
-            const double *ybar = w.out_J[j];
-            for (size_t i = 0; i < N; i++) {
-                if (!keep_N[i])
-                    continue;
-                int32_t p = w.cell_of[(size_t)a_N[i] * (size_t)gB + (size_t)b_N[i]], lt = w.tmap[t_N[i]];
-                double e = y[i] - ybar[p] - w.f_at[(size_t)w.la_P[p] * nT + lt] -
-                           w.f_bt[(size_t)w.lb_P[p] * nT + lt];
-                wss[p] += e * e;
-                tss += (y[i] - mean) * (y[i] - mean);
-            }
-            w.tss_J[j] = tss;
-            double W = 0;
-            for (int32_t p = 0; p < P; p++)
-                W += wss[p];
-            w.wss_J[j] = W;
-            continue;
-        }
-        /* Mean over months of dd_t(y) for each cell: the double demeaning
-         * of the cell means, from the month totals of each A, B and block. */
-        {
-            double *sa = calloc((size_t)nA + (size_t)nB + (size_t)n_comp + 1, sizeof *sa);
-            if (!sa)
-                goto nomem;
-            double *sb = sa + nA, *sc = sb + nB;
-            for (int32_t a = 0; a < nA; a++)
-                for (int32_t t = 0; t < nT; t++)
-                    sa[a] += w.s_at[(size_t)a * nT + t];
-            for (int32_t b = 0; b < nB; b++)
-                for (int32_t t = 0; t < nT; t++)
-                    sb[b] += w.s_bt[(size_t)b * nT + t];
-            for (int32_t c = 0; c < n_comp; c++)
-                for (int32_t t = 0; t < nT; t++)
-                    sc[c] += w.s_ct[(size_t)c * nT + t];
-            for (int32_t p = 0; p < P; p++) {
-                int32_t la = w.la_P[p], c = w.comp_A[la];
-                double ne = w.nexp_C[c], ni = w.nimp_C[c];
-                w.m_p[p] = (w.s_p[p] - sa[la] / ni - sb[w.lb_P[p]] / ne + sc[c] / (ne * ni)) / (double)nT;
-            }
-            free(sa);
-        }
-        /* Month means of each A, B and block, divided once here rather
-         * than per row. */
-        for (int32_t a = 0; a < nA; a++)
-            for (int32_t t = 0; t < nT; t++)
-                w.s_at[(size_t)a * nT + t] /= w.nimp_C[w.comp_A[a]];
-        for (int32_t b = 0; b < nB; b++)
-            for (int32_t t = 0; t < nT; t++)
-                w.s_bt[(size_t)b * nT + t] /= w.nexp_C[w.comp_B[b]];
-        for (int32_t c = 0; c < n_comp; c++)
-            for (int32_t t = 0; t < nT; t++)
-                w.s_ct[(size_t)c * nT + t] /= w.nexp_C[c] * w.nimp_C[c];
-        double tss = 0;
-        double *wss = w.wss_JP + (size_t)j * (size_t)P;
-        for (size_t i = 0; i < N; i++) {
-            if (!keep_N[i])
+        key[n_key++] = 'S';
+        key[n_key++] = (uintptr_t)keep_N;
+        key[n_key++] = (uintptr_t)md->var_codes_VN[cm->va];
+        key[n_key++] = (uintptr_t)md->var_codes_VN[cm->vb];
+        key[n_key++] = (uintptr_t)md->var_codes_VN[cm->vt];
+        for (int v = 0; v < nv; v++) {
+            if (v - md->n_terms == cm->q1 || v - md->n_terms == cm->q2)
                 continue;
-            /* The cell from the small cell table (no row-length array). */
-            int32_t p = w.cell_of[(size_t)a_N[i] * (size_t)gB + (size_t)b_N[i]], lt = w.tmap[t_N[i]];
-            int32_t la = w.la_P[p], lb = w.lb_P[p], c = w.comp_A[la];
-            double d = y[i] - w.s_at[(size_t)la * nT + lt] - w.s_bt[(size_t)lb * nT + lt] +
-                       w.s_ct[(size_t)c * nT + lt];
-            double e = d - w.m_p[p];
-            wss[p] += e * e;
-            tss += (y[i] - mean) * (y[i] - mean);
+            int is_double = 0, constant = 0;
+            const void *x = array_at(md, v, &is_double);
+            if ((st = frame_constant(md, cm, cache, x, is_double, &constant, err)))
+                goto done;
+            if (!constant) {
+                check_V[v] = 1;
+                key[n_key++] = (uintptr_t)x;
+            }
         }
-        w.tss_J[j] = tss;
-        double W = 0;
-        for (int32_t p = 0; p < P; p++)
-            W += w.wss_JP[(size_t)j * (size_t)P + p];
-        w.wss_J[j] = W;
+        const panel_structure *have = reg_cache_blob_find(cache, key, n_key);
+        if (have) {
+            *out = have->applicable ? have : NULL;
+            goto done;
+        }
     }
-
-    model_data pmd = {0};
-    pmd.n_rows = (size_t)P;
-    pmd.n_outcomes = n_out;
-    pmd.outcome_ON = w.out_J;
-    pmd.n_terms = n_terms;
-    pmd.term_KN = w.term_K;
-    pmd.term_names = md->term_names;
-    pmd.n_fe = n_fe;
-    pmd.fe_QN = w.fe_Q;
-    pmd.fe_groups_Q = w.fe_groups;
-    pmd.fe_names = md->fe_names;
-    pmd.n_cluster = n_cl;
-    pmd.cluster_CN = w.cl_C;
-    pmd.cluster_groups_C = md->cluster_groups_C;
-    pmd.cluster_names = md->cluster_names;
-    /* The original components of FE 1 and 2 (reghdfe's rule): A^T and B^T
-     * form one copy of the cell-level A-B graph per month; any pair with a
-     * cell-constant FE has the cell-level components. */
-    int first_two_cm = (q1 == 0 && q2 == 1);
-    ols_collapse cz = {n, (double)nT, ols_sample_hash(keep_N, N), w.fe_levels, first_two_cm ? (long)nT : 1L,
-                       w.tss_J, w.wss_J, w.wss_JP};
-    st = ols_fit_sample(&pmd, w.ones, w.idx_J, n_out, intercept, opt, &cz, results_J, err);
-    for (int j = 0; j < n_out && !st; j++)
-        results_J[j].collapsed = 1;
-    *applied = 1;
+    panel_structure *s = calloc(1, sizeof *s);
+    st = s ? structure_build(md, cm, keep_N, n, check_V, s, err)
+           : gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory checking the panel structure");
+    if (st) {
+        if (cache)
+            reg_cache_blob_abandon(cache, key, n_key);
+        structure_free(s);
+        goto done;
+    }
+    if (cache) {
+        /* kept even when not applicable: the next model skips the pass */
+        const panel_structure *kept = reg_cache_blob_add(cache, key, n_key, s, structure_free);
+        if (!kept)
+            goto nomem;
+        *out = kept->applicable ? kept : NULL;
+    } else if (s->applicable) {
+        *out = s;
+        *owned = 1;
+    } else {
+        structure_free(s);
+    }
     goto done;
 nomem:
     st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory checking the panel structure (%zu rows)", n);
-    goto done;
-skip:
-    st = GRAVRD_OK;
 done:
-    work_free(&w, n_out, md->n_terms, md->n_fe, md->n_cluster);
+    free(check_V);
+    free(key);
     return st;
 }
 
-gravrd_status ols_fit_auto(const model_data *md, const uint8_t *keep_N, const int *outcome_J, int n_out,
-                           int intercept, const gravrd_reg_options *opt, gravrd_reg_result *results_J,
-                           gravrd_error *err)
+gravrd_status ols_fit_auto(const model_data *md, const uint8_t *keep_N, gravrd_reg_cache *keep_cache,
+                           const int *outcome_J, int n_out, int intercept, const gravrd_reg_options *opt,
+                           gravrd_reg_result *results_J, gravrd_error *err)
 {
-    int applied = 0;
-    gravrd_status st = try_collapse(md, keep_N, outcome_J, n_out, intercept, opt, results_J, &applied, err);
-    if (st || applied)
-        return st;
+    cell_month_form cm;
+    if (!opt->no_shortcuts && md->n_fe >= 2 && find_cell_month(md, &cm.q1, &cm.q2, &cm.va, &cm.vb, &cm.vt)) {
+        const panel_structure *s = NULL;
+        int owned = 0;
+        gravrd_status st = get_structure(md, &cm, keep_N, keep_cache, &s, &owned, err);
+        if (st)
+            return st;
+        if (s) {
+            st = fit_collapsed(md, &cm, s, keep_N, keep_cache, outcome_J, n_out, intercept, opt, results_J, err);
+            if (owned)
+                structure_free((panel_structure *)s);
+            return st;
+        }
+    }
     return ols_fit_sample(md, keep_N, outcome_J, n_out, intercept, opt, NULL, results_J, err);
 }

@@ -27,10 +27,12 @@ uint64_t ols_sample_hash(const uint8_t *keep_N, size_t N);
 
 /* Tries the collapse of collapse.c; when its conditions do not all hold,
  * fits with ols_fit_sample on the original rows. Same contract as
- * ols_fit_sample. */
-gravrd_status ols_fit_auto(const model_data *md, const uint8_t *keep_N, const int *outcome_J, int n_out,
-                           int intercept, const gravrd_reg_options *opt, gravrd_reg_result *results_J,
-                           gravrd_error *err);
+ * ols_fit_sample. keep_cache: the cache that owns keep_N (and md's inputs),
+ * which then also keeps the sample's panel structure for later models; NULL
+ * when keep_N is the caller's. */
+gravrd_status ols_fit_auto(const model_data *md, const uint8_t *keep_N, gravrd_reg_cache *keep_cache,
+                           const int *outcome_J, int n_out, int intercept, const gravrd_reg_options *opt,
+                           gravrd_reg_result *results_J, gravrd_error *err);
 
 /* Fits outcomes outcome_J[0..n_out-1] of md on the rows with keep_N[i] != 0,
  * filling results_J[j] (caller zero-initialises; strings it sets are

@@ -7,6 +7,7 @@
 
 #include "model_data.h"
 #include "ols.h"
+#include "sample_rows.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -121,115 +122,36 @@ static char *vcov_label(const gravrd_reg_options *opt, const model_data *md)
 typedef struct {
     char *label;
     uint8_t *mask_N;
+    sample_key key;
 } sample_def;
 
 /* Fits every outcome on one sample, appending to res. */
 static gravrd_status fit_sample(const model_data *md, const gravrd_formula *f, const sample_def *sample,
-                                const gravrd_reg_options *opt, const gravrd_frame *frame, gravrd_reg_results *res,
-                                gravrd_error *err)
+                                const gravrd_reg_options *opt, const gravrd_frame *frame, gravrd_reg_cache *cache,
+                                gravrd_reg_results *res, gravrd_error *err)
 {
     const size_t N = md->n_rows;
     const int n_out = md->n_outcomes;
     gravrd_status st = GRAVRD_OK;
-    uint8_t *rhs_ok = malloc(N ? N : 1);
-    uint8_t **ok_J = calloc((size_t)n_out, sizeof *ok_J);
+    sample_rows *rows = NULL;
+    const uint8_t **ok_J = calloc((size_t)n_out, sizeof *ok_J);
     int *group_J = malloc((size_t)n_out * sizeof *group_J), *members = malloc((size_t)n_out * sizeof *members);
     size_t *missing_J = calloc((size_t)n_out, sizeof *missing_J);
-    if (!rhs_ok || !ok_J || !group_J || !members || !missing_J)
+    if (!ok_J || !group_J || !members || !missing_J)
         goto nomem;
-
-    size_t n_sample = 0;
-    char detail[1024] = "";
-    const uint8_t *restrict mask = sample->mask_N;
-    for (size_t i = 0; i < N; i++)
-        n_sample += mask[i] != 0;
-    memcpy(rhs_ok, mask, N);
-    /* Missing values per variable, for the warning and for --strict. Each
-     * variable is first counted without branches (a mask with scattered
-     * rows mispredicts); rows are cleared in a second pass only when some
-     * value is missing. */
-    for (int t = 0; t < md->n_terms; t++) {
-        const double *restrict x = md->term_KN[t];
-        size_t bad = 0, first = 0;
-        for (size_t i = 0; i < N; i++)
-            bad += (size_t)((mask[i] != 0) & !isfinite(x[i]));
-        if (bad) {
-            int seen = 0;
-            for (size_t i = 0; i < N; i++)
-                if (mask[i] && !isfinite(x[i])) {
-                    if (!seen++)
-                        first = i;
-                    rhs_ok[i] = 0;
-                }
-        }
-        if (bad && opt->strict)
-            goto strict_fail_term;
-        describe_missing(detail, sizeof detail, md->term_names[t], bad);
-        continue;
-    strict_fail_term:
-        st = gravrd_error_set(err, GRAVRD_ERR_DATA,
-                              "%s: %zu rows have a missing or non-finite value of %s (first: data row %zu); "
-                              "--strict makes this an error",
-                              frame->source && frame->source[0] ? frame->source : "data", bad, md->term_names[t],
-                              first + 1);
+    if ((st = sample_rows_new(md, sample->mask_N, &sample->key, opt, frame->source,
+                              (const char *const *)f->outcome_names, cache, &rows, err)))
         goto done;
-    }
-    for (int q = 0; q < md->n_fe + md->n_cluster; q++) {
-        const int32_t *code = q < md->n_fe ? md->fe_QN[q] : md->cluster_CN[q - md->n_fe];
-        const char *name = q < md->n_fe ? md->fe_names[q] : md->cluster_names[q - md->n_fe];
-        const int32_t *restrict cq = code;
-        size_t bad = 0, first = 0;
-        for (size_t i = 0; i < N; i++)
-            bad += (size_t)((mask[i] != 0) & (cq[i] < 0));
-        if (bad) {
-            int seen = 0;
-            for (size_t i = 0; i < N; i++)
-                if (mask[i] && cq[i] < 0) {
-                    if (!seen++)
-                        first = i;
-                    rhs_ok[i] = 0;
-                }
-        }
-        if (bad && opt->strict) {
-            st = gravrd_error_set(err, GRAVRD_ERR_DATA,
-                                  "%s: %zu rows have a missing value of %s (first: data row %zu); "
-                                  "--strict makes this an error",
-                                  frame->source && frame->source[0] ? frame->source : "data", bad, name, first + 1);
-            goto done;
-        }
-        describe_missing(detail, sizeof detail, name, bad);
-    }
+    const rhs_rows *rhs = sample_rows_rhs(rows);
+    const size_t n_sample = rhs->n_sample;
     for (int j = 0; j < n_out; j++) {
-        if (!(ok_J[j] = malloc(N ? N : 1)))
-            goto nomem;
-        const double *restrict y = md->outcome_ON[j];
-        uint8_t *restrict okj = ok_J[j];
-        size_t bad = 0, first = 0, usable = 0;
-        for (size_t i = 0; i < N; i++) {
-            uint8_t y_ok = (uint8_t)(isfinite(y[i]) != 0);
-            bad += (size_t)((mask[i] != 0) & !y_ok);
-            okj[i] = (uint8_t)((rhs_ok[i] != 0) & y_ok);
-            usable += okj[i];
-        }
-        if (bad)
-            for (size_t i = 0; i < N; i++)
-                if (mask[i] && !isfinite(y[i])) {
-                    first = i;
-                    break;
-                }
-        if (bad && opt->strict) {
-            st = gravrd_error_set(err, GRAVRD_ERR_DATA,
-                                  "%s: %zu rows have a missing or non-finite value of %s (first: data row %zu); "
-                                  "--strict makes this an error",
-                                  frame->source && frame->source[0] ? frame->source : "data", bad,
-                                  f->outcome_names[j], first + 1);
-            goto done;
-        }
-        missing_J[j] = n_sample - usable;
+        const outcome_rows *o = sample_rows_outcome(rows, j);
+        ok_J[j] = o->ok_N;
+        missing_J[j] = n_sample - o->usable;
         if (missing_J[j] > 0) {
             char buf[1200];
-            snprintf(buf, sizeof buf, "%s", detail);
-            describe_missing(buf, sizeof buf, f->outcome_names[j], bad);
+            snprintf(buf, sizeof buf, "%s", rhs->detail);
+            describe_missing(buf, sizeof buf, f->outcome_names[j], o->bad);
             if ((st = add_warning(res,
                                   format_string("%s [%s]: %zu observations removed because of missing or "
                                                 "non-finite values (%s)",
@@ -242,7 +164,7 @@ static gravrd_status fit_sample(const model_data *md, const gravrd_formula *f, c
     for (int j = 0; j < n_out; j++) {
         group_J[j] = j;
         for (int m = 0; m < j; m++)
-            if (group_J[m] == m && !memcmp(ok_J[m], ok_J[j], N)) {
+            if (group_J[m] == m && (ok_J[m] == ok_J[j] || !memcmp(ok_J[m], ok_J[j], N))) {
                 group_J[j] = m;
                 break;
             }
@@ -261,14 +183,10 @@ static gravrd_status fit_sample(const model_data *md, const gravrd_formula *f, c
         for (int m = j; m < n_out; m++)
             if (group_J[m] == j)
                 members[n_members++] = m;
-        size_t dropped_singletons = 0;
-        if (md->n_fe > 0 && !opt->keep_singletons &&
-            (st = gravrd_fe_drop_singletons_levels(md->n_fe, N, (const int32_t *const *)md->fe_QN, md->fe_groups_Q,
-                                                   ok_J[j], &dropped_singletons, err)))
+        if ((st = sample_rows_keep(rows, j, err)))
             goto done;
-        size_t usable = 0;
-        for (size_t i = 0; i < N; i++)
-            usable += ok_J[j][i];
+        const outcome_rows *o = sample_rows_outcome(rows, j);
+        const size_t dropped_singletons = o->dropped_singletons, usable = o->usable - dropped_singletons;
         if (usable == 0) {
             st = gravrd_error_set(err, GRAVRD_ERR_EMPTY,
                                   "no observations left to estimate %s on sample '%s' (%zu rows in the sample, "
@@ -279,7 +197,7 @@ static gravrd_status fit_sample(const model_data *md, const gravrd_formula *f, c
         gravrd_reg_result *tmp = calloc((size_t)n_members, sizeof *tmp);
         if (!tmp)
             goto nomem;
-        st = ols_fit_auto(md, ok_J[j], members, n_members, f->intercept, opt, tmp, err);
+        st = ols_fit_auto(md, o->keep_N, sample_rows_cache(rows), members, n_members, f->intercept, opt, tmp, err);
         for (int m = 0; m < n_members; m++)
             res->results[base + members[m]] = tmp[m];
         free(tmp);
@@ -329,10 +247,7 @@ static gravrd_status fit_sample(const model_data *md, const gravrd_formula *f, c
 nomem:
     st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory building the estimation sample");
 done:
-    free(rhs_ok);
-    if (ok_J)
-        for (int j = 0; j < n_out; j++)
-            free(ok_J[j]);
+    sample_rows_free(rows);
     free(ok_J);
     free(group_J);
     free(members);
@@ -360,6 +275,7 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
     int32_t n_split = 0;
     int32_t *split_N = NULL;
     double *subset_N = NULL;
+    const double *subset_key = NULL;
     gravrd_reg_results *res = calloc(1, sizeof *res);
     const size_t N = frame->n_rows;
     /* a cache made for another frame would hand out wrong columns */
@@ -424,6 +340,7 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
             base[i] = !isnan(sub_N[i]) && sub_N[i] != 0;
             kept += base[i];
         }
+        subset_key = cache ? sub_N : NULL; /* the cache's values identify the sample */
         if (kept == 0) {
             free(base);
             st = gravrd_error_set(err, GRAVRD_ERR_EMPTY, "no rows left after --subset '%s' (%zu rows before)",
@@ -470,6 +387,7 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
             }
             for (size_t i = 0; i < N; i++)
                 samples[g].mask_N[i] = base[i] && split_codes[i] == g;
+            samples[g].key = (sample_key){subset_key, split_codes, g};
         }
         free(base);
     } else {
@@ -479,6 +397,7 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
         }
         samples[0].label = format_string("%s", opt.sample_label ? opt.sample_label : "all");
         samples[0].mask_N = base;
+        samples[0].key = (sample_key){subset_key, NULL, -1};
         n_samples = 1;
         if (!samples[0].label)
             goto nomem;
@@ -489,7 +408,7 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
             in_sample += samples[s].mask_N[i];
         if (in_sample == 0)
             continue; /* a split value present only outside --subset */
-        if ((st = fit_sample(&md, f, &samples[s], &opt, frame, res, err)))
+        if ((st = fit_sample(&md, f, &samples[s], &opt, frame, cache, res, err)))
             goto done;
     }
     *out = res;
