@@ -4,10 +4,12 @@
  *   gravrd_bench [--quick] [--case NAME[,NAME...]] [--threads N] [--runs N]
  *                [--tol X] [--max-iter N] [--fb-cluster] [--markdown]
  *                [--write-data DIR] [--list]
+ *   gravrd_bench --read-csv FILE [--runs N]
  *
  * Each case is timed with CLOCK_MONOTONIC around gravrd_reg only (data
  * generation excluded); the best of --runs runs (default 3) is reported.
- * See docs/benchmarks.md. */
+ * --read-csv times gravrd_csv_read on FILE instead (threads: OMP_NUM_THREADS)
+ * and prints the best and median run and a checksum of the frame.  * See docs/benchmarks.md. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -67,6 +69,7 @@ typedef struct {
     int fb_cluster;
     int markdown;
     const char *write_dir; /* export each generated dataset as CSV here */
+    const char *read_csv;  /* time gravrd_csv_read on this file instead */
     int selected[N_CASES];
 } bench_config;
 
@@ -120,6 +123,8 @@ static void usage(FILE *f)
             "  --markdown         print the summary table in Markdown\n"
             "  --write-data DIR   also write each generated dataset to DIR/NAME.csv\n"
             "                     (NAME_quick.csv with --quick), e.g. to time fixest on it\n"
+            "  --read-csv FILE    time gravrd_csv_read on FILE instead (threads: OMP_NUM_THREADS;\n"
+            "                     prints best and median of --runs and a checksum of the frame)\n"
             "  --list             list the cases and exit\n"
             "  --help             this text\n",
             BENCH_MAX_RUNS, GRAVRD_DEMEAN_TOL, GRAVRD_DEMEAN_MAXITER);
@@ -198,6 +203,9 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
             if (select_cases(val, cfg) != 0)
                 return -1;
             any_case = 1;
+            i++;
+        } else if (strcmp(a, "--read-csv") == 0 && val) {
+            cfg->read_csv = val;
             i++;
         } else if (strcmp(a, "--write-data") == 0 && val) {
             cfg->write_dir = val;
@@ -446,12 +454,85 @@ static void print_table(const bench_config *cfg, const case_result *res)
         printf("note: --quick sizes; local fixest figures exist only for the full sizes.\n");
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static uint64_t fnv(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * UINT64_C(0x100000001B3);
+    return h;
+}
+
+/* Hash of every name, type, value, code and level, to compare two builds. */
+static uint64_t frame_checksum(const gravrd_frame *f)
+{
+    uint64_t h = UINT64_C(0xCBF29CE484222325);
+    h = fnv(h, &f->n_rows, sizeof f->n_rows);
+    for (size_t c = 0; c < f->n_cols; c++) {
+        const gravrd_column *col = &f->cols[c];
+        h = fnv(h, col->name, strlen(col->name) + 1);
+        h = fnv(h, &col->type, sizeof col->type);
+        if (col->type == GRAVRD_COL_NUMERIC) {
+            h = fnv(h, col->num_N, f->n_rows * sizeof *col->num_N);
+        } else {
+            h = fnv(h, col->codes_N, f->n_rows * sizeof *col->codes_N);
+            for (int32_t l = 0; l < col->n_levels; l++)
+                h = fnv(h, col->levels_L[l], strlen(col->levels_L[l]) + 1);
+        }
+    }
+    return h;
+}
+
+/* --read-csv: wall time of gravrd_csv_read (file loading included). */
+static int bench_read_csv(const char *path, int runs)
+{
+    double t[BENCH_MAX_RUNS];
+    uint64_t sum = 0;
+    size_t rows = 0, cols = 0;
+    for (int r = 0; r < runs; r++) {
+        gravrd_frame *f = NULL;
+        gravrd_error err;
+        gravrd_error_clear(&err);
+        double t0 = now_seconds();
+        gravrd_status st = gravrd_csv_read(path, NULL, &f, &err);
+        t[r] = now_seconds() - t0;
+        if (st != GRAVRD_OK) {
+            fprintf(stderr, "gravrd_bench: %s\n", err.message);
+            return 1;
+        }
+        uint64_t h = frame_checksum(f);
+        if (r > 0 && h != sum) {
+            fprintf(stderr, "gravrd_bench: %s: the frame differs between runs\n", path);
+            gravrd_frame_free(f);
+            return 1;
+        }
+        sum = h;
+        rows = f->n_rows;
+        cols = f->n_cols;
+        gravrd_frame_free(f);
+        printf("run %d: %.3f s\n", r + 1, t[r]);
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp_double);
+    double median = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
+    printf("csv_read %s: %zu rows x %zu columns, best %.3f s, median %.3f s (%d runs), checksum %016llx\n", path,
+           rows, cols, t[0], median, runs, (unsigned long long)sum);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     bench_config cfg;
     int rc = parse_args(argc, argv, &cfg);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+
+    if (cfg.read_csv)
+        return bench_read_csv(cfg.read_csv, cfg.runs);
 
     printf("gravrd_bench: %s sizes, %d thread%s, best of %d runs, tolerance %g\n", cfg.quick ? "quick" : "full",
            cfg.threads, cfg.threads == 1 ? "" : "s", cfg.runs, cfg.tol > 0 ? cfg.tol : GRAVRD_DEMEAN_TOL);
