@@ -73,7 +73,17 @@ static void random_problem(gsl_rng *rng, int n_fe, size_t n, int32_t **codes, in
 /* Demeans the two columns of y (n x 2) with each solver and compares with
  * the explicit dummy regression; checks that the result is bit-identical
  * with two threads and, per column, whatever the other columns. */
+static void check_codes_against_dummies_elim(int n_fe, int32_t **codes, size_t n, const double *y,
+                                             int expect_elim);
 static void check_codes_against_dummies(int n_fe, int32_t **codes, size_t n, const double *y)
+{
+    check_codes_against_dummies_elim(n_fe, codes, n, y, -2);
+}
+
+/* expect_elim: the FE AUTO must eliminate inside its passes (-1: none; -2:
+ * not checked). */
+static void check_codes_against_dummies_elim(int n_fe, int32_t **codes, size_t n, const double *y,
+                                             int expect_elim)
 {
     gravrd_fe *fe = NULL;
     gravrd_error err = {0};
@@ -96,6 +106,10 @@ static void check_codes_against_dummies(int n_fe, int32_t **codes, size_t n, con
         dm_report rep;
         assert_int_equal(gravrd_demean_method(fe, cols, 2, &opt, methods[mi], &rep, &err), GRAVRD_OK);
         assert_true(rep.iterations >= 1);
+        if (methods[mi] == DM_METHOD_AUTO && expect_elim != -2)
+            assert_int_equal(rep.pass_elim_fe, expect_elim);
+        if (methods[mi] != DM_METHOD_AUTO)
+            assert_int_equal(rep.pass_elim_fe, -1);
         if (methods[mi] == DM_METHOD_SCHUR && n_fe >= 2)
             assert_true(rep.used_schur);
         if (methods[mi] == DM_METHOD_CG || n_fe == 1)
@@ -172,6 +186,76 @@ static void test_sparse_graph(void **state)
     /* Many levels relative to rows: a poorly connected graph with several components. */
     int32_t levels[] = {40, 40};
     check_against_dummies(2, levels, 90, 4);
+}
+
+/* Rows grouped by the levels of FE sort_q (the groups in a shuffled order
+ * when shuffle): AUTO eliminates that FE inside each pass of CG. */
+static void check_grouped_against_dummies(int n_fe, const int32_t *levels, size_t n, unsigned long seed, int sort_q,
+                                          int shuffle)
+{
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, seed);
+    int32_t *codes[4], *sorted[4], lv[4];
+    for (int q = 0; q < n_fe; q++) {
+        codes[q] = malloc(n * sizeof(int32_t));
+        sorted[q] = malloc(n * sizeof(int32_t));
+        lv[q] = levels[q];
+    }
+    double *y = malloc(2 * n * sizeof *y), *ys = malloc(2 * n * sizeof *ys);
+    random_problem(rng, n_fe, n, codes, lv, y);
+    for (size_t i = 0; i < n; i++)
+        y[n + i] = gsl_ran_gaussian(rng, 3.0) * (1 + codes[n_fe - 1][i]);
+    int32_t *key = malloc((size_t)levels[sort_q] * sizeof *key);
+    for (int32_t g = 0; g < levels[sort_q]; g++)
+        key[g] = g;
+    if (shuffle)
+        gsl_ran_shuffle(rng, key, (size_t)levels[sort_q], sizeof *key);
+    size_t pos = 0;
+    for (int32_t k = 0; k < levels[sort_q]; k++)
+        for (size_t i = 0; i < n; i++)
+            if (key[codes[sort_q][i]] == k) {
+                for (int q = 0; q < n_fe; q++)
+                    sorted[q][pos] = codes[q][i];
+                ys[pos] = y[i];
+                ys[n + pos] = y[n + i];
+                pos++;
+            }
+    assert_int_equal(pos, n);
+    check_codes_against_dummies_elim(n_fe, sorted, n, ys, sort_q);
+    for (int q = 0; q < n_fe; q++) {
+        free(codes[q]);
+        free(sorted[q]);
+    }
+    free(key);
+    free(y);
+    free(ys);
+    gsl_rng_free(rng);
+}
+
+static void test_elimination_in_pass(void **state)
+{
+    (void)state;
+    int32_t two[] = {12, 9}, three[] = {15, 11, 5};
+    for (int q = 0; q < 2; q++)
+        check_grouped_against_dummies(2, two, 150, 20 + (unsigned long)q, q, q == 1);
+    for (int q = 0; q < 3; q++) {
+        check_grouped_against_dummies(3, three, 200, 30 + (unsigned long)q, q, 0);
+        check_grouped_against_dummies(3, three, 200, 40 + (unsigned long)q, q, 1);
+    }
+    /* Not grouped: no elimination. */
+    int32_t *codes[2];
+    for (int q = 0; q < 2; q++)
+        codes[q] = malloc(8 * sizeof(int32_t));
+    double y[16];
+    for (int i = 0; i < 8; i++) {
+        codes[0][i] = i % 2;
+        codes[1][i] = (i / 2) % 2;
+        y[i] = i * i;
+        y[8 + i] = 1.0 / (1 + i);
+    }
+    check_codes_against_dummies_elim(2, codes, 8, y, -1);
+    for (int q = 0; q < 2; q++)
+        free(codes[q]);
 }
 
 static void test_constant_column(void **state)
@@ -410,7 +494,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_fe),           cmocka_unit_test(test_two_fe),
         cmocka_unit_test(test_three_fe),         cmocka_unit_test(test_sparse_graph),
-        cmocka_unit_test(test_constant_column),  cmocka_unit_test(test_non_convergence_is_an_error),
+        cmocka_unit_test(test_elimination_in_pass), cmocka_unit_test(test_constant_column),  cmocka_unit_test(test_non_convergence_is_an_error),
         cmocka_unit_test(test_singletons_cascade), cmocka_unit_test(test_singletons_respect_mask),
         cmocka_unit_test(test_components),       cmocka_unit_test(test_auto_switches_on_a_chain),
         cmocka_unit_test(test_auto_keeps_cg_when_easy), cmocka_unit_test(test_schur_extra_null_directions),

@@ -260,6 +260,7 @@ double dm_worst(const double *r, const double *inv_count, size_t n, int kb, int 
 
 typedef struct {
     double *b, *alpha, *r, *z, *p, *w;
+    double *buf; /* with an eliminated FE: its longest stretch of rows x kb */
 } cg_work;
 
 static void cg_work_free(cg_work *cw)
@@ -270,19 +271,286 @@ static void cg_work_free(cg_work *cw)
     free(cw->z);
     free(cw->p);
     free(cw->w);
+    free(cw->buf);
+}
+
+/* CG on the Schur complement of one FE, applied through the data.
+ *
+ * When every level of some FE e (fe->run_fe) occupies one contiguous
+ * stretch of rows - panels sorted by individual - its coefficients can be
+ * eliminated exactly inside each pass over the data, at the cost of a
+ * second look at each stretch while it is in the L1 cache: for x_R on the
+ * other FE, S x_R = D_R'(I - P_e) D_R x_R is, stretch by stretch, "sum the
+ * other FE's coefficients of each row, subtract their mean over the
+ * stretch, add the difference back to the other FE's levels". CG then runs
+ * on S (the other FE's levels only, Jacobi-preconditioned by their counts):
+ * fewer iterations than on all FE (the individuals' part of the spectrum is
+ * solved exactly) and vector operations on a few thousand levels instead of
+ * all of them. a_e = C_e^-1 (b_e - B a_R) is formed when a candidate is
+ * checked, and the check is on the full residual D'y - D'D a from the data,
+ * as for CG on all FE.
+ *
+ * The three kernels, specialised like normal_kernel for 2 or 3 FE, 1-4
+ * columns and e; qa < qb are the FE other than e (qb = -1 with 2 FE). */
+#define ELIM_OTHERS(nq, e, qa, qb)                                                                             \
+    const int qa = (e) == 0 ? 1 : 0;                                                                            \
+    const int qb = (nq) == 2 ? -1 : (e) == 2 ? 1 : 2
+
+/* b = D'y on all levels and s = D_R'(I - P_e) y on the levels of R (the
+ * right-hand side of the Schur system; s is zero on e). b and s start at
+ * zero. */
+static inline __attribute__((always_inline)) void elim_rhs_kernel(const gravrd_fe *fe, const double *restrict inv_e,
+                                                                  const double *restrict y, double *restrict b,
+                                                                  double *restrict s, const int nq, const int kb,
+                                                                  const int e)
+{
+    ELIM_OTHERS(nq, e, qa, qb);
+    const size_t N = fe->n_obs, n_runs = (size_t)fe->n_levels_Q[e];
+    const size_t *run = fe->run_QN;
+    const int32_t *ca = fe->code_QN[qa], *cb = qb >= 0 ? fe->code_QN[qb] : NULL;
+    double *be = b + fe->offset_Q[e] * (size_t)kb, *ba = b + fe->offset_Q[qa] * (size_t)kb;
+    double *bb = qb >= 0 ? b + fe->offset_Q[qb] * (size_t)kb : NULL;
+    double *sa = s + fe->offset_Q[qa] * (size_t)kb, *sb = qb >= 0 ? s + fe->offset_Q[qb] * (size_t)kb : NULL;
+    for (size_t r = 0; r < n_runs; r++) {
+        const size_t i0 = run[2 * r], i1 = run[2 * r + 1], g = r * (size_t)kb;
+        double acc[DM_BLOCK] = {0}, m[DM_BLOCK];
+        for (size_t i = i0; i < i1; i++)
+#pragma GCC unroll 4
+            for (int k = 0; k < kb; k++)
+                acc[k] += y[(size_t)k * N + i];
+#pragma GCC unroll 4
+        for (int k = 0; k < kb; k++) {
+            be[g + (size_t)k] = acc[k];
+            m[k] = acc[k] * inv_e[r];
+        }
+        for (size_t i = i0; i < i1; i++) {
+            const size_t ja = (size_t)ca[i] * (size_t)kb, jb = qb >= 0 ? (size_t)cb[i] * (size_t)kb : 0;
+#pragma GCC unroll 4
+            for (int k = 0; k < kb; k++) {
+                const double v = y[(size_t)k * N + i], d = v - m[k];
+                ba[ja + (size_t)k] += v;
+                sa[ja + (size_t)k] += d;
+                if (qb >= 0) {
+                    bb[jb + (size_t)k] += v;
+                    sb[jb + (size_t)k] += d;
+                }
+            }
+        }
+    }
+}
+
+/* out = S x on the levels of R (out on e is left alone). buf: fe->max_run * kb. */
+static inline __attribute__((always_inline)) void elim_apply_kernel(const gravrd_fe *fe, const double *restrict inv_e,
+                                                                    const double *restrict x, double *restrict out,
+                                                                    double *restrict buf, const int nq, const int kb,
+                                                                    const int e)
+{
+    ELIM_OTHERS(nq, e, qa, qb);
+    const size_t n_runs = (size_t)fe->n_levels_Q[e];
+    const size_t *run = fe->run_QN;
+    const int32_t *ca = fe->code_QN[qa], *cb = qb >= 0 ? fe->code_QN[qb] : NULL;
+    const double *xa = x + fe->offset_Q[qa] * (size_t)kb, *xb = qb >= 0 ? x + fe->offset_Q[qb] * (size_t)kb : NULL;
+    double *oa = out + fe->offset_Q[qa] * (size_t)kb, *ob = qb >= 0 ? out + fe->offset_Q[qb] * (size_t)kb : NULL;
+    memset(oa, 0, (size_t)fe->n_levels_Q[qa] * (size_t)kb * sizeof *oa);
+    if (qb >= 0)
+        memset(ob, 0, (size_t)fe->n_levels_Q[qb] * (size_t)kb * sizeof *ob);
+    for (size_t r = 0; r < n_runs; r++) {
+        const size_t i0 = run[2 * r], i1 = run[2 * r + 1];
+        double acc[DM_BLOCK] = {0}, m[DM_BLOCK];
+        for (size_t i = i0; i < i1; i++) {
+            const size_t ja = (size_t)ca[i] * (size_t)kb, jb = qb >= 0 ? (size_t)cb[i] * (size_t)kb : 0;
+            double *bi = buf + (i - i0) * (size_t)kb;
+#pragma GCC unroll 4
+            for (int k = 0; k < kb; k++) {
+                double v = xa[ja + (size_t)k];
+                if (qb >= 0)
+                    v += xb[jb + (size_t)k];
+                bi[k] = v;
+                acc[k] += v;
+            }
+        }
+        const double inv = inv_e[r];
+#pragma GCC unroll 4
+        for (int k = 0; k < kb; k++)
+            m[k] = acc[k] * inv;
+        for (size_t i = i0; i < i1; i++) {
+            const size_t ja = (size_t)ca[i] * (size_t)kb, jb = qb >= 0 ? (size_t)cb[i] * (size_t)kb : 0;
+            const double *bi = buf + (i - i0) * (size_t)kb;
+#pragma GCC unroll 4
+            for (int k = 0; k < kb; k++) {
+                const double d = bi[k] - m[k];
+                oa[ja + (size_t)k] += d;
+                if (qb >= 0)
+                    ob[jb + (size_t)k] += d;
+            }
+        }
+    }
+}
+
+/* For the columns with mask_K[k]: a_e = C_e^-1 (b_e - B a_R) (the exact
+ * elimination); then, for every column, out = D'D a on the levels of R
+ * (out on e is left alone) and worst_K[k] = the largest |b_e - (D'D a)_e| /
+ * n_g over the levels g of e (NaN when one is NaN): the residual on e is
+ * tested here rather than stored, so that no array of the size of e is
+ * touched besides b and a. */
+static inline __attribute__((always_inline)) void elim_fresh_kernel(const gravrd_fe *fe, const double *restrict inv_e,
+                                                                    const double *restrict b, double *restrict a,
+                                                                    double *restrict out, double *restrict buf,
+                                                                    const int *mask_K, double *restrict worst_K,
+                                                                    const int nq, const int kb, const int e)
+{
+    ELIM_OTHERS(nq, e, qa, qb);
+    const size_t n_runs = (size_t)fe->n_levels_Q[e];
+    const size_t *run = fe->run_QN;
+    const int32_t *ca = fe->code_QN[qa], *cb = qb >= 0 ? fe->code_QN[qb] : NULL;
+    const double *be = b + fe->offset_Q[e] * (size_t)kb;
+    double *ae = a + fe->offset_Q[e] * (size_t)kb;
+    const double *xa = a + fe->offset_Q[qa] * (size_t)kb, *xb = qb >= 0 ? a + fe->offset_Q[qb] * (size_t)kb : NULL;
+    double *oa = out + fe->offset_Q[qa] * (size_t)kb, *ob = qb >= 0 ? out + fe->offset_Q[qb] * (size_t)kb : NULL;
+    memset(oa, 0, (size_t)fe->n_levels_Q[qa] * (size_t)kb * sizeof *oa);
+    if (qb >= 0)
+        memset(ob, 0, (size_t)fe->n_levels_Q[qb] * (size_t)kb * sizeof *ob);
+    double worst[DM_BLOCK] = {0};
+    for (size_t r = 0; r < n_runs; r++) {
+        const size_t i0 = run[2 * r], i1 = run[2 * r + 1], g = r * (size_t)kb;
+        double acc[DM_BLOCK] = {0}, av[DM_BLOCK];
+        for (size_t i = i0; i < i1; i++) {
+            const size_t ja = (size_t)ca[i] * (size_t)kb, jb = qb >= 0 ? (size_t)cb[i] * (size_t)kb : 0;
+            double *bi = buf + (i - i0) * (size_t)kb;
+#pragma GCC unroll 4
+            for (int k = 0; k < kb; k++) {
+                double v = xa[ja + (size_t)k];
+                if (qb >= 0)
+                    v += xb[jb + (size_t)k];
+                bi[k] = v;
+                acc[k] += v;
+            }
+        }
+        const double inv = inv_e[r];
+#pragma GCC unroll 4
+        for (int k = 0; k < kb; k++) {
+            if (mask_K[k])
+                ae[g + (size_t)k] = (be[g + (size_t)k] - acc[k]) * inv;
+            av[k] = ae[g + (size_t)k];
+            acc[k] = 0;
+        }
+        for (size_t i = i0; i < i1; i++) {
+            const size_t ja = (size_t)ca[i] * (size_t)kb, jb = qb >= 0 ? (size_t)cb[i] * (size_t)kb : 0;
+            const double *bi = buf + (i - i0) * (size_t)kb;
+#pragma GCC unroll 4
+            for (int k = 0; k < kb; k++) {
+                const double v = av[k] + bi[k];
+                acc[k] += v;
+                oa[ja + (size_t)k] += v;
+                if (qb >= 0)
+                    ob[jb + (size_t)k] += v;
+            }
+        }
+#pragma GCC unroll 4
+        for (int k = 0; k < kb; k++) {
+            const double m = fabs(be[g + (size_t)k] - acc[k]) * inv;
+            if (!(m <= worst[k]) && !isnan(worst[k]))
+                worst[k] = m;
+        }
+    }
+    for (int k = 0; k < kb; k++)
+        worst_K[k] = worst[k];
+}
+
+#define ELIM_E_CASES(call, nq, kbv)                                                                            \
+    switch (ctx->elim) {                                                                                        \
+    case 0: call(nq, kbv, 0); break;                                                                            \
+    case 1: call(nq, kbv, 1); break;                                                                            \
+    default: call(nq, kbv, 2); break;                                                                           \
+    }
+#define ELIM_CASES(call)                                                                                       \
+    if (ctx->fe->n_fe == 2) {                                                                                   \
+        switch (kb) {                                                                                           \
+        case 1: ELIM_E_CASES(call, 2, 1) break;                                                                 \
+        case 2: ELIM_E_CASES(call, 2, 2) break;                                                                 \
+        case 3: ELIM_E_CASES(call, 2, 3) break;                                                                 \
+        default: ELIM_E_CASES(call, 2, DM_BLOCK) break;                                                         \
+        }                                                                                                       \
+    } else {                                                                                                    \
+        switch (kb) {                                                                                           \
+        case 1: ELIM_E_CASES(call, 3, 1) break;                                                                 \
+        case 2: ELIM_E_CASES(call, 3, 2) break;                                                                 \
+        case 3: ELIM_E_CASES(call, 3, 3) break;                                                                 \
+        default: ELIM_E_CASES(call, 3, DM_BLOCK) break;                                                         \
+        }                                                                                                       \
+    }
+
+static void elim_rhs(const dm_ctx *ctx, const double *y, double *b, double *s, int kb)
+{
+    const double *inv_e = ctx->inv_count_L + ctx->fe->offset_Q[ctx->elim];
+#define CALL(nq, kbv, e) elim_rhs_kernel(ctx->fe, inv_e, y, b, s, nq, kbv, (nq) == 2 && (e) == 2 ? 1 : (e))
+    ELIM_CASES(CALL)
+#undef CALL
+}
+
+static void elim_apply(const dm_ctx *ctx, const double *x, double *out, double *buf, int kb)
+{
+    const double *inv_e = ctx->inv_count_L + ctx->fe->offset_Q[ctx->elim];
+#define CALL(nq, kbv, e) elim_apply_kernel(ctx->fe, inv_e, x, out, buf, nq, kbv, (nq) == 2 && (e) == 2 ? 1 : (e))
+    ELIM_CASES(CALL)
+#undef CALL
+}
+
+static void elim_fresh(const dm_ctx *ctx, const double *b, double *a, double *out, double *buf, const int *mask_K,
+                       double *worst_K, int kb)
+{
+    const double *inv_e = ctx->inv_count_L + ctx->fe->offset_Q[ctx->elim];
+#define CALL(nq, kbv, e)                                                                                       \
+    elim_fresh_kernel(ctx->fe, inv_e, b, a, out, buf, mask_K, worst_K, nq, kbv, (nq) == 2 && (e) == 2 ? 1 : (e))
+    ELIM_CASES(CALL)
+#undef CALL
+}
+
+/* The levels CG works on: all of them, or (ctx->elim >= 0) those of the FE
+ * other than the eliminated one: two ranges [lo_S[s], hi_S[s]). */
+static void cg_ranges(const dm_ctx *ctx, size_t lo_S[2], size_t hi_S[2])
+{
+    const gravrd_fe *fe = ctx->fe;
+    const size_t L = fe->n_levels_total;
+    if (ctx->elim < 0) {
+        lo_S[0] = 0, hi_S[0] = L, lo_S[1] = hi_S[1] = L;
+        return;
+    }
+    lo_S[0] = 0, hi_S[0] = fe->offset_Q[ctx->elim];
+    lo_S[1] = fe->offset_Q[ctx->elim] + (size_t)fe->n_levels_Q[ctx->elim], hi_S[1] = L;
+}
+
+/* dm_worst over the levels CG works on. */
+static double cg_worst(const dm_ctx *ctx, const double *r, int kb, int k)
+{
+    size_t lo[2], hi[2];
+    cg_ranges(ctx, lo, hi);
+    double worst = 0;
+    for (int s = 0; s < 2; s++) {
+        if (hi[s] <= lo[s])
+            continue;
+        double w = dm_worst(r + lo[s] * (size_t)kb, ctx->inv_count_L + lo[s], hi[s] - lo[s], kb, k);
+        if (!(w <= worst))
+            worst = w; /* NaN sticks */
+        if (isnan(worst))
+            break;
+    }
+    return worst;
 }
 
 /* (Re)starts CG for column k from the residual in cw->r: z = M^-1 r, p = z. */
 static double cg_restart(const dm_ctx *ctx, cg_work *cw, int kb, int k)
 {
-    const size_t L = ctx->fe->n_levels_total;
+    size_t lo[2], hi[2];
+    cg_ranges(ctx, lo, hi);
     double rz = 0;
-    for (size_t l = 0; l < L; l++) {
-        size_t j = l * (size_t)kb + (size_t)k;
-        cw->z[j] = cw->r[j] * ctx->inv_count_L[l];
-        cw->p[j] = cw->z[j];
-        rz += cw->r[j] * cw->z[j];
-    }
+    for (int s = 0; s < 2; s++)
+        for (size_t l = lo[s]; l < hi[s]; l++) {
+            size_t j = l * (size_t)kb + (size_t)k;
+            cw->z[j] = cw->r[j] * ctx->inv_count_L[l];
+            cw->p[j] = cw->z[j];
+            rz += cw->r[j] * cw->z[j];
+        }
     return rz;
 }
 
@@ -292,7 +560,7 @@ typedef struct {
     int kb;
     double scale_K[DM_BLOCK];
     int done_K[DM_BLOCK], parked_K[DM_BLOCK];
-    int iter;        /* CG iterations on all FE (of the block: checkpoints) */
+    int iter;        /* CG iterations (of the block: checkpoints) */
     int s_iter;      /* Schur iterations (of the block) */
     int switch_iter; /* first CG iteration at which a column switched */
     /* Iterations of each column, CG and Schur: the cap and the report use
@@ -308,29 +576,52 @@ static int block_remaining(const block_state *bs)
     return n;
 }
 
-/* CG on all FE for the active columns, from their current coefficients
- * (fresh residual unless alpha = 0), until each converges or, when
- * may_switch, is parked for the Schur solver. */
+/* w = D'D alpha from the data, on the levels CG works on. With an
+ * eliminated FE, its coefficients are first set by exact elimination for
+ * the columns in mask_K, and worst_e_K gets the worst group mean of the
+ * residual on its levels (else 0). */
+static void cg_fresh(const dm_ctx *ctx, cg_work *cw, const int *mask_K, double *worst_e_K, int kb)
+{
+    if (ctx->elim >= 0) {
+        elim_fresh(ctx, cw->b, cw->alpha, cw->w, cw->buf, mask_K, worst_e_K, kb);
+    } else {
+        dm_apply_normal(ctx->fe, cw->alpha, cw->w, kb);
+        for (int k = 0; k < kb; k++)
+            worst_e_K[k] = 0;
+    }
+}
+
+/* CG for the active columns, on all FE or (ctx->elim >= 0) on the Schur
+ * complement of the eliminated FE, from their current coefficients (fresh
+ * residual unless alpha = 0), until each converges or, when may_switch, is
+ * parked for the Schur solver. With an eliminated FE and from_zero, cw->r
+ * already holds the Schur right-hand side (elim_rhs). */
 static gravrd_status cg_phase(dm_ctx *ctx, cg_work *cw, block_state *bs, int from_zero, int may_switch,
                               gravrd_error *err)
 {
     const gravrd_fe *fe = ctx->fe;
-    const size_t L = fe->n_levels_total;
-    const int kb = bs->kb, max_iter = ctx->max_iter;
+    const int kb = bs->kb, max_iter = ctx->max_iter, elim = ctx->elim >= 0;
     const double tol = ctx->tol;
+    size_t lo[2], hi[2];
+    cg_ranges(ctx, lo, hi);
     /* crit_K: worst group mean in units of the tolerance, at this iteration
      * and at the last checkpoint (for the convergence rate). */
     double rz_K[DM_BLOCK] = {0}, crit_K[DM_BLOCK] = {0}, crit_cp_K[DM_BLOCK] = {0};
-    int next_checkpoint = 4;
+    int next_checkpoint = 4, active_K[DM_BLOCK] = {0};
+    double worst_e_K[DM_BLOCK];
+    for (int k = 0; k < kb; k++)
+        active_K[k] = !bs->done_K[k] && !bs->parked_K[k];
     if (!from_zero)
-        dm_apply_normal(fe, cw->alpha, cw->w, kb);
+        cg_fresh(ctx, cw, active_K, worst_e_K, kb);
     for (int k = 0; k < kb; k++) {
-        if (bs->done_K[k] || bs->parked_K[k])
+        if (!active_K[k])
             continue;
-        for (size_t l = 0; l < L; l++) {
-            size_t j = l * (size_t)kb + (size_t)k;
-            cw->r[j] = from_zero ? cw->b[j] : cw->b[j] - cw->w[j];
-        }
+        if (!from_zero || !elim)
+            for (int s = 0; s < 2; s++)
+                for (size_t l = lo[s]; l < hi[s]; l++) {
+                    size_t j = l * (size_t)kb + (size_t)k;
+                    cw->r[j] = from_zero ? cw->b[j] : cw->b[j] - cw->w[j];
+                }
         rz_K[k] = cg_restart(ctx, cw, kb, k);
     }
 
@@ -341,25 +632,33 @@ static gravrd_status cg_phase(dm_ctx *ctx, cg_work *cw, block_state *bs, int fro
         for (int k = 0; k < kb; k++) {
             if (bs->done_K[k] || bs->parked_K[k])
                 continue;
-            crit_K[k] = dm_worst(cw->r, ctx->inv_count_L, L, kb, k) / (tol * bs->scale_K[k]);
+            crit_K[k] = cg_worst(ctx, cw->r, kb, k) / (tol * bs->scale_K[k]);
             if (crit_K[k] <= 1)
                 candidate_K[k] = any_candidate = 1;
         }
         if (any_candidate) {
-            dm_apply_normal(fe, cw->alpha, cw->w, kb); /* fresh residual r = b - D'D alpha */
+            cg_fresh(ctx, cw, candidate_K, worst_e_K, kb); /* fresh residual r = b - D'D alpha */
             for (int k = 0; k < kb; k++) {
                 if (!candidate_K[k])
                     continue;
-                for (size_t l = 0; l < L; l++) {
-                    size_t j = l * (size_t)kb + (size_t)k;
-                    cw->r[j] = cw->b[j] - cw->w[j];
-                }
-                crit_K[k] = dm_worst(cw->r, ctx->inv_count_L, L, kb, k) / (tol * bs->scale_K[k]);
+                for (int s = 0; s < 2; s++)
+                    for (size_t l = lo[s]; l < hi[s]; l++) {
+                        size_t j = l * (size_t)kb + (size_t)k;
+                        cw->r[j] = cw->b[j] - cw->w[j];
+                    }
+                /* The test is on every level (with an eliminated FE, its
+                 * residual is zero up to rounding, tested by cg_fresh). */
+                double worst = cg_worst(ctx, cw->r, kb, k);
+                if (!(worst_e_K[k] <= worst) && !isnan(worst))
+                    worst = worst_e_K[k];
+                crit_K[k] = worst / (tol * bs->scale_K[k]);
                 if (crit_K[k] <= 1) {
                     bs->done_K[k] = 1;
                     continue;
                 }
                 /* Restart CG from the current solution with the true residual. */
+                if (elim)
+                    crit_K[k] = cg_worst(ctx, cw->r, kb, k) / (tol * bs->scale_K[k]);
                 rz_K[k] = cg_restart(ctx, cw, kb, k);
             }
             if (block_remaining(bs) == 0)
@@ -376,6 +675,7 @@ static gravrd_status cg_phase(dm_ctx *ctx, cg_work *cw, block_state *bs, int fro
              * the column's criterion fell since the last checkpoint, how many
              * more CG iterations it needs, and let the cost model decide
              * whether to finish it with the Schur solver instead. */
+            int parked_now_K[DM_BLOCK] = {0}, any_parked = 0;
             for (int k = 0; k < kb && may_switch && bs->iter >= 8; k++) {
                 if (bs->done_K[k] || bs->parked_K[k])
                     continue;
@@ -387,11 +687,14 @@ static gravrd_status cg_phase(dm_ctx *ctx, cg_work *cw, block_state *bs, int fro
                 if (st != GRAVRD_OK)
                     return st;
                 if (want) {
-                    bs->parked_K[k] = 1;
+                    bs->parked_K[k] = parked_now_K[k] = any_parked = 1;
                     if (bs->switch_iter < 0)
                         bs->switch_iter = bs->iter;
                 }
             }
+            /* The Schur solver starts from complete coefficients. */
+            if (elim && any_parked)
+                cg_fresh(ctx, cw, parked_now_K, worst_e_K, kb);
             for (int k = 0; k < kb; k++)
                 crit_cp_K[k] = crit_K[k];
             next_checkpoint *= 2;
@@ -399,37 +702,43 @@ static gravrd_status cg_phase(dm_ctx *ctx, cg_work *cw, block_state *bs, int fro
                 break;
         }
         bs->iter++;
-        dm_apply_normal(fe, cw->p, cw->w, kb);
+        if (elim)
+            elim_apply(ctx, cw->p, cw->w, cw->buf, kb);
+        else
+            dm_apply_normal(fe, cw->p, cw->w, kb);
         for (int k = 0; k < kb; k++) {
             if (bs->done_K[k] || bs->parked_K[k])
                 continue;
             bs->used_K[k]++;
             double pw = 0;
-            for (size_t l = 0; l < L; l++)
-                pw += cw->p[l * (size_t)kb + (size_t)k] * cw->w[l * (size_t)kb + (size_t)k];
+            for (int s = 0; s < 2; s++)
+                for (size_t l = lo[s]; l < hi[s]; l++)
+                    pw += cw->p[l * (size_t)kb + (size_t)k] * cw->w[l * (size_t)kb + (size_t)k];
             if (!(pw > 0) || !isfinite(pw)) {
                 /* p = 0: nothing left to reduce; the residual test above must
                  * accept the column next time round, or we report failure. */
-                if (dm_worst(cw->r, ctx->inv_count_L, L, kb, k) <= tol * bs->scale_K[k] || !(rz_K[k] > 0))
+                if (cg_worst(ctx, cw->r, kb, k) <= tol * bs->scale_K[k] || !(rz_K[k] > 0))
                     continue;
                 return gravrd_error_set(err, GRAVRD_ERR_NUMERIC,
                                         "demeaning broke down (non-positive curvature) after %d iterations",
                                         bs->used_K[k]);
             }
             double a = rz_K[k] / pw, rz_new = 0;
-            for (size_t l = 0; l < L; l++) {
-                size_t j = l * (size_t)kb + (size_t)k;
-                cw->alpha[j] += a * cw->p[j];
-                cw->r[j] -= a * cw->w[j];
-                cw->z[j] = cw->r[j] * ctx->inv_count_L[l];
-                rz_new += cw->r[j] * cw->z[j];
-            }
+            for (int s = 0; s < 2; s++)
+                for (size_t l = lo[s]; l < hi[s]; l++) {
+                    size_t j = l * (size_t)kb + (size_t)k;
+                    cw->alpha[j] += a * cw->p[j];
+                    cw->r[j] -= a * cw->w[j];
+                    cw->z[j] = cw->r[j] * ctx->inv_count_L[l];
+                    rz_new += cw->r[j] * cw->z[j];
+                }
             double beta = rz_new / rz_K[k];
             rz_K[k] = rz_new;
-            for (size_t l = 0; l < L; l++) {
-                size_t j = l * (size_t)kb + (size_t)k;
-                cw->p[j] = cw->z[j] + beta * cw->p[j];
-            }
+            for (int s = 0; s < 2; s++)
+                for (size_t l = lo[s]; l < hi[s]; l++) {
+                    size_t j = l * (size_t)kb + (size_t)k;
+                    cw->p[j] = cw->z[j] + beta * cw->p[j];
+                }
         }
     }
     return GRAVRD_OK;
@@ -453,7 +762,9 @@ static gravrd_status demean_block(dm_ctx *ctx, double *cols, int kb, int *cg_ite
     cw.z = malloc(LK * sizeof(double));
     cw.p = malloc(LK * sizeof(double));
     cw.w = malloc(LK * sizeof(double));
-    if (!cw.b || !cw.alpha || !cw.r || !cw.z || !cw.p || !cw.w) {
+    if (ctx->elim >= 0)
+        cw.buf = malloc((fe->max_run ? fe->max_run : 1) * (size_t)kb * sizeof(double));
+    if (!cw.b || !cw.alpha || !cw.r || !cw.z || !cw.p || !cw.w || (ctx->elim >= 0 && !cw.buf)) {
         cg_work_free(&cw);
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory while demeaning");
     }
@@ -468,7 +779,17 @@ static gravrd_status demean_block(dm_ctx *ctx, double *cols, int kb, int *cg_ite
         if (bs.scale_K[k] == 0)
             bs.done_K[k] = 1; /* constant: its projection residual is exactly 0 */
     }
-    apply_dty(fe, cols, cw.b, kb);
+    if (ctx->elim >= 0) {
+        /* The Schur right-hand side, in r on the levels of R (CG touches
+         * nothing else of r, z, p, w). */
+        size_t lo[2], hi[2];
+        cg_ranges(ctx, lo, hi);
+        for (int s = 0; s < 2; s++)
+            memset(cw.r + lo[s] * (size_t)kb, 0, (hi[s] - lo[s]) * (size_t)kb * sizeof(double));
+        elim_rhs(ctx, cols, cw.b, cw.r, kb);
+    } else {
+        apply_dty(fe, cols, cw.b, kb);
+    }
 
     const int may_switch = fe->n_fe >= 2 && ctx->method != DM_METHOD_CG;
     if (ctx->method == DM_METHOD_SCHUR && may_switch && block_remaining(&bs) > 0) {
@@ -543,11 +864,15 @@ gravrd_status gravrd_demean_method(const gravrd_fe *fe, double *cols_NK, int n_v
     ctx.max_iter = opt && opt->max_iter > 0 ? opt->max_iter : GRAVRD_DEMEAN_MAXITER;
     ctx.method = method;
     ctx.plan.e = -1;
+    /* CG on the Schur complement of an FE whose levels are contiguous
+     * stretches of rows (see elim_apply_kernel): AUTO, 2 or 3 FE. */
+    ctx.elim = method == DM_METHOD_AUTO && (fe->n_fe == 2 || fe->n_fe == 3) ? fe->run_fe : -1;
     int threads = opt && opt->threads > 1 ? opt->threads : 1;
     if (report) {
         memset(report, 0, sizeof *report);
         report->eliminated_fe = -1;
         report->switch_iter = -1;
+        report->pass_elim_fe = ctx.elim;
     }
     if (n_vars <= 0 || fe->n_obs == 0)
         return GRAVRD_OK;

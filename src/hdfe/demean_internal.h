@@ -26,6 +26,7 @@ typedef struct {
     int used_schur;       /* 1 when some variable was finished by the Schur solver */
     int eliminated_fe;    /* FE eliminated by the Schur solver (-1: none) */
     int switch_iter;      /* first CG iteration at which a column switched to Schur (-1: none) */
+    int pass_elim_fe;     /* FE eliminated inside each pass of CG (demean.c; -1: none) */
     int iterations;       /* largest number of iterations (both kinds) of a variable; this one
                            * does not depend on how variables share blocks */
 } dm_report;
@@ -90,6 +91,7 @@ typedef struct {
     double tol;
     int max_iter;
     dm_method method;
+    int elim;          /* FE eliminated inside each pass of CG (demean.c), or -1 */
     double *inv_count_L;
     int plan_state;  /* 0 not analysed, 1 B built, 2 S built, -1 Schur not available */
     gravrd_status plan_status; /* error of the (shared) planning step, reported by every block */

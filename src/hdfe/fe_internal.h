@@ -15,6 +15,11 @@ struct gravrd_fe {
     size_t *offset_Q;
     size_t n_levels_total;
     double *count_L;       /* observations per level */
+    int run_fe;            /* an FE whose every level occupies one contiguous stretch of rows
+                            * (at least 2 rows a level on average; the one with fewest levels),
+                            * else -1; demean.c eliminates it inside each pass */
+    size_t *run_QN;        /* run_fe: rows [run_QN[2g], run_QN[2g + 1]) are those of its level g */
+    size_t max_run;        /* run_fe: rows of the longest stretch */
 };
 
 #endif
