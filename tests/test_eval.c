@@ -158,6 +158,26 @@ static void test_functions(void **state)
     eval_expect(fr, "((x))", (double[]){1, 2, NA, 4, 0, -1});
 }
 
+/* Which expressions depend on the env (the input cache keys on it only then). */
+static void test_uses_env(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int uses;
+    } cases[] = {{"log1p(x) + I(y^2)", 0}, {"(x > 1) & abs(y) < 2", 0}, {"above_median(x)", 1},
+                 {"log(1 + below_median(x))", 1}, {"x * z", 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        gravrd_expr *e = NULL;
+        gravrd_error err = {0};
+        if (gravrd_expr_parse(cases[k].text, &e, &err) != GRAVRD_OK)
+            fail_msg("parse \"%s\": %s", cases[k].text, err.message);
+        if (gravrd_expr_uses_env(e) != cases[k].uses)
+            fail_msg("\"%s\": uses_env %d, expected %d", cases[k].text, !cases[k].uses, cases[k].uses);
+        gravrd_expr_free(e);
+    }
+}
+
 static void test_comparisons_and_logic(void **state)
 {
     const gravrd_frame *fr = *state;
@@ -412,6 +432,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_arithmetic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_functions, setup, teardown),
+        cmocka_unit_test(test_uses_env),
         cmocka_unit_test_setup_teardown(test_comparisons_and_logic, setup, teardown),
         cmocka_unit_test(test_na_logic),
         cmocka_unit_test_setup_teardown(test_factor_comparisons, setup, teardown),

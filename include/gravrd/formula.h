@@ -136,6 +136,11 @@ struct gravrd_eval_env {
 gravrd_status gravrd_expr_eval(const gravrd_expr *e, const gravrd_eval_env *env, double *out_N,
                                gravrd_error *err);
 
+/* 1 when e calls a function that env->call resolves (not a built-in such as
+ * log or I), so that its value may depend on the env and not only on the
+ * frame's columns. */
+int gravrd_expr_uses_env(const gravrd_expr *e);
+
 #ifdef __cplusplus
 }
 #endif

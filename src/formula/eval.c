@@ -284,6 +284,18 @@ static builtin_fn builtin(const char *name)
     return FN_NONE;
 }
 
+int gravrd_expr_uses_env(const gravrd_expr *e)
+{
+    if (!e)
+        return 0;
+    if (e->kind == GRAVRD_EXPR_CALL && builtin(e->name) == FN_NONE)
+        return 1;
+    for (int i = 0; i < e->n_args; i++)
+        if (gravrd_expr_uses_env(e->args[i]))
+            return 1;
+    return 0;
+}
+
 /* A function the env resolves: arguments are evaluated first; a string
  * literal or a bare factor column is passed as NULL (the callee can read it
  * from call->args), since it has no numeric vector. */
