@@ -230,6 +230,66 @@ static void test_errors_not_cached_and_other_frame_ignored(void **state)
     gravrd_frame_free(g);
 }
 
+/* A copy of f (same rows and values) whose segment columns se, si are
+ * regrouped: what the study frame at another bandwidth is to the default. */
+static gravrd_frame *rebandwidth(const gravrd_frame *f)
+{
+    gravrd_frame *g = gravrd_frame_new(f->n_rows, "panel");
+    for (size_t c = 0; c < f->n_cols; c++) {
+        const gravrd_column *col = &f->cols[c];
+        if (col->type != GRAVRD_COL_NUMERIC)
+            continue;
+        double *x = malloc(f->n_rows * sizeof *x);
+        memcpy(x, col->num_N, f->n_rows * sizeof *x);
+        if (!strcmp(col->name, "se") || !strcmp(col->name, "si"))
+            for (size_t i = 0; i < f->n_rows; i++)
+                x[i] = fmod(x[i], 2.0); /* coarser segments */
+        assert_int_equal(gravrd_frame_add_numeric(g, col->name, x, NULL), GRAVRD_OK);
+    }
+    return g;
+}
+
+/* gravrd_reg_cache_new_sharing: a frame differing in two columns takes the
+ * rest from the parent's cache and gets its own numbers, bit for bit; a
+ * cache sharing with a parent of other rows shares nothing. */
+static void test_sharing_with_parent(void **state)
+{
+    (void)state;
+    gravrd_frame *f = make_panel(31, 1);
+    gravrd_frame *g = rebandwidth(f);
+    gravrd_reg_cache *parent = gravrd_reg_cache_new(f);
+    gravrd_reg_cache *child = gravrd_reg_cache_new_sharing(g, parent);
+    assert_non_null(child);
+    for (int pass = 0; pass < 2; pass++)
+        for (int m = 0; m < N_MODELS; m++) {
+            if (MODELS[m].split) /* g has no factor column */
+                continue;
+            gravrd_reg_results *p = fit(f, &MODELS[m], 1, parent);
+            gravrd_reg_results *plain = fit(g, &MODELS[m], 1, NULL);
+            gravrd_reg_results *shared = fit(g, &MODELS[m], 1, child);
+            assert_identical(plain, shared);
+            if (strstr(MODELS[m].formula, "se^si")) /* the changed columns matter */
+                assert_true(p->results[0].coefs[0].estimate != shared->results[0].coefs[0].estimate ||
+                            p->results[0].fe_levels[2] != shared->results[0].fe_levels[2]);
+            gravrd_reg_results_free(p);
+            gravrd_reg_results_free(plain);
+            gravrd_reg_results_free(shared);
+        }
+    gravrd_reg_cache_free(child);
+    /* other rows: nothing shared, own numbers */
+    gravrd_frame *h = make_panel(32, 0);
+    child = gravrd_reg_cache_new_sharing(h, parent);
+    gravrd_reg_results *a = fit(h, &MODELS[0], 1, child), *b = fit(h, &MODELS[0], 1, NULL);
+    assert_identical(a, b);
+    gravrd_reg_results_free(a);
+    gravrd_reg_results_free(b);
+    gravrd_reg_cache_free(child);
+    gravrd_reg_cache_free(parent);
+    gravrd_frame_free(f);
+    gravrd_frame_free(g);
+    gravrd_frame_free(h);
+}
+
 /* Concurrent calls sharing one empty cache: each worker fits every model
  * (in a different order) and must get the uncached numbers. */
 typedef struct {
@@ -318,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_cached_equals_uncached),
         cmocka_unit_test(test_errors_not_cached_and_other_frame_ignored),
         cmocka_unit_test(test_shared_by_threads),
+        cmocka_unit_test(test_sharing_with_parent),
         cmocka_unit_test(test_strict_first_missing_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,17 +19,29 @@ typedef enum { GRAVRD_VCOV_IID = 0, GRAVRD_VCOV_HETERO, GRAVRD_VCOV_CLUSTER } gr
 typedef enum { GRAVRD_SSC_FIXEST = 0, GRAVRD_SSC_STATA } gravrd_ssc_rule;
 
 /* Evaluated inputs shared across gravrd_reg calls on one frame: outcome,
- * regressor and subset expressions (by deparsed text and the env's call and
- * user pointers), group codes of columns and of '^' combinations (FE,
- * clusters) and of --split columns. A second model on the frame reuses
- * them; results are bit-identical with and without a cache. Safe to share
- * between concurrent gravrd_reg calls (a mutex guards the index; entries
- * never change once added). The frame's existing columns must not change
- * while the cache lives (adding columns is fine), and an env's functions
- * must give the same values for the same call/user pointers. Memory grows
- * with every distinct input (8 or 4 bytes a row each) until freed. */
+ * regressor and subset expressions (by deparsed text, and the env's call and
+ * user pointers when the expression calls an env function), group codes of
+ * columns and of '^' combinations (FE, clusters) and of --split columns,
+ * and what is derived from them: estimation samples (missing values,
+ * singletons) and the panel structures of the collapse. A second model on
+ * the frame reuses them; results are bit-identical with and without a
+ * cache. Safe to share between concurrent gravrd_reg calls (a mutex guards
+ * the index; entries never change once added; a worker needing an entry
+ * another is computing waits for it). The frame's existing columns must not
+ * change while the cache lives (adding columns is fine), and an env's
+ * functions must give the same values for the same call/user pointers.
+ * Memory grows with every distinct input (8 or 4 bytes a row each, 1 a row
+ * per distinct sample) until freed. */
 typedef struct gravrd_reg_cache gravrd_reg_cache;
 gravrd_reg_cache *gravrd_reg_cache_new(const gravrd_frame *frame); /* NULL when out of memory */
+/* A cache for frame that takes from parent (a cache of another frame with
+ * the same rows) every input whose columns are identical in both frames
+ * (compared once per column), computing the rest itself: the study frame at
+ * another segment bandwidth differs from the default one only in its
+ * segment columns, so outcomes, city-month codes and samples are shared.
+ * parent must outlive it and its frame's columns must not change. NULL
+ * when out of memory. */
+gravrd_reg_cache *gravrd_reg_cache_new_sharing(const gravrd_frame *frame, gravrd_reg_cache *parent);
 void gravrd_reg_cache_free(gravrd_reg_cache *cache);
 
 typedef struct {

@@ -18,6 +18,7 @@
  * pointers handed out stay valid without the lock until the cache is
  * freed. */
 #include "model_data.h"
+#include "util/strutil.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -61,6 +62,12 @@ struct gravrd_reg_cache {
     size_t n, cap;
     blob_entry *blobs;
     size_t n_blobs, cap_blobs;
+    /* gravrd_reg_cache_new_sharing: the parent, and whether each column
+     * asked about is identical in both frames */
+    gravrd_reg_cache *parent;
+    char **memo_names;
+    uint8_t *memo_same;
+    size_t n_memo, cap_memo;
 };
 
 gravrd_reg_cache *gravrd_reg_cache_new(const gravrd_frame *frame)
@@ -107,9 +114,81 @@ void gravrd_reg_cache_free(gravrd_reg_cache *c)
     for (size_t i = 0; i < c->n_flights; i++)
         free(c->flights[i].bytes);
     free(c->flights);
+    for (size_t i = 0; i < c->n_memo; i++)
+        free(c->memo_names[i]);
+    free(c->memo_names);
+    free(c->memo_same);
     pthread_cond_destroy(&c->landed);
     pthread_mutex_destroy(&c->mu);
     free(c);
+}
+
+gravrd_reg_cache *gravrd_reg_cache_new_sharing(const gravrd_frame *frame, gravrd_reg_cache *parent)
+{
+    gravrd_reg_cache *c = gravrd_reg_cache_new(frame);
+    if (c && parent && parent->frame && parent->frame->n_rows == frame->n_rows)
+        c->parent = parent;
+    return c;
+}
+
+/* 1 when the column has the same type, values (bit for bit) and levels in
+ * both frames. */
+static int same_column(const gravrd_frame *a, const gravrd_frame *b, const char *name)
+{
+    const gravrd_column *x = gravrd_frame_find(a, name), *y = gravrd_frame_find(b, name);
+    if (!x || !y || x->type != y->type || a->n_rows != b->n_rows)
+        return 0;
+    const size_t N = a->n_rows;
+    if (x->type == GRAVRD_COL_NUMERIC)
+        return x->num_N == y->num_N || !memcmp(x->num_N, y->num_N, N * sizeof *x->num_N);
+    if (x->n_levels != y->n_levels)
+        return 0;
+    for (int32_t l = 0; l < x->n_levels; l++)
+        if (strcmp(x->levels_L[l], y->levels_L[l]))
+            return 0;
+    return x->codes_N == y->codes_N || !memcmp(x->codes_N, y->codes_N, N * sizeof *x->codes_N);
+}
+
+/* 1 when every column named is identical in c's frame and its parent's
+ * (remembered per column: the frames' columns do not change). */
+static int shared_columns(gravrd_reg_cache *c, char *const *names, size_t n)
+{
+    if (!c->parent)
+        return 0;
+    for (size_t k = 0; k < n; k++) {
+        int known = -1;
+        pthread_mutex_lock(&c->mu);
+        for (size_t i = 0; i < c->n_memo && known < 0; i++)
+            if (!strcmp(c->memo_names[i], names[k]))
+                known = c->memo_same[i];
+        pthread_mutex_unlock(&c->mu);
+        if (known < 0) {
+            known = same_column(c->frame, c->parent->frame, names[k]);
+            char *copy = gravrd_strdup(names[k]);
+            pthread_mutex_lock(&c->mu);
+            if (copy && c->n_memo == c->cap_memo) {
+                size_t cap = c->cap_memo ? 2 * c->cap_memo : 16;
+                char **g = realloc(c->memo_names, cap * sizeof *g);
+                uint8_t *h = g ? realloc(c->memo_same, cap) : NULL;
+                if (g)
+                    c->memo_names = g;
+                if (h) {
+                    c->memo_same = h;
+                    c->cap_memo = cap;
+                }
+            }
+            if (copy && c->n_memo < c->cap_memo) {
+                c->memo_names[c->n_memo] = copy;
+                c->memo_same[c->n_memo++] = (uint8_t)known;
+                copy = NULL;
+            }
+            pthread_mutex_unlock(&c->mu);
+            free(copy); /* not remembered (no memory): compared again next time */
+        }
+        if (!known)
+            return 0;
+    }
+    return 1;
 }
 
 int reg_cache_usable(const gravrd_reg_cache *c, const gravrd_frame *frame)
@@ -247,6 +326,28 @@ static gravrd_status cached_product(gravrd_reg_cache *c, gravrd_expr *const *fac
                                     const gravrd_eval_env *env, const double **out_N, gravrd_error *err)
 {
     const size_t N = c->frame->n_rows;
+    if (n_factors < 1)
+        return gravrd_error_set(err, GRAVRD_ERR_INVALID, "empty term");
+    /* The env matters only to expressions that call its functions. */
+    int uses_env = 0;
+    for (int m = 0; m < n_factors; m++)
+        uses_env = uses_env || gravrd_expr_uses_env(factors[m]);
+    const gravrd_eval_call_fn call = uses_env ? env->call : NULL;
+    void *const user = uses_env ? env->user : NULL;
+    if (c->parent && !uses_env) {
+        /* the parent's entry when every column read is the same there */
+        char **vars = NULL;
+        size_t n_vars = 0;
+        gravrd_status vs = GRAVRD_OK;
+        for (int m = 0; m < n_factors && !vs; m++)
+            vs = gravrd_expr_variables(factors[m], &vars, &n_vars, err);
+        int share = !vs && shared_columns(c, vars, n_vars);
+        gravrd_strings_free(vars, n_vars);
+        if (vs)
+            return vs;
+        if (share)
+            return cached_product(c->parent, factors, n_factors, env, out_N, err);
+    }
     char **texts = calloc((size_t)n_factors, sizeof *texts);
     if (!texts)
         return nomem(err, "an expression");
@@ -263,7 +364,7 @@ static gravrd_status cached_product(gravrd_reg_cache *c, gravrd_expr *const *fac
         return st;
     if (!key)
         return nomem(err, "an expression");
-    cache_entry *e = lookup(c, key, env->call, env->user);
+    cache_entry *e = lookup(c, key, call, user);
     if (e) {
         free(key);
         *out_N = e->x_N;
@@ -272,15 +373,15 @@ static gravrd_status cached_product(gravrd_reg_cache *c, gravrd_expr *const *fac
     e = calloc(1, sizeof *e);
     double *x = malloc((N ? N : 1) * sizeof *x);
     if (!e || !x) {
-        release_key(c, key, env->call, env->user);
+        release_key(c, key, call, user);
         free(e);
         free(x);
         free(key);
         return nomem(err, "an expression");
     }
     e->key = key;
-    e->call = env->call;
-    e->user = env->user;
+    e->call = call;
+    e->user = user;
     e->x_N = x;
     if (n_factors == 1) {
         st = gravrd_expr_eval(factors[0], env, x, err);
@@ -326,6 +427,8 @@ gravrd_status reg_cache_term(gravrd_reg_cache *c, const gravrd_term *term, const
 gravrd_status reg_cache_codes(gravrd_reg_cache *c, char *const *vars, int n_vars, const char *what,
                               const int32_t **codes_N, int32_t *n_groups, gravrd_error *err)
 {
+    if (shared_columns(c, vars, (size_t)n_vars))
+        return reg_cache_codes(c->parent, vars, n_vars, what, codes_N, n_groups, err);
     const gravrd_frame *frame = c->frame;
     const size_t N = frame->n_rows;
     char *key = key_of("c:", vars, n_vars, "^");
@@ -385,9 +488,11 @@ gravrd_status reg_cache_codes(gravrd_reg_cache *c, char *const *vars, int n_vars
 gravrd_status reg_cache_split(gravrd_reg_cache *c, const char *name, const int32_t **codes_N, int32_t *n_groups,
                               char *const **labels, gravrd_error *err)
 {
+    char *const parts[1] = {(char *)name};
+    if (shared_columns(c, parts, 1))
+        return reg_cache_split(c->parent, name, codes_N, n_groups, labels, err);
     const gravrd_frame *frame = c->frame;
     const size_t N = frame->n_rows;
-    char *const parts[1] = {(char *)name};
     char *key = key_of("s:", parts, 1, "");
     if (!key)
         return nomem(err, "--split");
@@ -438,6 +543,15 @@ static void *blob_find_locked(gravrd_reg_cache *c, const uintptr_t *key, int n_k
 void *reg_cache_blob_find(gravrd_reg_cache *c, const uintptr_t *key, int n_key)
 {
     const size_t len = (size_t)n_key * sizeof *key;
+    if (c->parent) {
+        /* Keys are the identities of their inputs: an input shared with the
+         * parent has the same pointer here, so the parent's entry is valid. */
+        pthread_mutex_lock(&c->parent->mu);
+        void *b = blob_find_locked(c->parent, key, n_key);
+        pthread_mutex_unlock(&c->parent->mu);
+        if (b)
+            return b;
+    }
     pthread_mutex_lock(&c->mu);
     void *b;
     while (!(b = blob_find_locked(c, key, n_key)) && flight_find_locked(c, key, len, NULL, NULL) >= 0)

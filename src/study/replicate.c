@@ -225,13 +225,15 @@ gravrd_status rep_flow_frame(rep_run *r, double bandwidth, char *const *names, s
 
 void rep_release_frames(rep_run *r, int all)
 {
-    for (size_t i = 0; i < r->n_frames; i++)
-        if (all || r->frames[i].bandwidth != r->default_bandwidth) {
-            gravrd_reg_cache_free(r->frames[i].reg_cache);
-            r->frames[i].reg_cache = NULL;
-            gravrd_frame_free(r->frames[i].frame);
-            r->frames[i].frame = NULL;
-        }
+    /* the other bandwidths first: their caches borrow from the default's */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < r->n_frames; i++)
+            if ((r->frames[i].bandwidth != r->default_bandwidth) == (pass == 0) && (all || pass == 0)) {
+                gravrd_reg_cache_free(r->frames[i].reg_cache);
+                r->frames[i].reg_cache = NULL;
+                gravrd_frame_free(r->frames[i].frame);
+                r->frames[i].frame = NULL;
+            }
 }
 
 /* Whether a table from t on (among those run) fits a model at this
@@ -268,8 +270,17 @@ gravrd_reg_cache *rep_reg_cache(rep_run *r, const gravrd_frame *frame)
 {
     for (size_t i = 0; i < r->n_frames; i++)
         if (frame && r->frames[i].frame == frame) {
-            if (!r->frames[i].reg_cache)
-                r->frames[i].reg_cache = gravrd_reg_cache_new(frame);
+            if (!r->frames[i].reg_cache) {
+                /* A frame at another bandwidth differs from the default one
+                 * only in its segment columns: its cache takes outcomes,
+                 * codes and samples from the default frame's. */
+                gravrd_reg_cache *parent = NULL;
+                for (size_t k = 0; k < r->n_frames; k++)
+                    if (k != i && r->frames[k].frame && r->frames[k].bandwidth == r->default_bandwidth)
+                        parent = rep_reg_cache(r, r->frames[k].frame);
+                r->frames[i].reg_cache = parent ? gravrd_reg_cache_new_sharing(frame, parent)
+                                                : gravrd_reg_cache_new(frame);
+            }
             return r->frames[i].reg_cache;
         }
     return NULL;
