@@ -339,26 +339,31 @@ static inline __attribute__((always_inline)) void elim_rhs_kernel(const gravrd_f
     }
 }
 
-/* out = S x on the levels of R (out on e is left alone). buf: fe->max_run * kb. */
+/* out = S x on the levels of R (out on e is left alone), for kb columns
+ * from column c0 of blocks of st interleaved columns (st = kb, c0 = 0: all
+ * of them; kb = 1: one column, whose arithmetic is the same either way).
+ * buf: fe->max_run * kb. */
 static inline __attribute__((always_inline)) void elim_apply_kernel(const gravrd_fe *fe, const double *restrict inv_e,
                                                                     const double *restrict x, double *restrict out,
                                                                     double *restrict buf, const int nq, const int kb,
-                                                                    const int e)
+                                                                    const int e, const size_t st, const size_t c0)
 {
     ELIM_OTHERS(nq, e, qa, qb);
     const size_t n_runs = (size_t)fe->n_levels_Q[e];
     const size_t *run = fe->run_QN;
     const int32_t *ca = fe->code_QN[qa], *cb = qb >= 0 ? fe->code_QN[qb] : NULL;
-    const double *xa = x + fe->offset_Q[qa] * (size_t)kb, *xb = qb >= 0 ? x + fe->offset_Q[qb] * (size_t)kb : NULL;
-    double *oa = out + fe->offset_Q[qa] * (size_t)kb, *ob = qb >= 0 ? out + fe->offset_Q[qb] * (size_t)kb : NULL;
-    memset(oa, 0, (size_t)fe->n_levels_Q[qa] * (size_t)kb * sizeof *oa);
+    const double *xa = x + fe->offset_Q[qa] * st + c0, *xb = qb >= 0 ? x + fe->offset_Q[qb] * st + c0 : NULL;
+    double *oa = out + fe->offset_Q[qa] * st, *ob = qb >= 0 ? out + fe->offset_Q[qb] * st : NULL;
+    memset(oa, 0, (size_t)fe->n_levels_Q[qa] * st * sizeof *oa);
     if (qb >= 0)
-        memset(ob, 0, (size_t)fe->n_levels_Q[qb] * (size_t)kb * sizeof *ob);
+        memset(ob, 0, (size_t)fe->n_levels_Q[qb] * st * sizeof *ob);
+    oa += c0;
+    ob = qb >= 0 ? ob + c0 : NULL;
     for (size_t r = 0; r < n_runs; r++) {
         const size_t i0 = run[2 * r], i1 = run[2 * r + 1];
         double acc[DM_BLOCK] = {0}, m[DM_BLOCK];
         for (size_t i = i0; i < i1; i++) {
-            const size_t ja = (size_t)ca[i] * (size_t)kb, jb = qb >= 0 ? (size_t)cb[i] * (size_t)kb : 0;
+            const size_t ja = (size_t)ca[i] * st, jb = qb >= 0 ? (size_t)cb[i] * st : 0;
             double *bi = buf + (i - i0) * (size_t)kb;
 #pragma GCC unroll 4
             for (int k = 0; k < kb; k++) {
@@ -374,7 +379,7 @@ static inline __attribute__((always_inline)) void elim_apply_kernel(const gravrd
         for (int k = 0; k < kb; k++)
             m[k] = acc[k] * inv;
         for (size_t i = i0; i < i1; i++) {
-            const size_t ja = (size_t)ca[i] * (size_t)kb, jb = qb >= 0 ? (size_t)cb[i] * (size_t)kb : 0;
+            const size_t ja = (size_t)ca[i] * st, jb = qb >= 0 ? (size_t)cb[i] * st : 0;
             const double *bi = buf + (i - i0) * (size_t)kb;
 #pragma GCC unroll 4
             for (int k = 0; k < kb; k++) {
@@ -387,7 +392,8 @@ static inline __attribute__((always_inline)) void elim_apply_kernel(const gravrd
     }
 }
 
-/* For the columns with mask_K[k]: a_e = C_e^-1 (b_e - B a_R) (the exact
+/* For the columns with mask_K[k] (k counted from column 0 of the block;
+ * kb, st, c0 as in elim_apply_kernel): a_e = C_e^-1 (b_e - B a_R) (the exact
  * elimination); then, for every column, out = D'D a on the levels of R
  * (out on e is left alone) and worst_K[k] = the largest |b_e - (D'D a)_e| /
  * n_g over the levels g of e (NaN when one is NaN): the residual on e is
@@ -397,25 +403,28 @@ static inline __attribute__((always_inline)) void elim_fresh_kernel(const gravrd
                                                                     const double *restrict b, double *restrict a,
                                                                     double *restrict out, double *restrict buf,
                                                                     const int *mask_K, double *restrict worst_K,
-                                                                    const int nq, const int kb, const int e)
+                                                                    const int nq, const int kb, const int e,
+                                                                    const size_t st, const size_t c0)
 {
     ELIM_OTHERS(nq, e, qa, qb);
     const size_t n_runs = (size_t)fe->n_levels_Q[e];
     const size_t *run = fe->run_QN;
     const int32_t *ca = fe->code_QN[qa], *cb = qb >= 0 ? fe->code_QN[qb] : NULL;
-    const double *be = b + fe->offset_Q[e] * (size_t)kb;
-    double *ae = a + fe->offset_Q[e] * (size_t)kb;
-    const double *xa = a + fe->offset_Q[qa] * (size_t)kb, *xb = qb >= 0 ? a + fe->offset_Q[qb] * (size_t)kb : NULL;
-    double *oa = out + fe->offset_Q[qa] * (size_t)kb, *ob = qb >= 0 ? out + fe->offset_Q[qb] * (size_t)kb : NULL;
-    memset(oa, 0, (size_t)fe->n_levels_Q[qa] * (size_t)kb * sizeof *oa);
+    const double *be = b + fe->offset_Q[e] * st + c0;
+    double *ae = a + fe->offset_Q[e] * st + c0;
+    const double *xa = a + fe->offset_Q[qa] * st + c0, *xb = qb >= 0 ? a + fe->offset_Q[qb] * st + c0 : NULL;
+    double *oa = out + fe->offset_Q[qa] * st, *ob = qb >= 0 ? out + fe->offset_Q[qb] * st : NULL;
+    memset(oa, 0, (size_t)fe->n_levels_Q[qa] * st * sizeof *oa);
     if (qb >= 0)
-        memset(ob, 0, (size_t)fe->n_levels_Q[qb] * (size_t)kb * sizeof *ob);
+        memset(ob, 0, (size_t)fe->n_levels_Q[qb] * st * sizeof *ob);
+    oa += c0;
+    ob = qb >= 0 ? ob + c0 : NULL;
     double worst[DM_BLOCK] = {0};
     for (size_t r = 0; r < n_runs; r++) {
-        const size_t i0 = run[2 * r], i1 = run[2 * r + 1], g = r * (size_t)kb;
+        const size_t i0 = run[2 * r], i1 = run[2 * r + 1], g = r * st;
         double acc[DM_BLOCK] = {0}, av[DM_BLOCK];
         for (size_t i = i0; i < i1; i++) {
-            const size_t ja = (size_t)ca[i] * (size_t)kb, jb = qb >= 0 ? (size_t)cb[i] * (size_t)kb : 0;
+            const size_t ja = (size_t)ca[i] * st, jb = qb >= 0 ? (size_t)cb[i] * st : 0;
             double *bi = buf + (i - i0) * (size_t)kb;
 #pragma GCC unroll 4
             for (int k = 0; k < kb; k++) {
@@ -429,13 +438,13 @@ static inline __attribute__((always_inline)) void elim_fresh_kernel(const gravrd
         const double inv = inv_e[r];
 #pragma GCC unroll 4
         for (int k = 0; k < kb; k++) {
-            if (mask_K[k])
+            if (mask_K[c0 + (size_t)k])
                 ae[g + (size_t)k] = (be[g + (size_t)k] - acc[k]) * inv;
             av[k] = ae[g + (size_t)k];
             acc[k] = 0;
         }
         for (size_t i = i0; i < i1; i++) {
-            const size_t ja = (size_t)ca[i] * (size_t)kb, jb = qb >= 0 ? (size_t)cb[i] * (size_t)kb : 0;
+            const size_t ja = (size_t)ca[i] * st, jb = qb >= 0 ? (size_t)cb[i] * st : 0;
             const double *bi = buf + (i - i0) * (size_t)kb;
 #pragma GCC unroll 4
             for (int k = 0; k < kb; k++) {
@@ -454,7 +463,7 @@ static inline __attribute__((always_inline)) void elim_fresh_kernel(const gravrd
         }
     }
     for (int k = 0; k < kb; k++)
-        worst_K[k] = worst[k];
+        worst_K[c0 + (size_t)k] = worst[k];
 }
 
 #define ELIM_E_CASES(call, nq, kbv)                                                                            \
@@ -488,22 +497,66 @@ static void elim_rhs(const dm_ctx *ctx, const double *y, double *b, double *s, i
 #undef CALL
 }
 
-static void elim_apply(const dm_ctx *ctx, const double *x, double *out, double *buf, int kb)
+/* The single-column kernels (kb = 1, stride st), for column kc. */
+#define ELIM_CASES1(call)                                                                                      \
+    if (ctx->fe->n_fe == 2) {                                                                                   \
+        ELIM_E_CASES(call, 2, 1)                                                                                \
+    } else {                                                                                                    \
+        ELIM_E_CASES(call, 3, 1)                                                                                \
+    }
+
+/* S x for the columns of the block, or for column kc alone (kc >= 0): a
+ * pass for one column costs less than for the block. Same numbers. */
+static void elim_apply(const dm_ctx *ctx, const double *x, double *out, double *buf, int kb, int kc)
 {
     const double *inv_e = ctx->inv_count_L + ctx->fe->offset_Q[ctx->elim];
-#define CALL(nq, kbv, e) elim_apply_kernel(ctx->fe, inv_e, x, out, buf, nq, kbv, (nq) == 2 && (e) == 2 ? 1 : (e))
+    if (kc >= 0 && kb > 1) {
+#define CALL(nq, kbv, e)                                                                                       \
+    elim_apply_kernel(ctx->fe, inv_e, x, out, buf, nq, kbv, (nq) == 2 && (e) == 2 ? 1 : (e), (size_t)kb, (size_t)kc)
+        ELIM_CASES1(CALL)
+#undef CALL
+        return;
+    }
+#define CALL(nq, kbv, e)                                                                                       \
+    elim_apply_kernel(ctx->fe, inv_e, x, out, buf, nq, kbv, (nq) == 2 && (e) == 2 ? 1 : (e), (size_t)(kbv), 0)
     ELIM_CASES(CALL)
 #undef CALL
 }
 
+/* elim_fresh_kernel for the block, or for column kc alone (kc >= 0; the
+ * others' worst_K are then 0 and their out is not computed). */
 static void elim_fresh(const dm_ctx *ctx, const double *b, double *a, double *out, double *buf, const int *mask_K,
-                       double *worst_K, int kb)
+                       double *worst_K, int kb, int kc)
 {
     const double *inv_e = ctx->inv_count_L + ctx->fe->offset_Q[ctx->elim];
+    if (kc >= 0 && kb > 1) {
+        for (int k = 0; k < kb; k++)
+            worst_K[k] = 0;
 #define CALL(nq, kbv, e)                                                                                       \
-    elim_fresh_kernel(ctx->fe, inv_e, b, a, out, buf, mask_K, worst_K, nq, kbv, (nq) == 2 && (e) == 2 ? 1 : (e))
+    elim_fresh_kernel(ctx->fe, inv_e, b, a, out, buf, mask_K, worst_K, nq, kbv, (nq) == 2 && (e) == 2 ? 1 : (e),     \
+                      (size_t)kb, (size_t)kc)
+        ELIM_CASES1(CALL)
+#undef CALL
+        return;
+    }
+#define CALL(nq, kbv, e)                                                                                       \
+    elim_fresh_kernel(ctx->fe, inv_e, b, a, out, buf, mask_K, worst_K, nq, kbv, (nq) == 2 && (e) == 2 ? 1 : (e),     \
+                      (size_t)(kbv), 0)
     ELIM_CASES(CALL)
 #undef CALL
+}
+
+/* The only column set in mask_K, or -1 (none or several). */
+static int single_column(const int *mask_K, int kb)
+{
+    int kc = -1;
+    for (int k = 0; k < kb; k++)
+        if (mask_K[k]) {
+            if (kc >= 0)
+                return -1;
+            kc = k;
+        }
+    return kc;
 }
 
 /* The levels CG works on: all of them, or (ctx->elim >= 0) those of the FE
@@ -583,7 +636,7 @@ static int block_remaining(const block_state *bs)
 static void cg_fresh(const dm_ctx *ctx, cg_work *cw, const int *mask_K, double *worst_e_K, int kb)
 {
     if (ctx->elim >= 0) {
-        elim_fresh(ctx, cw->b, cw->alpha, cw->w, cw->buf, mask_K, worst_e_K, kb);
+        elim_fresh(ctx, cw->b, cw->alpha, cw->w, cw->buf, mask_K, worst_e_K, kb, single_column(mask_K, kb));
     } else {
         dm_apply_normal(ctx->fe, cw->alpha, cw->w, kb);
         for (int k = 0; k < kb; k++)
@@ -702,8 +755,12 @@ static gravrd_status cg_phase(dm_ctx *ctx, cg_work *cw, block_state *bs, int fro
                 break;
         }
         bs->iter++;
-        if (elim)
-            elim_apply(ctx, cw->p, cw->w, cw->buf, kb);
+        if (elim) {
+            int act_K[DM_BLOCK];
+            for (int k = 0; k < kb; k++)
+                act_K[k] = !bs->done_K[k] && !bs->parked_K[k];
+            elim_apply(ctx, cw->p, cw->w, cw->buf, kb, single_column(act_K, kb));
+        }
         else
             dm_apply_normal(fe, cw->p, cw->w, kb);
         for (int k = 0; k < kb; k++) {
