@@ -730,6 +730,237 @@ static void test_read_buffer(void **state)
     assert_null(f);
 }
 
+/* ---- the chunked (parallel) reader gives the sequential reader's frame ---- */
+
+/* Same columns, types, level tables, codes and numbers bit for bit (NaN
+ * included). */
+static void assert_frames_identical(const gravrd_frame *a, const gravrd_frame *b)
+{
+    assert_int_equal(a->n_rows, b->n_rows);
+    assert_int_equal(a->n_cols, b->n_cols);
+    for (size_t j = 0; j < a->n_cols; j++) {
+        const gravrd_column *x = &a->cols[j], *y = &b->cols[j];
+        assert_string_equal(x->name, y->name);
+        if (x->type != y->type)
+            fail_msg("column '%s': type %d became %d", x->name, (int)x->type, (int)y->type);
+        if (x->type == GRAVRD_COL_NUMERIC) {
+            for (size_t i = 0; i < a->n_rows; i++)
+                if (memcmp(&x->num_N[i], &y->num_N[i], sizeof(double)) != 0)
+                    fail_msg("column '%s' row %zu: %.17g became %.17g", x->name, i, x->num_N[i],
+                             y->num_N[i]);
+        } else {
+            assert_levels(y, (const char *const *)x->levels_L, x->n_levels);
+            assert_codes(y, x->codes_N, a->n_rows);
+        }
+    }
+}
+
+/* Reads text[0..len) in one pass (threads = 1) and then cut into chunks of
+ * many sizes with 2 and 3 threads; every read must give the same frame, or
+ * the same status and message. Returns the sequential frame (NULL on error,
+ * message in *err). */
+static gravrd_frame *read_chunked(const char *name, const char *text, size_t len,
+                                  const char *const *text_columns, gravrd_error *err)
+{
+    gravrd_csv_options seq = {.text_columns = text_columns, .threads = 1};
+    gravrd_frame *want = NULL;
+    gravrd_error_clear(err);
+    gravrd_status st = gravrd_csv_read_buffer(name, text, len, &seq, &want, err);
+    assert_int_equal(st == GRAVRD_OK, want != NULL);
+    static const size_t sizes[] = {1, 2, 3, 7, 16, 50, 128, 1000, 1 << 20};
+    for (int threads = 2; threads <= 3; threads++) {
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            gravrd_csv_options par = {.text_columns = text_columns, .threads = threads,
+                                      .chunk_bytes = sizes[s]};
+            gravrd_frame *got = NULL;
+            gravrd_error e2;
+            gravrd_error_clear(&e2);
+            gravrd_status st2 = gravrd_csv_read_buffer(name, text, len, &par, &got, &e2);
+            if (st2 != st || strcmp(e2.message, err->message) != 0)
+                fail_msg("%s, %d threads, %zu-byte chunks: status %d '%s', one pass gave %d '%s'", name,
+                         threads, sizes[s], (int)st2, e2.message, (int)st, err->message);
+            if (want)
+                assert_frames_identical(want, got);
+            gravrd_frame_free(got);
+        }
+    }
+    return want;
+}
+
+/* Appends a formatted row to a growing text. */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} textbuf;
+
+static void tb_add(textbuf *t, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int k = vsnprintf(t->s + t->n, t->cap - t->n, fmt, ap);
+        va_end(ap);
+        assert_true(k >= 0);
+        if ((size_t)k < t->cap - t->n) {
+            t->n += (size_t)k;
+            return;
+        }
+        t->cap = 2 * t->cap + (size_t)k + 64;
+        t->s = realloc(t->s, t->cap);
+        assert_non_null(t->s);
+    }
+}
+
+/* Rows of every kind: numbers with blanks and missing markers, text with
+ * missing values, a column that is numeric for its first 200 rows and then
+ * has a word, one that is text first and numbers later, blank lines (the
+ * chunks after them move up), and an optional CRLF / final line end. */
+static textbuf mixed_text(int rows, const char *eol, int final_eol)
+{
+    textbuf t = {calloc(1, 64), 0, 64};
+    assert_non_null(t.s);
+    tb_add(&t, "id,x,s,late,early,y%s", eol);
+    static const char *const words[] = {"pear", "fig", "apple", "Kiwi", "fig", "date"};
+    static const char *const miss[] = {"", "NA", ".", "nan", " NA ", "  "};
+    for (int i = 0; i < rows; i++) {
+        char x[32], s[16], late[16], early[16];
+        if (i % 7 == 3)
+            snprintf(x, sizeof x, "%s", miss[i % 6]);
+        else
+            snprintf(x, sizeof x, "%s%.6g%s", i % 5 ? "" : " ", (i - 50) * 0.37, i % 4 ? "" : "  ");
+        snprintf(s, sizeof s, "%s", i % 11 == 5 ? "NA" : (i % 13 == 2 ? "" : words[(i * 7) % 6]));
+        if (i == 200)
+            snprintf(late, sizeof late, "oops");
+        else
+            snprintf(late, sizeof late, "%d", i % 17 == 0 ? -i : i % 9);
+        snprintf(early, sizeof early, i < 3 ? "w%d" : "%d", i % 4);
+        tb_add(&t, "%d,%s,%s,%s,%s,%g", i, x, s, late, early, i * 1e-3);
+        if (i + 1 < rows || final_eol)
+            tb_add(&t, "%s", eol);
+        if (i % 97 == 40)
+            tb_add(&t, "%s  %s", eol, eol); /* blank and whitespace-only lines */
+    }
+    return t;
+}
+
+static void test_chunked_same_frame(void **state)
+{
+    (void)state;
+    gravrd_error err;
+    for (int variant = 0; variant < 4; variant++) {
+        const char *eol = variant & 1 ? "\r\n" : "\n";
+        int final_eol = !(variant & 2);
+        textbuf t = mixed_text(300, eol, final_eol);
+        gravrd_frame *f = read_chunked("mixed.csv", t.s, t.n, NULL, &err);
+        if (!f)
+            fail_msg("mixed.csv: %s", err.message);
+        assert_int_equal(f->n_rows, 300);
+        /* The types the one-pass reader gives (checked once here so that a
+         * bug shared by both paths shows too). */
+        col(f, "id", GRAVRD_COL_NUMERIC);
+        const gravrd_column *x = col(f, "x", GRAVRD_COL_NUMERIC);
+        assert_true(isnan(x->num_N[3]) && isnan(x->num_N[10]));
+        assert_true(x->num_N[5] == (5 - 50) * 0.37 || fabs(x->num_N[5] - (5 - 50) * 0.37) < 1e-4);
+        const gravrd_column *s = col(f, "s", GRAVRD_COL_FACTOR);
+        assert_levels(s, (const char *const[]){"Kiwi", "apple", "date", "fig", "pear"}, 5);
+        assert_int_equal(s->codes_N[5], -1);
+        const gravrd_column *late = col(f, "late", GRAVRD_COL_FACTOR);
+        assert_string_equal(late->levels_L[late->codes_N[200]], "oops");
+        assert_string_equal(late->levels_L[late->codes_N[34]], "-34");
+        const gravrd_column *early = col(f, "early", GRAVRD_COL_FACTOR);
+        assert_levels(early, (const char *const[]){"0", "1", "2", "3", "w0", "w1", "w2"}, 7);
+        assert_nums(col(f, "y", GRAVRD_COL_NUMERIC), (const double[]){0, 1e-3, 2e-3}, 3);
+        gravrd_frame_free(f);
+
+        /* Forced text columns. */
+        f = read_chunked("forced.csv", t.s, t.n, (const char *const[]){"id", "x", NULL}, &err);
+        if (!f)
+            fail_msg("forced.csv: %s", err.message);
+        col(f, "id", GRAVRD_COL_FACTOR);
+        assert_int_equal(col(f, "x", GRAVRD_COL_FACTOR)->codes_N[10], -1);
+        gravrd_frame_free(f);
+        free(t.s);
+    }
+
+    /* Only the last rows make a column text: numeric in every chunk but one. */
+    textbuf t = {calloc(1, 64), 0, 64};
+    tb_add(&t, "a,b\n");
+    for (int i = 0; i < 400; i++)
+        tb_add(&t, "%d,%s\n", i, i == 399 ? "last" : (i % 2 ? "1.5" : "2"));
+    gravrd_frame *f = read_chunked("lastword.csv", t.s, t.n, NULL, &err);
+    assert_non_null(f);
+    assert_levels(col(f, "b", GRAVRD_COL_FACTOR), (const char *const[]){"1.5", "2", "last"}, 3);
+    gravrd_frame_free(f);
+    free(t.s);
+
+    /* Quotes (a quoted field spans a line end) make the file one chunk. */
+    static const char quoted[] = "a,b\n1,\"x\ny\"\n2,z\n3,\"w,\"\"q\"\"\"\n4,v\n5,u\n6,\"t\"\n";
+    f = read_chunked("quoted.csv", quoted, sizeof quoted - 1, NULL, &err);
+    assert_non_null(f);
+    assert_levels(col(f, "b", GRAVRD_COL_FACTOR), (const char *const[]){"t", "u", "v", "w,\"q\"", "x\ny", "z"},
+                  6);
+    gravrd_frame_free(f);
+
+    /* Header only, and a header without a final line end. */
+    f = read_chunked("empty.csv", "a,b\n", 4, NULL, &err);
+    assert_int_equal(f->n_rows, 0);
+    gravrd_frame_free(f);
+    f = read_chunked("empty.csv", "a,b", 3, NULL, &err);
+    assert_int_equal(f->n_rows, 0);
+    gravrd_frame_free(f);
+}
+
+/* Rows of "i,i*2,word" with a bad row written in place of row bad1 and of
+ * row bad2 (kinds: 0 too few fields, 1 too many, 2 a NUL byte in the text
+ * column). */
+static textbuf bad_text(int rows, int bad1, int kind1, int bad2, int kind2)
+{
+    textbuf t = {calloc(1, 64), 0, 64};
+    assert_non_null(t.s);
+    tb_add(&t, "a,b,c\n");
+    for (int i = 0; i < rows; i++) {
+        int kind = i == bad1 ? kind1 : (i == bad2 ? kind2 : -1);
+        if (kind == 0) {
+            tb_add(&t, "%d,%d\n", i, 2 * i);
+        } else if (kind == 1) {
+            tb_add(&t, "%d,%d,w%d,x,y\n", i, 2 * i, i % 3);
+        } else if (kind == 2) {
+            tb_add(&t, "%d,%d,w", i, 2 * i);
+            t.s[t.n++] = '\0';
+            tb_add(&t, "z\n");
+        } else {
+            tb_add(&t, "%d,%d,w%d\n", i, 2 * i, i % 3);
+        }
+    }
+    return t;
+}
+
+static void test_chunked_first_error(void **state)
+{
+    (void)state;
+    gravrd_error err;
+    static const struct {
+        int bad1, kind1, bad2, kind2;
+        const char *want;
+    } cases[] = {
+        /* Line numbers: the header is line 1, row i is line i + 2. */
+        {250, 0, -1, 0, "bad.csv:252: row has 2 fields, header has 3"},           /* late only */
+        {7, 1, 250, 0, "bad.csv:9: row has 5 fields, header has 3"},              /* early wins */
+        {250, 0, 7, 2, "bad.csv:9, column 'c': value contains a NUL byte"},       /* early, with column */
+        {3, 0, 4, 1, "bad.csv:5: row has 2 fields, header has 3"},                /* same chunk */
+        {0, 2, 299, 1, "bad.csv:2, column 'c': value contains a NUL byte"},      /* first row */
+        {299, 1, -1, 0, "bad.csv:301: row has 5 fields, header has 3"},           /* last row */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        textbuf t = bad_text(300, cases[c].bad1, cases[c].kind1, cases[c].bad2, cases[c].kind2);
+        gravrd_frame *f = read_chunked("bad.csv", t.s, t.n, NULL, &err);
+        assert_null(f);
+        if (strcmp(err.message, cases[c].want) != 0)
+            fail_msg("case %zu: '%s', expected '%s'", c, err.message, cases[c].want);
+        free(t.s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -754,6 +985,8 @@ int main(void)
         cmocka_unit_test(test_write_read_roundtrip),
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_read_buffer),
+        cmocka_unit_test(test_chunked_same_frame),
+        cmocka_unit_test(test_chunked_first_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

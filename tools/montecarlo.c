@@ -42,7 +42,7 @@ static int load_segments(const char *path, double bw, cities_t *c)
     gravrd_frame *f = NULL;
     gravrd_error err;
     const char *const text[] = {"province_en", NULL};
-    gravrd_csv_options opt = {0, text};
+    gravrd_csv_options opt = {.separator = 0, .text_columns = text};
     if (gravrd_csv_read(path, &opt, &f, &err)) {
         fprintf(stderr, "montecarlo: %s\n", err.message);
         return -1;

@@ -43,6 +43,15 @@ typedef struct {
     /* Column names forced to be text (factors) even when every value parses
      * as a number. NULL-terminated list, may be NULL. */
     const char *const *text_columns;
+    /* Threads parsing the rows: 0 = omp_get_max_threads() (OMP_NUM_THREADS),
+     * 1 = one. The frame, and any error message, do not depend on it. */
+    int threads;
+    /* Rows are cut at line ends into chunks of about this many bytes that
+     * threads parse in parallel; 0 = 4 MiB. Files smaller than two chunks,
+     * and files with a '"' after the header (a quoted field may hold a line
+     * end), are parsed as one chunk. Tests set it small to exercise the
+     * chunked path on small inputs. */
+    size_t chunk_bytes;
 } gravrd_csv_options;
 
 /* Reads a CSV/TSV file (optionally gzip-compressed: .gz suffix or gzip magic
