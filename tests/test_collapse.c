@@ -231,6 +231,11 @@ static void test_agrees_other_layouts(void **state)
         "y + y2 ~ x1 + x2 | e^t + i^t + se^si",        /* two outcomes */
         "y ~ x1 + x2 + xe | e^t + i^t + se^si",        /* xe collinear with the FE */
         "y ~ x1 + x2 + x1:x2 | e^t + i^t + se^si",     /* interaction of cell-level terms */
+        "y ~ x1 + x2 | e^t + i^t + se^si^t",           /* segment pair x month FE (Table A.9) */
+        "y ~ x1 + x2 | e + i + t + se^si",             /* city FE and month FE (Table A.10) */
+        "y ~ x1 + x2 | e + i + t",
+        "y ~ x1 + x2 | e^t + i^t + t",                 /* a redundant month FE */
+        "y ~ x1 + x2 | e^t + i^t + pe^t",              /* exporter groups x month */
     };
     for (size_t k = 0; k < sizeof formulas / sizeof formulas[0]; k++) {
         if (strstr(formulas[k], "pair")) {
@@ -266,8 +271,8 @@ static void test_general_path_when_structure_absent(void **state)
     const fit_spec iid = {GRAVRD_VCOV_IID, NULL, GRAVRD_SSC_FIXEST, 0, 1};
     gravrd_frame *f = make_panel(&PLAIN, 4);
     check(f, "y ~ x1 + x2 + xm | e^t + i^t + se^si", &cl, 0); /* a month-varying regressor */
-    check(f, "y ~ x1 + x2 | e + i + t", &cl, 0);              /* FE not of the form */
-    check(f, "y ~ x1 + x2 | e^t + i^t + t", &cl, 0);          /* an FE varying within cells */
+    check(f, "y ~ x1 + x2 | e + t", &cl, 0);                  /* FE not of the form */
+    check(f, "y ~ x1 + x2 | e^t + i^t + cm", &cl, 0);         /* an FE varying within cells */
     check(f, "y ~ x1 + x2 | e^t + i^t + se^si", &(fit_spec){GRAVRD_VCOV_CLUSTER, "cm", GRAVRD_SSC_FIXEST, 0, 1},
           0);                                                  /* clusters varying within cells */
     check(f, "y ~ x1 + x2 | e^t + i^t + se^si", &(fit_spec){GRAVRD_VCOV_CLUSTER, "pair + t", GRAVRD_SSC_FIXEST, 0, 1},
@@ -353,6 +358,8 @@ static void test_agrees_incomplete_blocks(void **state)
         {"grp == 1", "y ~ x1 + x2 | e^t + i^t"}, /* sparse: a quarter of the cells */
         {"grp != 0 & t != 2", RD},               /* and a whole month */
         {"pe != 1 | x1 == 1", RD},               /* depends on cell-level values */
+        {"grp != 2", "y ~ x1 + x2 | e^t + i^t + se^si^t"},
+        {"grp != 2", "y + y2 ~ x1 + x2 | e + i + t + se^si"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         gravrd_reg_options opt;

@@ -1,16 +1,22 @@
 /* collapse.c - an exact shortcut for balanced cell x month panels (issue 6).
  *
- * When the FE are A^T + B^T (+ FE constant within cells (a,b)), every cell
- * present is observed exactly once in every month, and the regressors and
- * the clusters are constant within cells, the regression equals the
- * cell-level regression of cell means (FE A, B and the others) plus a
- * within-cell part: in closed form (double demeaning within each month) when
- * each connected block of the A-B graph is a complete table, else by an
- * exact two-way projection on the small cell graph (bipartite.c).
+ * The form: cells are (A, B) (the paper's directed city pairs), T the
+ * month; every FE is either interacted with T (A^T, B^T, C^T with C
+ * constant within cells, or T alone) or constant within cells (A, B, the
+ * segment pair); every cell present is observed exactly once in every month
+ * present; the regressors and clusters are constant within cells. Then the
+ * regression equals the cell-level regression of cell means (FE: the
+ * interacted ones' non-T parts and the constant ones) plus a within-cell
+ * part of the outcome: each month's deviations from the cell means,
+ * projected off the interacted FE within the month. That projection is a
+ * closed form (double demeaning) when the interacted FE are A^T and B^T and
+ * each connected block of the A-B graph is a complete table, and otherwise
+ * an exact dense solve on the small cell graph (cell_projection.c), one
+ * factorisation for every month.
  * The derivation is in docs/algorithms.md ("Collapse of balanced cell x month
  * panels"); ols_fit_sample turns the cell-level fit into the original
  * statistics with an ols_collapse. Anything else takes the general path. */
-#include "bipartite.h"
+#include "cell_projection.h"
 #include "ols.h"
 
 #include "gravrd/hdfe.h"
@@ -38,41 +44,103 @@ static size_t find_root(size_t *parent, size_t x)
     return x;
 }
 
-/* Finds FE q1 = A^T and q2 = B^T sharing exactly one variable T. Returns 1
- * when found. */
-static int find_cell_month(const model_data *md, int *q1, int *q2, int *va, int *vb, int *vt)
+#define CM_MAX_FE 16
+
+/* The model's FE in the collapse's form: md's variable indexes of T and of
+ * the cell variables A and B, and for each FE whether it is interacted with
+ * T (its other variables x_QV, -1 padded) or constant within cells. */
+typedef struct {
+    int vt, va, vb;
+    int n_fe;
+    int interacted_Q[CM_MAX_FE];
+    int n_x_Q[CM_MAX_FE];
+    int x_QV[CM_MAX_FE][MD_FE_VARS];
+    int closed_ok;    /* the interacted FE are exactly A^T and B^T */
+    int first_two_t;  /* FE 1 and 2 both interacted (reghdfe components x T) */
+} cell_month_form;
+
+static const int *fe_vars(const model_data *md, int q)
 {
-    if (!md->fe_n_vars_Q || !md->fe_var_Q2)
+    return md->fe_var_Q4 + MD_FE_VARS * q;
+}
+
+/* Classifies every FE given T, A, B. Returns 1 when each FE has all its
+ * variables recorded. */
+static int classify(const model_data *md, cell_month_form *cm)
+{
+    int n_inter = 0, inter_a = 0, inter_b = 0;
+    for (int q = 0; q < md->n_fe; q++) {
+        const int *v = fe_vars(md, q), nv = md->fe_n_vars_Q[q];
+        if (nv < 1 || nv > MD_FE_VARS)
+            return 0;
+        int has_t = 0;
+        for (int k = 0; k < nv; k++) {
+            if (v[k] < 0)
+                return 0;
+            has_t |= v[k] == cm->vt;
+        }
+        cm->interacted_Q[q] = has_t;
+        cm->n_x_Q[q] = 0;
+        for (int k = 0; k < MD_FE_VARS; k++)
+            cm->x_QV[q][k] = -1;
+        if (!has_t)
+            continue;
+        for (int k = 0; k < nv; k++)
+            if (v[k] != cm->vt)
+                cm->x_QV[q][cm->n_x_Q[q]++] = v[k];
+        n_inter++;
+        inter_a += cm->n_x_Q[q] == 1 && cm->x_QV[q][0] == cm->va;
+        inter_b += cm->n_x_Q[q] == 1 && cm->x_QV[q][0] == cm->vb;
+    }
+    cm->closed_ok = n_inter == 2 && inter_a == 1 && inter_b == 1;
+    cm->first_two_t = md->n_fe >= 2 && cm->interacted_Q[0] && cm->interacted_Q[1];
+    return n_inter > 0;
+}
+
+/* Finds the form: two FE A^T and B^T sharing exactly one variable T (the
+ * paper's city-month FE, in any order among the FE), or else the first two
+ * single-variable FE A and B with a later single-variable FE T (city FE
+ * plus month FE). Returns 1 when found. */
+static int find_form(const model_data *md, cell_month_form *cm)
+{
+    if (!md->fe_n_vars_Q || !md->fe_var_Q4 || md->n_fe < 2 || md->n_fe > CM_MAX_FE)
         return 0;
+    cm->n_fe = md->n_fe;
     for (int i = 0; i < md->n_fe; i++) {
         if (md->fe_n_vars_Q[i] != 2)
             continue;
         for (int k = i + 1; k < md->n_fe; k++) {
             if (md->fe_n_vars_Q[k] != 2)
                 continue;
-            const int *u = md->fe_var_Q2 + 2 * i, *v = md->fe_var_Q2 + 2 * k;
+            const int *u = fe_vars(md, i), *v = fe_vars(md, k);
             if (u[0] < 0 || u[1] < 0 || v[0] < 0 || v[1] < 0 || u[0] == u[1] || v[0] == v[1])
                 continue;
             for (int x = 0; x < 2; x++)
                 for (int y = 0; y < 2; y++)
                     if (u[x] == v[y] && u[1 - x] != v[1 - y]) {
-                        *q1 = i;
-                        *q2 = k;
-                        *vt = u[x];
-                        *va = u[1 - x];
-                        *vb = v[1 - y];
-                        return 1;
+                        cm->vt = u[x];
+                        cm->va = u[1 - x];
+                        cm->vb = v[1 - y];
+                        return classify(md, cm);
                     }
         }
     }
-    return 0;
+    int single[3], n_single = 0;
+    for (int q = 0; q < md->n_fe && n_single < 3; q++)
+        if (md->fe_n_vars_Q[q] == 1 && fe_vars(md, q)[0] >= 0) {
+            int v = fe_vars(md, q)[0], dup = 0;
+            for (int k = 0; k < n_single; k++)
+                dup |= single[k] == v;
+            if (!dup)
+                single[n_single++] = v;
+        }
+    if (n_single < 3)
+        return 0;
+    cm->va = single[0];
+    cm->vb = single[1];
+    cm->vt = single[2];
+    return classify(md, cm);
 }
-
-/* Where the model's FE A^T and B^T are and which of md's grouped variables
- * are A, B and T. */
-typedef struct {
-    int q1, q2, va, vb, vt;
-} cell_month_form;
 
 /* The panel structure of one sample: its cells and months, dense codes and
  * blocks. It depends on the rows kept and the codes of A, B and T, not on
@@ -92,7 +160,13 @@ typedef struct {
     int32_t *la_P, *lb_P;       /* dense A and B of each cell */
     int32_t *comp_A, *comp_B;   /* block of each A and B level */
     double *nexp_C, *nimp_C;    /* A and B levels per block */
-    bip_solver *bip;            /* incomplete blocks only */
+    /* The within-month projection: closed form, or the interacted FE as
+     * partitions of the cells (one per interacted FE, in FE order). */
+    int closed;
+    int m;
+    int32_t *L_K;               /* levels of each partition */
+    int32_t **level_KP;         /* each cell's level */
+    cp_solver *cp;
 } panel_structure;
 
 static void structure_free(void *p)
@@ -111,25 +185,106 @@ static void structure_free(void *p)
     free(s->comp_B);
     free(s->nexp_C);
     free(s->nimp_C);
-    bip_solver_free(s->bip);
+    for (int k = 0; s->level_KP && k < s->m; k++)
+        free(s->level_KP[k]);
+    free(s->level_KP);
+    free(s->L_K);
+    cp_solver_free(s->cp);
     free(s);
 }
 
-/* Input arrays whose constancy within cells the structure pass must check:
- * check_V[v] for the regressors (v < n_terms), then the FE other than A^T
- * and B^T, then the clusters. */
+/* Input arrays that must be constant within cells: the regressors
+ * (v < n_terms), the FE constant within cells, the clusters, and the other
+ * variables of the interacted FE (slots n_terms + n_fe + n_cluster + q *
+ * MD_FE_VARS + k). array_at gives NULL for the slots without an array. */
 static int n_arrays(const model_data *md)
 {
-    return md->n_terms + md->n_fe + md->n_cluster;
+    return md->n_terms + md->n_fe + md->n_cluster + md->n_fe * MD_FE_VARS;
 }
 
-static const void *array_at(const model_data *md, int v, int *is_double)
+static const void *array_at(const model_data *md, const cell_month_form *cm, int v, int *is_double)
 {
     *is_double = v < md->n_terms;
     if (v < md->n_terms)
         return md->term_KN[v];
     v -= md->n_terms;
-    return v < md->n_fe ? (const void *)md->fe_QN[v] : (const void *)md->cluster_CN[v - md->n_fe];
+    if (v < md->n_fe)
+        return cm->interacted_Q[v] ? NULL : md->fe_QN[v];
+    v -= md->n_fe;
+    if (v < md->n_cluster)
+        return md->cluster_CN[v];
+    v -= md->n_cluster;
+    const int q = v / MD_FE_VARS, k = v % MD_FE_VARS;
+    return cm->interacted_Q[q] && k < cm->n_x_Q[q] ? md->var_codes_VN[cm->x_QV[q][k]] : NULL;
+}
+
+/* Each cell's level of a tuple of variables (their codes at the cell's
+ * first row), numbered in order of first appearance over the cells. */
+static gravrd_status tuple_levels(const model_data *md, const panel_structure *s, const int *x_V, int n_x,
+                                  int32_t *level_P, int32_t *n_levels, gravrd_error *err)
+{
+    const int32_t P = s->P;
+    if (n_x == 0) { /* T alone: one level */
+        memset(level_P, 0, (size_t)P * sizeof *level_P);
+        *n_levels = 1;
+        return GRAVRD_OK;
+    }
+    /* combine one variable at a time through a dense (level, code) table */
+    int32_t L = 1;
+    memset(level_P, 0, (size_t)P * sizeof *level_P);
+    for (int k = 0; k < n_x; k++) {
+        const int32_t *code_N = md->var_codes_VN[x_V[k]];
+        const int32_t G = md->var_groups_V[x_V[k]];
+        if ((double)L * (double)G > 64.0 * (double)P + 65536.0)
+            return gravrd_error_set(err, GRAVRD_ERR_INVALID, "too many levels"); /* caller: not applicable */
+        int32_t *map = new_map((int32_t)((int64_t)L * G));
+        if (!map)
+            return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+        int32_t L2 = 0;
+        for (int32_t p = 0; p < P; p++) {
+            int64_t key = (int64_t)level_P[p] * G + code_N[s->first_P[p]];
+            if (map[key] < 0)
+                map[key] = L2++;
+            level_P[p] = map[key];
+        }
+        free(map);
+        L = L2;
+    }
+    *n_levels = L;
+    return GRAVRD_OK;
+}
+
+/* The interacted FE as partitions of the cells, and their factorisation;
+ * s->cp stays NULL when the dense solve does not apply. */
+static gravrd_status build_partitions(const model_data *md, const cell_month_form *cm, panel_structure *s,
+                                      gravrd_error *err)
+{
+    int m = 0;
+    for (int q = 0; q < md->n_fe; q++)
+        m += cm->interacted_Q[q];
+    s->m = m;
+    s->L_K = calloc((size_t)m + 1, sizeof *s->L_K);
+    s->level_KP = calloc((size_t)m + 1, sizeof *s->level_KP);
+    if (!s->L_K || !s->level_KP)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    int k = 0;
+    for (int q = 0; q < md->n_fe; q++) {
+        if (!cm->interacted_Q[q])
+            continue;
+        if (!(s->level_KP[k] = malloc(((size_t)s->P + 1) * sizeof(int32_t))))
+            return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+        gravrd_error e2 = {0};
+        gravrd_status st = tuple_levels(md, s, cm->x_QV[q], cm->n_x_Q[q], s->level_KP[k], &s->L_K[k], &e2);
+        if (st == GRAVRD_ERR_NOMEM)
+            return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+        if (st)
+            return GRAVRD_OK; /* too many levels: s->cp stays NULL */
+        k++;
+    }
+    int rc = cp_solver_new(m, s->L_K, (const int32_t *const *)s->level_KP, s->P, s->nT, &s->cp);
+    if (rc < 0)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    return GRAVRD_OK;
 }
 
 /* Checks the conditions on the rows kept and, when they hold, builds the
@@ -141,6 +296,7 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
 {
     const size_t N = md->n_rows;
     const int32_t *a_N = md->var_codes_VN[cm->va], *b_N = md->var_codes_VN[cm->vb], *t_N = md->var_codes_VN[cm->vt];
+    gravrd_status st = GRAVRD_OK;
     size_t *parent = NULL;
     uint8_t *seen = NULL;
     const double **dbl_C = NULL;
@@ -162,8 +318,8 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
     int n_dbl = 0, n_int = 0;
     for (int v = 0; v < nv; v++) {
         int is_double = 0;
-        const void *x = array_at(md, v, &is_double);
-        if (v - md->n_terms == cm->q1 || v - md->n_terms == cm->q2 || (check_V && !check_V[v]))
+        const void *x = array_at(md, cm, v, &is_double);
+        if (!x || (check_V && !check_V[v]))
             continue;
         if (is_double)
             dbl_C[n_dbl++] = x;
@@ -274,16 +430,11 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
     for (int32_t c = 0; c < n_comp; c++)
         s->complete = s->complete && cells_C[c] == s->nexp_C[c] * s->nimp_C[c];
     free(cells_C);
-    if (!s->complete) {
-        /* The larger side is eliminated, the smaller one factored. */
-        const int swap = nB > nA;
-        int rc = bip_solver_new(swap ? nB : nA, swap ? nA : nB, P, swap ? s->lb_P : s->la_P,
-                                swap ? s->la_P : s->lb_P, nT, &s->bip);
-        if (rc < 0)
-            goto nomem;
-        if (rc > 0)
-            goto not_applicable;
-    }
+    s->closed = cm->closed_ok && s->complete;
+    if (!s->closed && (st = build_partitions(md, cm, s, err)))
+        goto fail;
+    if (!s->closed && !s->cp)
+        goto not_applicable; /* too large or unreliable for the dense solve */
     s->sample_hash = ols_sample_hash(keep_N, N);
     s->applicable = 1;
 not_applicable:
@@ -293,11 +444,13 @@ not_applicable:
     free(int_C);
     return GRAVRD_OK;
 nomem:
+    st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory checking the panel structure (%zu rows)", n);
+fail:
     free(seen);
     free(parent);
     free(dbl_C);
     free(int_C);
-    return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory checking the panel structure (%zu rows)", n);
+    return st;
 }
 
 /* What the collapsed fit needs of one outcome on one structure: its cell
@@ -332,7 +485,7 @@ static gravrd_status outcome_stats_compute(const model_data *md, const cell_mont
     double *s_at = calloc((size_t)nA * (size_t)nT + 1, sizeof *s_at);
     double *s_bt = calloc((size_t)nB * (size_t)nT + 1, sizeof *s_bt);
     double *s_p = malloc(((size_t)P + 1) * sizeof *s_p);
-    double *s_ct = NULL, *sa = NULL, *m_p = NULL, *f_at = NULL, *f_bt = NULL;
+    double *s_ct = NULL, *sa = NULL, *m_p = NULL;
     o->ybar_P = malloc(((size_t)P + 1) * sizeof *o->ybar_P);
     o->wss_P = malloc(((size_t)P + 1) * sizeof *o->wss_P);
     gravrd_status st = GRAVRD_OK;
@@ -364,42 +517,52 @@ static gravrd_status outcome_stats_compute(const model_data *md, const cell_mont
     for (size_t k = 0; k < n; k++)
         tss += (ycm[k] - mean) * (ycm[k] - mean);
     o->tss = tss;
-    if (!s->complete) {
-        /* w = (I - P_D2)(I - M) y: each month's deviations from the cell
-         * means, projected off A + B on the cell graph; their totals by A
-         * and by B are the month totals less the cell means'. */
-        double *ysum = calloc((size_t)nA + (size_t)nB + 1, sizeof *ysum);
-        f_at = malloc(((size_t)nA * (size_t)nT + 1) * sizeof *f_at);
-        f_bt = malloc(((size_t)nB * (size_t)nT + 1) * sizeof *f_bt);
-        if (!ysum || !f_at || !f_bt) {
-            free(ysum);
-            goto nomem;
+    if (!s->closed) {
+        /* w = (I - P_W)(I - M) y: each month's deviations from the cell
+         * means, projected off the interacted FE on the cell graph; their
+         * totals by level are the month totals less the cell means'. */
+        const int m = s->m;
+        const size_t R = (size_t)nT;
+        double **t_K = calloc((size_t)m + 1, sizeof *t_K), **c_K = calloc((size_t)m + 1, sizeof *c_K);
+        int ok = t_K && c_K;
+        for (int k = 0; ok && k < m; k++) {
+            t_K[k] = calloc((size_t)s->L_K[k] * R + 1, sizeof **t_K);
+            c_K[k] = malloc(((size_t)s->L_K[k] * R + 1) * sizeof **c_K);
+            ok = t_K[k] && c_K[k];
         }
-        for (int32_t p = 0; p < P; p++) {
-            ysum[s->la_P[p]] += ybar[p];
-            ysum[nA + s->lb_P[p]] += ybar[p];
-        }
-        for (int32_t a = 0; a < nA; a++)
-            for (int32_t t = 0; t < nT; t++)
-                s_at[(size_t)a * nT + t] -= ysum[a];
-        for (int32_t b = 0; b < nB; b++)
-            for (int32_t t = 0; t < nT; t++)
-                s_bt[(size_t)b * nT + t] -= ysum[nA + b];
-        free(ysum);
-        int rc = nB > nA ? bip_solver_solve(s->bip, s_bt, s_at, f_bt, f_at)
-                         : bip_solver_solve(s->bip, s_at, s_bt, f_at, f_bt);
-        if (rc)
-            goto nomem;
-        for (int32_t p = 0; p < P; p++) {
-            const double *yp = ycm + (size_t)p * (size_t)nT;
-            const double *fa = f_at + (size_t)s->la_P[p] * nT, *fb = f_bt + (size_t)s->lb_P[p] * nT;
-            double ss = 0;
-            for (int32_t t = 0; t < nT; t++) {
-                double e = yp[t] - ybar[p] - fa[t] - fb[t];
-                ss += e * e;
+        if (ok) {
+            for (int32_t p = 0; p < P; p++) {
+                const double *yp = ycm + (size_t)p * R;
+                for (int k = 0; k < m; k++) {
+                    double *tk = t_K[k] + (size_t)s->level_KP[k][p] * R;
+                    for (size_t t = 0; t < R; t++)
+                        tk[t] += yp[t] - ybar[p];
+                }
             }
-            wss[p] = ss;
+            ok = cp_solver_solve(s->cp, (const double *const *)t_K, c_K) == 0;
         }
+        if (ok)
+            for (int32_t p = 0; p < P; p++) {
+                const double *yp = ycm + (size_t)p * R;
+                double ss = 0;
+                for (size_t t = 0; t < R; t++) {
+                    double e = yp[t] - ybar[p];
+                    for (int k = 0; k < m; k++)
+                        e -= c_K[k][(size_t)s->level_KP[k][p] * R + t];
+                    ss += e * e;
+                }
+                wss[p] = ss;
+            }
+        for (int k = 0; k < m; k++) {
+            if (t_K)
+                free(t_K[k]);
+            if (c_K)
+                free(c_K[k]);
+        }
+        free(t_K);
+        free(c_K);
+        if (!ok)
+            goto nomem;
     } else {
         /* w = dd_t(y) - mean over months of dd_t(y), where dd_t
          * double-demeans month t's complete block tables; its squares are
@@ -469,8 +632,6 @@ done:
     free(s_ct);
     free(sa);
     free(m_p);
-    free(f_at);
-    free(f_bt);
     return st;
 }
 
@@ -535,14 +696,27 @@ static gravrd_status fit_collapsed(const model_data *md, const cell_month_form *
         for (int32_t p = 0; p < P; p++)
             term_K[t][p] = md->term_KN[t][first_P[p]];
     }
+    int k_int = 0; /* partition of the next interacted FE */
     for (int q = 0; q < n_fe; q++) {
         if (!(fe_Q[q] = malloc(((size_t)P + 1) * sizeof(int32_t))))
             goto nomem;
-        if (q == cm->q1 || q == cm->q2) {
-            const int32_t *l = q == cm->q1 ? s->la_P : s->lb_P;
+        if (cm->interacted_Q[q]) {
+            /* X^T: the cell-level FE is X (the partition), with every level
+             * of X in every month originally */
+            const int32_t *l;
+            int32_t L;
+            if (s->closed) { /* A^T and B^T */
+                const int is_a = cm->x_QV[q][0] == cm->va;
+                l = is_a ? s->la_P : s->lb_P;
+                L = is_a ? nA : nB;
+            } else {
+                l = s->level_KP[k_int];
+                L = s->L_K[k_int];
+            }
+            k_int++;
             memcpy(fe_Q[q], l, (size_t)P * sizeof(int32_t));
-            fe_groups[q] = q == cm->q1 ? nA : nB;
-            fe_levels[q] = (q == cm->q1 ? nA : nB) * nT; /* every level of A or B in every month */
+            fe_groups[q] = L;
+            fe_levels[q] = L * nT;
             continue;
         }
         fe_groups[q] = md->fe_groups_Q[q];
@@ -584,8 +758,7 @@ static gravrd_status fit_collapsed(const model_data *md, const cell_month_form *
         /* The original components of FE 1 and 2 (reghdfe's rule): A^T and
          * B^T form one copy of the cell-level A-B graph per month; any pair
          * with a cell-constant FE has the cell-level components. */
-        int first_two_cm = (cm->q1 == 0 && cm->q2 == 1);
-        ols_collapse cz = {s->n, (double)nT, s->sample_hash, fe_levels, first_two_cm ? (long)nT : 1L,
+        ols_collapse cz = {s->n, (double)nT, s->sample_hash, fe_levels, cm->first_two_t ? (long)nT : 1L,
                            tss_J, wss_J, wss_JP};
         st = ols_fit_sample(&pmd, ones, idx_J, n_out, intercept, opt, &cz, results_J, err);
         for (int j = 0; j < n_out && !st; j++)
@@ -705,7 +878,7 @@ static gravrd_status get_structure(const model_data *md, const cell_month_form *
          * the arrays whose constancy within cells the pass must check
          * (those not constant within cells on the whole frame). */
         check_V = calloc((size_t)nv + 1, 1);
-        key = malloc(((size_t)nv + 6) * sizeof *key);
+        key = malloc(((size_t)nv + 6 + (size_t)md->n_fe * (MD_FE_VARS + 1)) * sizeof *key);
         if (!check_V || !key)
             goto nomem;
         key[n_key++] = 'S';
@@ -713,11 +886,19 @@ static gravrd_status get_structure(const model_data *md, const cell_month_form *
         key[n_key++] = (uintptr_t)md->var_codes_VN[cm->va];
         key[n_key++] = (uintptr_t)md->var_codes_VN[cm->vb];
         key[n_key++] = (uintptr_t)md->var_codes_VN[cm->vt];
+        /* the partitions: each interacted FE's other variables */
+        for (int q = 0; q < md->n_fe; q++)
+            if (cm->interacted_Q[q]) {
+                key[n_key++] = (uintptr_t)(0x100 + cm->n_x_Q[q]);
+                for (int k = 0; k < cm->n_x_Q[q]; k++)
+                    key[n_key++] = (uintptr_t)md->var_codes_VN[cm->x_QV[q][k]];
+            }
+        key[n_key++] = 0;
         for (int v = 0; v < nv; v++) {
-            if (v - md->n_terms == cm->q1 || v - md->n_terms == cm->q2)
-                continue;
             int is_double = 0, constant = 0;
-            const void *x = array_at(md, v, &is_double);
+            const void *x = array_at(md, cm, v, &is_double);
+            if (!x)
+                continue;
             if ((st = frame_constant(md, cm, cache, x, is_double, &constant, err)))
                 goto done;
             if (!constant) {
@@ -766,7 +947,7 @@ gravrd_status ols_fit_auto(const model_data *md, const uint8_t *keep_N, gravrd_r
                            gravrd_reg_result *results_J, gravrd_error *err)
 {
     cell_month_form cm;
-    if (!opt->no_shortcuts && md->n_fe >= 2 && find_cell_month(md, &cm.q1, &cm.q2, &cm.va, &cm.vb, &cm.vt)) {
+    if (!opt->no_shortcuts && md->n_fe >= 2 && find_form(md, &cm)) {
         const panel_structure *s = NULL;
         int owned = 0;
         gravrd_status st = get_structure(md, &cm, keep_N, keep_cache, &s, &owned, err);

@@ -53,7 +53,7 @@ void model_data_free(model_data *md)
     free(md->var_codes_VN);
     free(md->var_groups_V);
     free(md->fe_n_vars_Q);
-    free(md->fe_var_Q2);
+    free(md->fe_var_Q4);
     memset(md, 0, sizeof *md);
 }
 
@@ -243,7 +243,7 @@ static gravrd_status cached_group_codes(model_data *md, const gravrd_frame *fram
         int vk = -1;
         if ((st = cached_var(md, frame, NULL, vars[k], what, &vk, err)))
             break;
-        if (var_out && k < 2)
+        if (var_out && k < MD_FE_VARS)
             var_out[k] = vk;
         if (k > 1) { /* acc is codes_N: combine into tmp, copy back */
             memcpy(tmp_N, codes_N, N * sizeof *tmp_N);
@@ -278,7 +278,7 @@ static gravrd_status shared_group_codes(model_data *md, const gravrd_frame *fram
     for (int k = 0; k < n_vars && !st; k++) {
         int vk = -1;
         st = cached_var(md, frame, cache, vars[k], what, &vk, err);
-        if (!st && var_out && k < 2)
+        if (!st && var_out && k < MD_FE_VARS)
             var_out[k] = vk;
     }
     return st ? st : reg_cache_codes(cache, vars, n_vars, what, codes_N, n_groups, err);
@@ -312,13 +312,13 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
     md->cluster_shared_C = calloc((size_t)n_clusters + 1, 1);
     md->term_borrowed_K = calloc((size_t)f->n_terms + 1, 1);
     md->fe_n_vars_Q = calloc((size_t)f->n_fes + 1, sizeof *md->fe_n_vars_Q);
-    md->fe_var_Q2 = malloc(((size_t)f->n_fes * 2 + 1) * sizeof *md->fe_var_Q2);
-    if (md->fe_var_Q2)
-        for (int q = 0; q < 2 * f->n_fes; q++)
-            md->fe_var_Q2[q] = -1;
+    md->fe_var_Q4 = malloc(((size_t)f->n_fes * MD_FE_VARS + 1) * sizeof *md->fe_var_Q4);
+    if (md->fe_var_Q4)
+        for (int q = 0; q < MD_FE_VARS * f->n_fes; q++)
+            md->fe_var_Q4[q] = -1;
     factor_N = cache ? NULL : malloc((N ? N : 1) * sizeof *factor_N);
     if (!md->outcome_ON || !md->term_KN || !md->term_names || !md->fe_QN || !md->fe_groups_Q || !md->fe_names ||
-        !md->cluster_CN || !md->cluster_groups_C || !md->cluster_names || !md->fe_n_vars_Q || !md->fe_var_Q2 ||
+        !md->cluster_CN || !md->cluster_groups_C || !md->cluster_names || !md->fe_n_vars_Q || !md->fe_var_Q4 ||
         !md->outcome_borrowed_O || !md->term_borrowed_K || !md->fe_shared_Q || !md->cluster_shared_C ||
         (!cache && !factor_N))
         goto nomem;
@@ -393,14 +393,14 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
             md->fe_QN[q] = md->var_codes_VN[v];
             md->fe_groups_Q[q] = md->var_groups_V[v];
             md->fe_shared_Q[q] = 1;
-            md->fe_var_Q2[2 * q] = v;
+            md->fe_var_Q4[MD_FE_VARS * q] = v;
             continue;
         }
         if (cache) {
             const int32_t *codes = NULL;
             md->fe_shared_Q[q] = 1;
             if ((st = shared_group_codes(md, frame, cache, f->fes[q].vars, f->fes[q].n_vars, "the fixed effects",
-                                         &codes, &md->fe_groups_Q[q], md->fe_var_Q2 + 2 * q, err)))
+                                         &codes, &md->fe_groups_Q[q], md->fe_var_Q4 + MD_FE_VARS * q, err)))
                 goto fail;
             md->fe_QN[q] = (int32_t *)codes; /* read-only */
             continue;
@@ -408,7 +408,7 @@ gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *
         if (!(md->fe_QN[q] = malloc((N ? N : 1) * sizeof(int32_t))))
             goto nomem;
         if ((st = cached_group_codes(md, frame, f->fes[q].vars, f->fes[q].n_vars, "the fixed effects",
-                                     md->fe_QN[q], &md->fe_groups_Q[q], md->fe_var_Q2 + 2 * q, err)))
+                                     md->fe_QN[q], &md->fe_groups_Q[q], md->fe_var_Q4 + MD_FE_VARS * q, err)))
             goto fail;
     }
     for (int c = 0; c < n_clusters; c++) {

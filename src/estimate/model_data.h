@@ -5,6 +5,8 @@
 
 #include "gravrd/estimate.h"
 
+#define MD_FE_VARS 4 /* variables of an FE term recorded for the collapse */
+
 typedef struct {
     size_t n_rows;                /* N: rows of the frame */
     int n_outcomes;
@@ -22,15 +24,15 @@ typedef struct {
     char **cluster_names;
     /* Single columns grouped for the FE and clusters, each once (a column
      * used in several terms, such as the month in exp^month and imp^month,
-     * is grouped once), and for each FE the cache index of its variables:
-     * fe_var_Q2[2q], fe_var_Q2[2q+1] for the first two (-1 beyond
+     * is grouped once), and for each FE the index of its variables in this
+     * list: fe_var_Q4[MD_FE_VARS q + k] for the first MD_FE_VARS (-1 beyond
      * fe_n_vars_Q[q]). The collapse shortcut (collapse.c) reads them. */
     int n_vars;
     char **var_names;
     int32_t **var_codes_VN;       /* -1 = missing */
     int32_t *var_groups_V;
     int *fe_n_vars_Q;
-    int *fe_var_Q2;
+    int *fe_var_Q4;
     /* Outcomes and regressors that are a bare numeric column point into the
      * frame instead of holding a copy (read-only; not freed). */
     uint8_t *outcome_borrowed_O;
