@@ -47,6 +47,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *fx = *state;
+    if (!fx) /* setup failed (and said why) */
+        return 0;
     gravrd_frame_free(fx->frame);
     json_free(fx->reference);
     free(fx);
