@@ -651,8 +651,42 @@ static void test_spatial_rd_pipeline(void **state)
     opt.side = GRAVRD_RD_SIDE_EXPORTER;
     opt.n_bandwidths = 2;
     assert_int_equal(gravrd_rd_study(study, frame, &opt, &r, &err), GRAVRD_OK);
-    assert_true(r->n_rows > 0 && r->demean_iterations >= 1);
+    /* a balanced panel: residualised directly (src/spatial/panel_residuals.c),
+     * no demeaning iterations */
+    assert_true(r->n_rows > 0 && r->demean_iterations == 0);
     assert_true(isfinite(r->by_bandwidth[1].estimate));
+    /* the same FE space spelled so that the direct path does not apply
+     * (a third, nested term): iterative demeaning at a tight tolerance gives
+     * the same RD data and estimates */
+    gravrd_rd_result *r2 = NULL;
+    opt.fixed_effects = "exp_city^month + imp_city^month + month";
+    opt.tol = 1e-14;
+    assert_int_equal(gravrd_rd_study(study, frame, &opt, &r2, &err), GRAVRD_OK);
+    assert_true(r2->demean_iterations >= 1);
+    assert_int_equal((int)r2->n_obs, (int)r->n_obs);
+    assert_int_equal((int)r2->n_rows, (int)r->n_rows);
+    double y_scale = 0;
+    for (size_t k = 0; k < r->n_obs; k++)
+        y_scale = fmax(y_scale, fabs(r2->y_N[k]));
+    assert_true(y_scale > 0);
+    for (size_t k = 0; k < r->n_obs; k++) {
+        assert_close(r->x_N[k], r2->x_N[k], 0);
+        assert_close(r->w_N[k], r2->w_N[k], 0);
+        if (!(fabs(r->y_N[k] - r2->y_N[k]) <= 1e-10 * y_scale))
+            fail_msg("RD datum %zu: direct %.15g, iterative %.15g", k, r->y_N[k], r2->y_N[k]);
+    }
+    for (int b = 0; b < 2; b++) {
+        const gravrd_rd_estimate *e1 = &r->by_bandwidth[b], *e2 = &r2->by_bandwidth[b];
+        assert_int_equal(isnan(e1->estimate), isnan(e2->estimate)); /* 60 km: too few observations */
+        if (!isnan(e1->estimate))
+            assert_close(e1->estimate, e2->estimate, 1e-10);
+        assert_int_equal(isnan(e1->se), isnan(e2->se)); /* NaN with one cluster a side */
+        if (!isnan(e1->se))
+            assert_close(e1->se, e2->se, 1e-10);
+    }
+    gravrd_rd_result_free(r2);
+    opt.fixed_effects = NULL;
+    opt.tol = 0;
     gravrd_rd_result_free(r);
     opt.subset = "e2w & w2e";
     assert_int_equal(gravrd_rd_study(study, frame, &opt, &r, &err), GRAVRD_ERR_EMPTY);

@@ -16,6 +16,7 @@
 #include "gravrd/hdfe.h"
 #include "gravrd/rd.h"
 #include "gravrd/svg.h"
+#include "spatial/panel_residuals.h"
 #include "util/strutil.h"
 
 static gravrd_status nomem(gravrd_error *err)
@@ -380,10 +381,13 @@ static gravrd_status eval_expr(const char *text, const char *what, const gravrd_
 }
 
 /* Residualises y on the FE over the rows with keep_N[i] (singletons are
- * dropped from keep_N first): res_N[i] for kept rows. */
-static gravrd_status residualise(int n_fe, int32_t *const *codes_QN, size_t N, const double *y_N, uint8_t *keep_N,
-                                 double *res_N, size_t *n_singletons, int *iterations, const gravrd_figure2_options *opt,
-                                 gravrd_error *err)
+ * dropped from keep_N first): res_N[i] for kept rows. abt: the codes of
+ * A, B, T when the FE are A^T + B^T (panel_fe_codes), else NULL; then
+ * a balanced panel is residualised directly (panel_residuals.h) and
+ * *iterations is 0. */
+static gravrd_status residualise(int n_fe, int32_t *const *codes_QN, const panel_abt *abt, size_t N,
+                                 const double *y_N, uint8_t *keep_N, double *res_N, size_t *n_singletons,
+                                 int *iterations, const gravrd_figure2_options *opt, gravrd_error *err)
 {
     *n_singletons = 0;
     *iterations = 0;
@@ -401,6 +405,13 @@ static gravrd_status residualise(int n_fe, int32_t *const *codes_QN, size_t N, c
         n += keep_N[i];
     if (!n)
         return GRAVRD_OK;
+    if (abt) {
+        int direct = 0;
+        if ((st = panel_residualise_two_way(N, abt, keep_N, y_N, res_N, &direct, err)))
+            return st;
+        if (direct)
+            return GRAVRD_OK;
+    }
     int32_t **codes_k = calloc((size_t)n_fe, sizeof *codes_k);
     double *y_k = malloc(n * sizeof *y_k);
     gravrd_fe *fe = NULL;
@@ -622,6 +633,9 @@ gravrd_status gravrd_figure2_compute(const gravrd_frame *frame, const gravrd_fig
     gravrd_fe_term *fe_terms = NULL, *cl_terms = NULL;
     int n_fe = 0, n_cl_terms = 0;
     int32_t **codes = NULL, *n_levels = NULL, *cl = NULL, n_cl = 0;
+    panel_abt abt;
+    memset(&abt, 0, sizeof abt);
+    int two_way = 0;
     double *work = NULL;
     if (!f || !y || !x || !t || !tmp || !res_all || !res_p || !valid || !base || !in || !keep) {
         st = nomem(err);
@@ -651,14 +665,15 @@ gravrd_status gravrd_figure2_compute(const gravrd_frame *frame, const gravrd_fig
             goto done;
         }
         int32_t most = 1;
-        for (int q = 0; q < n_fe; q++) {
+        for (int q = 0; q < n_fe; q++)
             if (!(codes[q] = malloc(M * sizeof **codes))) {
                 st = nomem(err);
                 goto done;
             }
-            if ((st = model_group_codes(frame, fe_terms[q].vars, fe_terms[q].n_vars, "fixed effect", codes[q],
-                                        &n_levels[q], err)))
-                goto done;
+        /* A^T + B^T: the single columns' codes are kept for the direct path */
+        if ((st = panel_fe_codes(frame, fe_terms, n_fe, codes, n_levels, &abt, &two_way, err)))
+            goto done;
+        for (int q = 0; q < n_fe; q++) {
             if (n_levels[q] > most)
                 most = n_levels[q];
             for (size_t i = 0; i < N; i++)
@@ -736,7 +751,7 @@ gravrd_status gravrd_figure2_compute(const gravrd_frame *frame, const gravrd_fig
         memcpy(keep, base, M);
         size_t n_single = 0;
         int iters = 0;
-        st = residualise(n_fe, codes, N, y, keep, res_all, &n_single, &iters, opt, err);
+        st = residualise(n_fe, codes, two_way ? &abt : NULL, N, y, keep, res_all, &n_single, &iters, opt, err);
         /* keep: base rows that survive the singleton rule */
         for (size_t p = 0; p < s.n_panels && !st; p++) {
             gravrd_figure2_panel *pn = &f->panels[p];
@@ -761,7 +776,8 @@ gravrd_status gravrd_figure2_compute(const gravrd_frame *frame, const gravrd_fig
                 for (size_t i = 0; i < N; i++)
                     rows[i] = valid[i] && in_p[p][i];
                 size_t ns = 0;
-                if ((st = residualise(n_fe, codes, N, y, rows, res_p, &ns, &pn->demean_iterations, opt, err)))
+                if ((st = residualise(n_fe, codes, two_way ? &abt : NULL, N, y, rows, res_p, &ns,
+                                      &pn->demean_iterations, opt, err)))
                     break;
                 res = res_p;
             }
@@ -808,6 +824,7 @@ done:
             free(codes[q]);
     free(codes);
     free(n_levels);
+    panel_abt_free(&abt);
     gravrd_fe_terms_free(fe_terms, n_fe);
     gravrd_fe_terms_free(cl_terms, n_cl_terms);
     return st;

@@ -14,6 +14,7 @@
 #include "gravrd/hdfe.h"
 #include "gravrd/rd.h"
 #include "pairs_internal.h"
+#include "panel_residuals.h"
 #include "util/strutil.h"
 
 void gravrd_rd_study_options_init(gravrd_rd_study_options *opt)
@@ -126,7 +127,10 @@ gravrd_status gravrd_rd_study(const gravrd_study *study, const gravrd_frame *fra
     double *y = malloc((N ? N : 1) * sizeof *y), *tmp = NULL, *y_k = NULL, *sum_P = NULL, *cnt_P = NULL;
     gravrd_fe_term *terms = NULL;
     int n_terms = 0;
-    int32_t **codes = NULL, **codes_k = NULL;
+    int32_t **codes = NULL, **codes_k = NULL, *n_levels = NULL;
+    panel_abt abt;
+    memset(&abt, 0, sizeof abt);
+    int two_way = 0;
     gravrd_fe *fe = NULL;
     frame_pairs fp;
     memset(&fp, 0, sizeof fp);
@@ -174,18 +178,20 @@ gravrd_status gravrd_rd_study(const gravrd_study *study, const gravrd_frame *fra
             goto done;
         codes = calloc((size_t)n_terms, sizeof *codes);
         codes_k = calloc((size_t)n_terms, sizeof *codes_k);
-        if (!codes || !codes_k) {
+        n_levels = calloc((size_t)n_terms, sizeof *n_levels);
+        if (!codes || !codes_k || !n_levels) {
             st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
             goto done;
         }
-        for (int q = 0; q < n_terms; q++) {
-            int32_t ng = 0;
+        for (int q = 0; q < n_terms; q++)
             if (!(codes[q] = malloc((N ? N : 1) * sizeof **codes))) {
                 st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
                 goto done;
             }
-            if ((st = model_group_codes(frame, terms[q].vars, terms[q].n_vars, "fixed effect", codes[q], &ng, err)))
-                goto done;
+        /* A^T + B^T: the single columns' codes are kept for the direct path */
+        if ((st = panel_fe_codes(frame, terms, n_terms, codes, n_levels, &abt, &two_way, err)))
+            goto done;
+        for (int q = 0; q < n_terms; q++) {
             for (size_t i = 0; i < N; i++)
                 if (codes[q][i] < 0)
                     keep[i] = 0;
@@ -209,8 +215,17 @@ gravrd_status gravrd_rd_study(const gravrd_study *study, const gravrd_frame *fra
         goto done;
     }
 
-    /* residualise */
+    /* residualise: directly when the FE are A^T + B^T on a balanced panel
+     * (panel_residuals.h; no iterations, demean_iterations = 0), else by
+     * iterative demeaning */
+    int direct = 0;
     if (n_terms) {
+        if (two_way && (st = panel_residualise_two_way(N, &abt, keep, y, y, &direct, err)))
+            goto done;
+        if (direct)
+            r->demean_iterations = 0;
+    }
+    if (n_terms && !direct) {
         if (!(y_k = malloc(n_kept * sizeof *y_k))) {
             st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
             goto done;
@@ -348,6 +363,8 @@ done:
     }
     free(codes);
     free(codes_k);
+    free(n_levels);
+    panel_abt_free(&abt);
     gravrd_fe_terms_free(terms, n_terms);
     gravrd_fe_free(fe);
     frame_pairs_free(&fp);
