@@ -57,6 +57,15 @@ void cp_solver_free(cp_solver *s)
     free(s);
 }
 
+/* y[0..R) -= a x[0..R) */
+static void sub_scaled(double *restrict y, double a, const double *restrict x, size_t R)
+{
+    if (a == 0)
+        return;
+    for (size_t r = 0; r < R; r++)
+        y[r] -= a * x[r];
+}
+
 /* z (Rn x R, row-major) := a solution of S z = z through the factor. */
 static void factor_solve(const cp_solver *s, double *z)
 {
@@ -69,14 +78,8 @@ static void factor_solve(const cp_solver *s, double *z)
             continue;
         }
         const double *Li = s->Lf + (size_t)i * (size_t)n;
-        for (int32_t k = 0; k < i; k++) {
-            const double l = Li[k];
-            if (l == 0)
-                continue;
-            const double *zk = z + (size_t)k * R;
-            for (size_t r = 0; r < R; r++)
-                zi[r] -= l * zk[r];
-        }
+        for (int32_t k = 0; k < i; k++)
+            sub_scaled(zi, Li[k], z + (size_t)k * R, R);
         for (size_t r = 0; r < R; r++)
             zi[r] /= Li[i];
     }
@@ -84,14 +87,8 @@ static void factor_solve(const cp_solver *s, double *z)
         double *zi = z + (size_t)i * R;
         if (s->null_R[i])
             continue;
-        for (int32_t k = i + 1; k < n; k++) {
-            const double l = s->Lf[(size_t)k * (size_t)n + (size_t)i];
-            if (l == 0)
-                continue;
-            const double *zk = z + (size_t)k * R;
-            for (size_t r = 0; r < R; r++)
-                zi[r] -= l * zk[r];
-        }
+        for (int32_t k = i + 1; k < n; k++)
+            sub_scaled(zi, s->Lf[(size_t)k * (size_t)n + (size_t)i], z + (size_t)k * R, R);
         for (size_t r = 0; r < R; r++)
             zi[r] /= s->Lf[(size_t)i * (size_t)n + (size_t)i];
     }
@@ -109,14 +106,8 @@ static void solve_refined(const cp_solver *s, const double *c, double *g, double
     for (int32_t i = 0; i < n; i++) {
         const double *Si = s->S + (size_t)i * (size_t)n;
         double *wi = work + (size_t)i * R;
-        for (int32_t j = 0; j < n; j++) {
-            const double a = Si[j];
-            if (a == 0)
-                continue;
-            const double *gj = g + (size_t)j * R;
-            for (size_t r = 0; r < R; r++)
-                wi[r] -= a * gj[r];
-        }
+        for (int32_t j = 0; j < n; j++)
+            sub_scaled(wi, Si[j], g + (size_t)j * R, R);
     }
     factor_solve(s, work);
     for (size_t k = 0; k < nR; k++)

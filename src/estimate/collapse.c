@@ -432,20 +432,16 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
     free(cells_C);
     s->closed = cm->closed_ok && s->complete;
     if (!s->closed && (st = build_partitions(md, cm, s, err)))
-        goto fail;
+        goto done;
     if (!s->closed && !s->cp)
         goto not_applicable; /* too large or unreliable for the dense solve */
     s->sample_hash = ols_sample_hash(keep_N, N);
     s->applicable = 1;
-not_applicable:
-    free(seen);
-    free(parent);
-    free(dbl_C);
-    free(int_C);
-    return GRAVRD_OK;
+    goto done;
 nomem:
     st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory checking the panel structure (%zu rows)", n);
-fail:
+not_applicable: /* st: GRAVRD_OK unless set above */
+done:
     free(seen);
     free(parent);
     free(dbl_C);
@@ -797,39 +793,27 @@ done:
  * constant within cells of every sample and the structure pass need not
  * check it. */
 typedef struct {
-    int constant;
-} constancy_flag;
+    const model_data *md;
+    const cell_month_form *cm;
+    const void *x;
+    int is_double;
+} constancy_ref;
 
-static void constancy_free(void *p)
+static int constant_in_cells(const void *ctx)
 {
-    free(p);
-}
-
-static gravrd_status frame_constant(const model_data *md, const cell_month_form *cm, gravrd_reg_cache *cache,
-                                    const void *x, int is_double, int *constant, gravrd_error *err)
-{
-    const int32_t *a_N = md->var_codes_VN[cm->va], *b_N = md->var_codes_VN[cm->vb];
-    uintptr_t key[5] = {'C', (uintptr_t)x, (uintptr_t)a_N, (uintptr_t)b_N, (uintptr_t)is_double};
-    const constancy_flag *have = reg_cache_blob_find(cache, key, 5);
-    if (have) {
-        *constant = have->constant;
-        return GRAVRD_OK;
-    }
+    const constancy_ref *c = ctx;
+    const model_data *md = c->md;
+    const int32_t *a_N = md->var_codes_VN[c->cm->va], *b_N = md->var_codes_VN[c->cm->vb];
     const size_t N = md->n_rows;
-    const size_t gB = (size_t)md->var_groups_V[cm->vb], n_ab = (size_t)md->var_groups_V[cm->va] * gB;
+    const size_t gB = (size_t)md->var_groups_V[c->cm->vb], n_ab = (size_t)md->var_groups_V[c->cm->va] * gB;
     size_t *first = malloc((n_ab + 1) * sizeof *first);
-    constancy_flag *f = malloc(sizeof *f);
-    if (!first || !f) {
-        reg_cache_blob_abandon(cache, key, 5);
-        free(first);
-        free(f);
-        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
-    }
-    for (size_t c = 0; c < n_ab; c++)
-        first[c] = SIZE_MAX;
+    if (!first)
+        return -1;
+    for (size_t k = 0; k < n_ab; k++)
+        first[k] = SIZE_MAX;
     int same = 1;
-    const double *xd = is_double ? x : NULL;
-    const int32_t *xi = is_double ? NULL : x;
+    const double *xd = c->is_double ? c->x : NULL;
+    const int32_t *xi = c->is_double ? NULL : c->x;
     for (size_t i = 0; i < N && same; i++) {
         if (a_N[i] < 0 || b_N[i] < 0 || (xd ? !isfinite(xd[i]) : xi[i] < 0))
             continue;
@@ -840,11 +824,16 @@ static gravrd_status frame_constant(const model_data *md, const cell_month_form 
             same = xd ? xd[i] == xd[first[ab]] : xi[i] == xi[first[ab]];
     }
     free(first);
-    f->constant = same;
-    if (!(have = reg_cache_blob_add(cache, key, 5, f, constancy_free)))
-        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
-    *constant = have->constant;
-    return GRAVRD_OK;
+    return same;
+}
+
+static gravrd_status frame_constant(const model_data *md, const cell_month_form *cm, gravrd_reg_cache *cache,
+                                    const void *x, int is_double, int *constant, gravrd_error *err)
+{
+    const constancy_ref ref = {md, cm, x, is_double};
+    uintptr_t key[5] = {'C', (uintptr_t)x, (uintptr_t)md->var_codes_VN[cm->va], (uintptr_t)md->var_codes_VN[cm->vb],
+                        (uintptr_t)is_double};
+    return reg_cache_flag(cache, key, 5, constant_in_cells, &ref, constant, err);
 }
 
 /* The structure of the sample keep_N (built, or the cache's), NULL with

@@ -87,6 +87,10 @@ gravrd_status reg_cache_split(gravrd_reg_cache *c, const char *name, const int32
 void *reg_cache_blob_find(gravrd_reg_cache *c, const uintptr_t *key, int n_key);
 void *reg_cache_blob_add(gravrd_reg_cache *c, const uintptr_t *key, int n_key, void *blob, void (*blob_free)(void *));
 void reg_cache_blob_abandon(gravrd_reg_cache *c, const uintptr_t *key, int n_key);
+/* A cached 0/1 fact about inputs: compute(ctx) gives it (-1: out of
+ * memory) the first time the key is asked for. */
+gravrd_status reg_cache_flag(gravrd_reg_cache *c, const uintptr_t *key, int n_key, int (*compute)(const void *ctx),
+                             const void *ctx, int *value, gravrd_error *err);
 void model_data_free(model_data *md);
 
 #endif

@@ -594,3 +594,23 @@ void *reg_cache_blob_add(gravrd_reg_cache *c, const uintptr_t *key, int n_key, v
         blob_free(blob);
     return have;
 }
+
+gravrd_status reg_cache_flag(gravrd_reg_cache *c, const uintptr_t *key, int n_key, int (*compute)(const void *ctx),
+                             const void *ctx, int *value, gravrd_error *err)
+{
+    const int *have = reg_cache_blob_find(c, key, n_key);
+    if (!have) {
+        int *v = malloc(sizeof *v);
+        int r = v ? compute(ctx) : -1;
+        if (r < 0) {
+            reg_cache_blob_abandon(c, key, n_key);
+            free(v);
+            return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+        }
+        *v = r;
+        if (!(have = reg_cache_blob_add(c, key, n_key, v, free)))
+            return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    }
+    *value = *have;
+    return GRAVRD_OK;
+}

@@ -178,38 +178,30 @@ static gravrd_status outcome_compute(const model_data *md, int j, const rhs_blob
  * per array): such an array cannot remove a row from any sample, so it
  * neither enters the masks' keys nor needs a pass. */
 typedef struct {
-    int complete;
-} array_flag;
+    size_t N;
+    const double *x_N;
+    const int32_t *code_N;
+} array_ref;
 
-static void array_flag_free(void *p)
+static int no_missing(const void *ctx)
 {
-    free(p);
+    const array_ref *a = ctx;
+    size_t bad = 0;
+    if (a->x_N)
+        for (size_t i = 0; i < a->N; i++)
+            bad += !isfinite(a->x_N[i]);
+    else
+        for (size_t i = 0; i < a->N; i++)
+            bad += a->code_N[i] < 0;
+    return bad == 0;
 }
 
 static gravrd_status array_complete(gravrd_reg_cache *cache, size_t N, const double *x_N, const int32_t *code_N,
                                     int *complete, gravrd_error *err)
 {
+    const array_ref a = {N, x_N, code_N};
     uintptr_t key[3] = {'F', (uintptr_t)(x_N ? (const void *)x_N : (const void *)code_N), x_N != NULL};
-    const array_flag *have = reg_cache_blob_find(cache, key, 3);
-    if (!have) {
-        array_flag *f = malloc(sizeof *f);
-        if (!f) {
-            reg_cache_blob_abandon(cache, key, 3);
-            return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
-        }
-        size_t bad = 0;
-        if (x_N)
-            for (size_t i = 0; i < N; i++)
-                bad += !isfinite(x_N[i]);
-        else
-            for (size_t i = 0; i < N; i++)
-                bad += code_N[i] < 0;
-        f->complete = bad == 0;
-        if (!(have = reg_cache_blob_add(cache, key, 3, f, array_flag_free)))
-            return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
-    }
-    *complete = have->complete;
-    return GRAVRD_OK;
+    return reg_cache_flag(cache, key, 3, no_missing, &a, complete, err);
 }
 
 /* Key of the rhs rows: a tag, the sample, then the identity of each input
