@@ -3,7 +3,9 @@
 #   make test   install build dependencies if missing, build, run all tests
 #               (release build, then an AddressSanitizer+UBSan build)
 #   make demo   build the CLI, simulate the default world, replicate the study into out/
-#   make bench  build and run the benchmarks
+#   make bench  build and run the benchmarks: the regression table, then the
+#               whole replicate and the memory of the main regression
+#               against issue 6's targets (tools/bench.sh)
 #   make montecarlo  coverage check of the simulator + estimator
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -59,7 +61,7 @@ demo: deps
 	@sh tools/demo.sh
 
 bench: build
-	./build/gravrd_bench
+	@sh tools/bench.sh
 
 # Coverage of the 95% intervals over 50 simulated 12-month worlds.
 montecarlo: build

@@ -18,8 +18,11 @@
  *     columns GB | peak / columns | partner | SE |
  * "columns" is the size of the study frame the regression reads (8 bytes a
  * numeric value, 4 a factor code). --header prints the table header first.
+ * --raw prints one line of name=value pairs instead, unrounded (peak_rss_kb,
+ * column_bytes, peak_over_columns, ...): tools/bench.sh reads it for issue 6's
+ * memory target in `make bench`.
  *
- *   build/gravrd_scale_bench --scale K [--months 60] [--threads N] [--header] [--tmp DIR]
+ *   build/gravrd_scale_bench --scale K [--months 60] [--threads N] [--header | --raw] [--tmp DIR]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +43,11 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double peak_rss_gb(void)
+static long peak_rss_kb(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / (1024.0 * 1024.0); /* ru_maxrss is in KiB on Linux */
+    return ru.ru_maxrss; /* KiB on Linux */
 }
 
 static int die(const char *what, const gravrd_error *err)
@@ -67,7 +70,7 @@ static void remove_dir(const char *dir)
 
 int main(int argc, char **argv)
 {
-    int scale = 1, months = 60, threads = 1, header = 0;
+    int scale = 1, months = 60, threads = 1, header = 0, raw = 0;
     const char *tmp_root = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--scale") && i + 1 < argc)
@@ -80,8 +83,10 @@ int main(int argc, char **argv)
             tmp_root = argv[++i];
         else if (!strcmp(argv[i], "--header"))
             header = 1;
+        else if (!strcmp(argv[i], "--raw"))
+            raw = 1;
         else {
-            fprintf(stderr, "usage: gravrd_scale_bench --scale K [--months 60] [--threads N] [--header] "
+            fprintf(stderr, "usage: gravrd_scale_bench --scale K [--months 60] [--threads N] [--header | --raw] "
                             "[--tmp DIR]\n");
             return 2;
         }
@@ -169,7 +174,16 @@ int main(int argc, char **argv)
             b = r->coefs[k].estimate;
             se = r->coefs[k].se;
         }
-    double rss = peak_rss_gb(), cols_gb = col_bytes / (1024.0 * 1024.0 * 1024.0);
+    long rss_kb = peak_rss_kb();
+    double rss = (double)rss_kb / (1024.0 * 1024.0), cols_gb = col_bytes / (1024.0 * 1024.0 * 1024.0);
+    if (raw) {
+        printf("scale=%d rows=%zu columns=%zu peak_rss_kb=%ld column_bytes=%.0f peak_over_columns=%.4f "
+               "simulate_s=%.3f study_frame_s=%.3f regression_s=%.3f partner=%.4f se=%.4f iterations=%d\n",
+               scale, rows, frame->n_cols, rss_kb, col_bytes, (double)rss_kb * 1024.0 / col_bytes, t1 - t0,
+               t2 - t1, t3 - t2, b, se, r->iterations);
+        fflush(stdout);
+        goto done;
+    }
     if (header)
         printf("| K | rows | simulate (s) | study frame (s) | regression (s) | total (s) | peak RSS (GB) | "
                "columns (GB) | peak / columns | partner | SE | iterations |\n"
