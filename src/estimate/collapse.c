@@ -153,6 +153,7 @@ typedef struct {
     int32_t gA, gB, gT;         /* frame codes of A, B, T */
     int32_t nA, nB, nT, P, n_comp;
     int complete;               /* every block a complete table */
+    int ordered;                /* the kept rows are cell by cell, months ascending */
     uint64_t sample_hash;
     int32_t *cell_of;           /* la * gB + lb (frame codes) -> cell */
     int32_t *amap, *bmap, *tmap; /* frame codes -> dense codes over the sample */
@@ -330,6 +331,12 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
         s->cell_of[c] = -1;
     size_t *first_P = s->first_P;
     int32_t P = 0, nA = 0, nB = 0, nT = 0;
+    /* Whether each cell's rows are consecutive with months ascending (data
+     * sorted by pair and month, as the study's are): then, the panel being
+     * balanced, the k-th kept row is cell k / nT, month k % nT, and the
+     * outcome needs no rearranging. */
+    int ordered = 1;
+    int32_t prev_p = -1, prev_t = -1;
     /* One pass: cell of each row, no (cell, month) twice, months present,
      * and the arrays to check equal to the cell's first row's. */
     for (size_t i = 0; i < N; i++) {
@@ -340,7 +347,11 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
         if (p < 0) {
             p = s->cell_of[ab] = P++;
             first_P[p] = i;
+        } else {
+            ordered &= p == prev_p && t_N[i] > prev_t;
         }
+        prev_p = p;
+        prev_t = t_N[i];
         size_t f = first_P[p];
         for (int k = 0; k < n_dbl; k++)
             if (dbl_C[k][i] != dbl_C[k][f])
@@ -362,6 +373,7 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
      * cell has every month exactly once. */
     if (n != (size_t)P * (size_t)nT)
         goto not_applicable;
+    s->ordered = ordered;
     /* Dense A and B codes over the cells (every level of the sample is in
      * some cell). */
     s->amap = new_map(gA);
@@ -477,7 +489,10 @@ static gravrd_status outcome_stats_compute(const model_data *md, const cell_mont
     const size_t N = md->n_rows, n = s->n;
     const int32_t nA = s->nA, nB = s->nB, nT = s->nT, P = s->P, n_comp = s->n_comp, gB = s->gB;
     const int32_t *a_N = md->var_codes_VN[cm->va], *b_N = md->var_codes_VN[cm->vb], *t_N = md->var_codes_VN[cm->vt];
-    double *ycm = malloc((n ? n : 1) * sizeof *ycm);
+    /* The outcome by cell and month: the rows themselves when all are kept
+     * and ordered, else gathered (one pass over the rows). */
+    double *ycm_own = s->ordered && n == N ? NULL : malloc((n ? n : 1) * sizeof *ycm_own);
+    const double *ycm = ycm_own ? ycm_own : y;
     double *s_at = calloc((size_t)nA * (size_t)nT + 1, sizeof *s_at);
     double *s_bt = calloc((size_t)nB * (size_t)nT + 1, sizeof *s_bt);
     double *s_p = malloc(((size_t)P + 1) * sizeof *s_p);
@@ -485,12 +500,20 @@ static gravrd_status outcome_stats_compute(const model_data *md, const cell_mont
     o->ybar_P = malloc(((size_t)P + 1) * sizeof *o->ybar_P);
     o->wss_P = malloc(((size_t)P + 1) * sizeof *o->wss_P);
     gravrd_status st = GRAVRD_OK;
-    if (!ycm || !s_at || !s_bt || !s_p || !o->ybar_P || !o->wss_P)
+    if ((!ycm_own && ycm != y) || !s_at || !s_bt || !s_p || !o->ybar_P || !o->wss_P)
         goto nomem;
-    for (size_t i = 0; i < N; i++)
-        if (keep_N[i])
-            ycm[(size_t)s->cell_of[(size_t)a_N[i] * (size_t)gB + (size_t)b_N[i]] * (size_t)nT +
-                (size_t)s->tmap[t_N[i]]] = y[i];
+    if (ycm_own && s->ordered) { /* the kept rows in order, without branches */
+        size_t r = 0;
+        for (size_t i = 0; i < N && r < n; i++) { /* a dropped row's slot is written again */
+            ycm_own[r] = y[i];
+            r += keep_N[i] != 0;
+        }
+    } else if (ycm_own) {
+        for (size_t i = 0; i < N; i++)
+            if (keep_N[i])
+                ycm_own[(size_t)s->cell_of[(size_t)a_N[i] * (size_t)gB + (size_t)b_N[i]] * (size_t)nT +
+                        (size_t)s->tmap[t_N[i]]] = y[i];
+    }
     /* Totals by cell, by (A, month) and (B, month), and overall. */
     double total = 0;
     for (int32_t p = 0; p < P; p++) {
@@ -621,7 +644,7 @@ static gravrd_status outcome_stats_compute(const model_data *md, const cell_mont
 nomem:
     st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory in the collapsed fit (%zu rows)", n);
 done:
-    free(ycm);
+    free(ycm_own);
     free(s_at);
     free(s_bt);
     free(s_p);
