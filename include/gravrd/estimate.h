@@ -43,6 +43,13 @@ gravrd_reg_cache *gravrd_reg_cache_new(const gravrd_frame *frame); /* NULL when 
  * when out of memory. */
 gravrd_reg_cache *gravrd_reg_cache_new_sharing(const gravrd_frame *frame, gravrd_reg_cache *parent);
 void gravrd_reg_cache_free(gravrd_reg_cache *cache);
+/* The values of an expression on the cache's frame, evaluated once and
+ * shared (read-only, valid until the cache is freed): for callers that
+ * need a model's variables outside gravrd_reg, such as the rows where two
+ * models are both estimable. env: custom functions (env->frame ignored;
+ * NULL for none). */
+gravrd_status gravrd_reg_cache_eval(gravrd_reg_cache *cache, const char *expression, const gravrd_eval_env *env,
+                                    const double **values_N, gravrd_error *err);
 
 typedef struct {
     const char *subset;        /* expression; rows where it is true (NA = false) */

@@ -418,6 +418,20 @@ gravrd_status reg_cache_expr(gravrd_reg_cache *c, const gravrd_expr *expr, const
     return cached_product(c, &one, 1, env, out_N, err);
 }
 
+gravrd_status gravrd_reg_cache_eval(gravrd_reg_cache *c, const char *expression, const gravrd_eval_env *env_in,
+                                    const double **values_N, gravrd_error *err)
+{
+    *values_N = NULL;
+    gravrd_expr *e = NULL;
+    gravrd_status st = gravrd_expr_parse(expression, &e, err);
+    if (st)
+        return st;
+    gravrd_eval_env env = {c->frame, env_in ? env_in->call : NULL, env_in ? env_in->user : NULL};
+    st = cached_product(c, &e, 1, &env, values_N, err);
+    gravrd_expr_free(e);
+    return st;
+}
+
 gravrd_status reg_cache_term(gravrd_reg_cache *c, const gravrd_term *term, const gravrd_eval_env *env,
                              const double **out_N, gravrd_error *err)
 {

@@ -1001,15 +1001,34 @@ static uint64_t splitmix64(uint64_t *s)
 
 /* Rows where every variable of both formulas is usable (outcomes and
  * terms finite, FE and cluster not missing) and the subset holds. */
-static gravrd_status common_rows(const gravrd_frame *f, const gravrd_eval_env *env_in, const char *const *formulas,
-                                 size_t n_formulas, const char *subset, const char *cluster, uint8_t *keep_N,
-                                 gravrd_error *err)
+/* The values of x on f: the cache's when there is one (the flow frame's:
+ * outcomes and regressors evaluated by earlier tables), else evaluated into
+ * buf. */
+static gravrd_status values_of(gravrd_reg_cache *cache, const gravrd_expr *x, const gravrd_eval_env *env, double *buf,
+                               const double **out, gravrd_error *err)
+{
+    if (cache) {
+        char *text = gravrd_expr_deparse(x);
+        if (!text)
+            return NOMEM(err);
+        gravrd_status st = gravrd_reg_cache_eval(cache, text, env, out, err);
+        free(text);
+        return st;
+    }
+    *out = buf;
+    return gravrd_expr_eval(x, env, buf, err);
+}
+
+static gravrd_status common_rows(const gravrd_frame *f, gravrd_reg_cache *cache, const gravrd_eval_env *env_in,
+                                 const char *const *formulas, size_t n_formulas, const char *subset,
+                                 const char *cluster, uint8_t *keep_N, gravrd_error *err)
 {
     size_t N = f->n_rows;
     gravrd_eval_env env = *env_in;
     env.frame = f;
-    double *v = malloc((N ? N : 1) * sizeof *v);
-    if (!v)
+    double *buf = malloc((N ? N : 1) * sizeof *buf);
+    const double *v = NULL;
+    if (!buf)
         return NOMEM(err);
     gravrd_status st = GRAVRD_OK;
     for (size_t i = 0; i < N; i++)
@@ -1018,7 +1037,7 @@ static gravrd_status common_rows(const gravrd_frame *f, const gravrd_eval_env *e
         gravrd_expr *x = NULL;
         st = gravrd_expr_parse(subset, &x, err);
         if (!st)
-            st = gravrd_expr_eval(x, &env, v, err);
+            st = values_of(cache, x, &env, buf, &v, err);
         gravrd_expr_free(x);
         for (size_t i = 0; i < N && !st; i++)
             keep_N[i] = v[i] == 1;
@@ -1028,13 +1047,13 @@ static gravrd_status common_rows(const gravrd_frame *f, const gravrd_eval_env *e
         if ((st = gravrd_formula_parse(formulas[k], &fm, err)))
             break;
         for (int o = 0; o < fm->n_outcomes && !st; o++) {
-            st = gravrd_expr_eval(fm->outcomes[o], &env, v, err);
+            st = values_of(cache, fm->outcomes[o], &env, buf, &v, err);
             for (size_t i = 0; i < N && !st; i++)
                 keep_N[i] &= isfinite(v[i]) != 0;
         }
         for (int t = 0; t < fm->n_terms && !st; t++)
             for (int q = 0; q < fm->terms[t].n_factors && !st; q++) {
-                st = gravrd_expr_eval(fm->terms[t].factors[q], &env, v, err);
+                st = values_of(cache, fm->terms[t].factors[q], &env, buf, &v, err);
                 for (size_t i = 0; i < N && !st; i++)
                     keep_N[i] &= isfinite(v[i]) != 0;
             }
@@ -1054,7 +1073,7 @@ static gravrd_status common_rows(const gravrd_frame *f, const gravrd_eval_env *e
             for (size_t i = 0; i < N; i++)
                 keep_N[i] &= c->type == GRAVRD_COL_FACTOR ? c->codes_N[i] >= 0 : !isnan(c->num_N[i]);
     }
-    free(v);
+    free(buf);
     return st;
 }
 
@@ -1234,6 +1253,7 @@ typedef struct {
     gravrd_error err;
     gravrd_study *study;
     const gravrd_frame *frame;     /* the cache's */
+    gravrd_reg_cache *cache;       /* the frame's (shared, thread-safe) */
     char *subset;
     const char *cluster;
     char **names;
@@ -1293,7 +1313,7 @@ static void med_compute(rep_run *r, med_job *job, int threads)
         cs = NOMEM(ce);
     const char *fs[2] = {base, e->value};
     if (!cs)
-        cs = common_rows(frame, &env, fs, 2, job->subset, job->cluster, keep, ce);
+        cs = common_rows(frame, job->cache, &env, fs, 2, job->subset, job->cluster, keep, ce);
     if (!cs) {
         size_t kept = 0;
         for (size_t i = 0; i < frame->n_rows; i++)
@@ -1305,12 +1325,16 @@ static void med_compute(rep_run *r, med_job *job, int threads)
     }
     int keep_single = !same_fe(base, e->value);
     if (!cs) {
+        /* the two models share their outcome, most regressors and the FE */
+        gravrd_reg_cache *pair_cache = gravrd_reg_cache_new(same);
         gravrd_reg_options mo = ro;
         mo.keep_scores = 1;
         mo.keep_singletons = keep_single;
+        mo.cache = pair_cache;
         cs = gravrd_reg(same, base, &mo, &ra, ce);
         if (!cs)
             cs = gravrd_reg(same, e->value, &mo, &rb, ce);
+        gravrd_reg_cache_free(pair_cache);
     }
 #ifdef _OPENMP
 #pragma omp critical(gravrd_replicate_progress)
@@ -1420,6 +1444,8 @@ gravrd_status rep_run_mediation(rep_run *r, const gravrd_plan_table *tb, gravrd_
         if (!cs)
             cs = rep_flow_frame(r, rep_bandwidth(r, e->settings, e->n_settings), job->names, job->n_names,
                                 &job->frame, ce);
+        if (!cs) /* created here, before the parallel part */
+            job->cache = rep_reg_cache(r, job->frame);
         if (cs == GRAVRD_ERR_NOMEM)
             st = NOMEM(err);
         job->st = cs;
