@@ -290,6 +290,33 @@ static void test_sharing_with_parent(void **state)
     gravrd_frame_free(h);
 }
 
+/* gravrd_reg_cache_eval: the expression's values, computed once (the same
+ * pointer again), equal to gravrd_expr_eval's; the values gravrd_reg uses. */
+static void test_cache_eval(void **state)
+{
+    (void)state;
+    gravrd_frame *f = make_panel(41, 1);
+    gravrd_reg_cache *cache = gravrd_reg_cache_new(f);
+    const double *a = NULL, *b = NULL;
+    gravrd_error err = {0};
+    assert_int_equal(gravrd_reg_cache_eval(cache, "log1p(y) * x1", NULL, &a, &err), GRAVRD_OK);
+    assert_int_equal(gravrd_reg_cache_eval(cache, "log1p(y)*x1", NULL, &b, &err), GRAVRD_OK);
+    assert_ptr_equal(a, b); /* same deparsed text: one entry */
+    gravrd_expr *e = NULL;
+    assert_int_equal(gravrd_expr_parse("log1p(y) * x1", &e, &err), GRAVRD_OK);
+    double *x = malloc(f->n_rows * sizeof *x);
+    gravrd_eval_env env = {f, NULL, NULL};
+    assert_int_equal(gravrd_expr_eval(e, &env, x, &err), GRAVRD_OK);
+    assert_memory_equal(a, x, f->n_rows * sizeof *x);
+    gravrd_expr_free(e);
+    free(x);
+    assert_int_equal(gravrd_reg_cache_eval(cache, "log(nope)", NULL, &a, &err), GRAVRD_ERR_INVALID);
+    assert_null(a);
+    assert_int_equal(gravrd_reg_cache_eval(cache, "log(", NULL, &a, &err), GRAVRD_ERR_PARSE);
+    gravrd_reg_cache_free(cache);
+    gravrd_frame_free(f);
+}
+
 /* Concurrent calls sharing one empty cache: each worker fits every model
  * (in a different order) and must get the uncached numbers. */
 typedef struct {
@@ -379,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_errors_not_cached_and_other_frame_ignored),
         cmocka_unit_test(test_shared_by_threads),
         cmocka_unit_test(test_sharing_with_parent),
+        cmocka_unit_test(test_cache_eval),
         cmocka_unit_test(test_strict_first_missing_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
