@@ -109,6 +109,25 @@ gravrd_status panel_fe_codes(const gravrd_frame *frame, const gravrd_fe_term *te
     return GRAVRD_OK;
 }
 
+/* Copies a (level, month) table between the codes as given (stride R0,
+ * all codes) and the dense levels and months of the kept rows (stride R):
+ * to_dense, or back. map and tmap: code -> dense index, -1 when absent. */
+static void move_level_month(double *by_code, double *dense, const int32_t *map, int32_t n_codes,
+                             const int32_t *tmap, int32_t n_months, size_t R0, size_t R, int to_dense)
+{
+    for (int32_t l = 0; l < n_codes; l++)
+        if (map[l] >= 0)
+            for (int32_t t = 0; t < n_months; t++)
+                if (tmap[t] >= 0) {
+                    double *c = by_code + (size_t)l * R0 + (size_t)t;
+                    double *d = dense + (size_t)map[l] * R + (size_t)tmap[t];
+                    if (to_dense)
+                        *d = *c;
+                    else
+                        *c = *d;
+                }
+}
+
 gravrd_status panel_residualise_two_way(size_t N, const panel_abt *abt, const uint8_t *keep_N, const double *y_N,
                                         double *res_N, int *applied, gravrd_error *err)
 {
@@ -231,32 +250,16 @@ gravrd_status panel_residualise_two_way(size_t N, const panel_abt *abt, const ui
     }
     /* totals to dense (a, t) and (b, t); after the solve the coefficients
      * back to the codes as given, in place of the totals */
-    for (int32_t a = 0; a < nAc; a++)
-        if (amap[a] >= 0)
-            for (int32_t t = 0; t < nTc; t++)
-                if (tmap[t] >= 0)
-                    ta[(size_t)amap[a] * R + (size_t)tmap[t]] = sa[(size_t)a * R0 + (size_t)t];
-    for (int32_t b = 0; b < nBc; b++)
-        if (bmap[b] >= 0)
-            for (int32_t t = 0; t < nTc; t++)
-                if (tmap[t] >= 0)
-                    tb[(size_t)bmap[b] * R + (size_t)tmap[t]] = sb[(size_t)b * R0 + (size_t)t];
+    move_level_month(sa, ta, amap, nAc, tmap, nTc, R0, R, 1);
+    move_level_month(sb, tb, bmap, nBc, tmap, nTc, R0, R, 1);
     const double *t_K[2] = {ta, tb};
     double *c_K[2] = {fa, fb};
     if (cp_solver_solve(solver, t_K, c_K)) {
         st = nomem(err);
         goto done;
     }
-    for (int32_t a = 0; a < nAc; a++)
-        if (amap[a] >= 0)
-            for (int32_t t = 0; t < nTc; t++)
-                if (tmap[t] >= 0)
-                    sa[(size_t)a * R0 + (size_t)t] = fa[(size_t)amap[a] * R + (size_t)tmap[t]];
-    for (int32_t b = 0; b < nBc; b++)
-        if (bmap[b] >= 0)
-            for (int32_t t = 0; t < nTc; t++)
-                if (tmap[t] >= 0)
-                    sb[(size_t)b * R0 + (size_t)t] = fb[(size_t)bmap[b] * R + (size_t)tmap[t]];
+    move_level_month(sa, fa, amap, nAc, tmap, nTc, R0, R, 0);
+    move_level_month(sb, fb, bmap, nBc, tmap, nTc, R0, R, 0);
     /* pass 2: the residuals */
     for (size_t i = 0; i < N; i++)
         if (keep_N[i]) {
