@@ -153,6 +153,8 @@ typedef struct {
     char **controls, **control_labels;   /* terms printed as a "Yes" row */
     int n_controls;
     double pub_adj_r2, pub_f, pub_nobs;  /* NaN when not published */
+    char *solver;              /* "collapse" or "general" (gravrd_reg_result.collapsed); NULL when not a regression */
+    int iterations;            /* demeaning iterations (0 when collapsed on a closed form) */
     char *error;               /* NULL when estimated */
     gravrd_rep_coef *coefs;
     int n_coefs;

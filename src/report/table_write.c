@@ -955,7 +955,12 @@ static void json_column(FILE *f, const gravrd_rep_column *c)
     j_strings(f, c->control_labels, (size_t)c->n_controls);
     fputs(",\"vcov\":", f);
     report_json_string(f, c->vcov);
-    fprintf(f, ",\"n_clusters\":%zu,\"published\":", c->n_clusters);
+    fputs(",\"solver\":", f);
+    if (c->solver && !c->error)
+        report_json_string(f, c->solver);
+    else
+        fputs("null", f);
+    fprintf(f, ",\"iterations\":%d,\"n_clusters\":%zu,\"published\":", c->error ? 0 : c->iterations, c->n_clusters);
     if (isfinite(c->pub_adj_r2) || isfinite(c->pub_f) || isfinite(c->pub_nobs)) {
         fputs("{\"adj_r2\":", f);
         report_json_number(f, c->pub_adj_r2);

@@ -1209,6 +1209,7 @@ void rep_column_free(gravrd_rep_column *c)
     free(c->formula);
     free(c->subset);
     free(c->vcov);
+    free(c->solver);
     free(c->error);
     for (int q = 0; q < c->n_fe; q++) {
         free(c->fe[q]);

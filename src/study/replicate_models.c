@@ -315,6 +315,11 @@ static gravrd_status fill_from_result(rep_run *r, const colspec *c, const gravrd
     col->within_r2 = res->within_r2;
     col->wald_f = res->wald_f;
     col->wald_p = res->wald_p;
+    free(col->solver);
+    col->solver = plan_strdup(res->collapsed ? "collapse" : "general");
+    col->iterations = res->iterations;
+    if (!col->solver)
+        return GRAVRD_ERR_NOMEM;
     free(col->vcov);
     col->vcov = plan_strdup(res->vcov_label ? res->vcov_label : "");
     col->fe = calloc((size_t)res->n_fe + 1, sizeof *col->fe);
