@@ -6,7 +6,11 @@
  * log1p(trade) or grouping exp_city^month again for every model costs more
  * than the collapsed fit itself. Each entry is computed by exactly the code
  * the uncached path runs (same functions, same order of combination), so the
- * numbers cannot differ.
+ * numbers cannot differ. Besides evaluated inputs (string keys) the cache
+ * holds derived data (blobs: sample masks, panel structures, flags) keyed by
+ * the addresses of the inputs they were computed from, and a cache made by
+ * gravrd_reg_cache_new_sharing reads its parent's entries for columns the
+ * two frames have in common.
  *
  * Concurrency: the mutex guards only the entry index. Values are computed
  * outside the lock; a worker that misses an entry claims its key, and
