@@ -26,6 +26,9 @@ static const char reg_usage[] =
     "  --ssc fixest|stata   small-sample corrections (default fixest)\n"
     "  --strict             missing or non-finite values are an error\n"
     "  --keep-singletons    keep singleton observations (dropped by default)\n"
+    "  --solver auto|general  auto (default): the exact pair-level collapse when the panel\n"
+    "                       allows it (docs/algorithms.md), else the general demeaning;\n"
+    "                       general: always the general demeaning (same numbers, slower)\n"
     "  --tol X              demeaning tolerance (default 1e-10)\n"
     "  --maxiter N          demeaning iteration limit (default 100000)\n"
     "  --threads N          threads (results do not depend on it)\n"
@@ -92,6 +95,17 @@ int cmd_reg(int argc, char **argv)
                 opt.ssc = GRAVRD_SSC_STATA;
             else {
                 fprintf(stderr, "gravrd reg: --ssc must be fixest or stata, not '%s'\n", value);
+                return 2;
+            }
+        } else if ((r = arg_value(argc, argv, &i, "--solver", &value))) {
+            if (r < 0)
+                goto missing;
+            if (!strcmp(value, "auto"))
+                opt.no_shortcuts = 0;
+            else if (!strcmp(value, "general"))
+                opt.no_shortcuts = 1;
+            else {
+                fprintf(stderr, "gravrd reg: --solver must be auto or general, not '%s'\n", value);
                 return 2;
             }
         } else if ((r = arg_value(argc, argv, &i, "--tol", &value))) {

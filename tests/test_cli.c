@@ -227,12 +227,50 @@ static void test_bad_inputs(void **state)
     args = args_for(fx->panel, "'trade ~ x' --format xml");
     expect_error(fx, args, "unknown format 'xml'");
     free(args);
+    args = args_for(fx->panel, "'trade ~ x' --solver fast");
+    expect_error(fx, args, "--solver must be auto or general, not 'fast'");
+    free(args);
+}
+
+/* --solver: the balanced panel with a pair-level regressor goes through the
+ * collapse by default and through the general demeaning with --solver
+ * general, with the same numbers. */
+static double solver_estimate(fixture *fx, const char *solver, char *solver_out, size_t cap)
+{
+    char rest[256];
+    snprintf(rest, sizeof rest,
+             "'log(trade) ~ I(pair^2) | exp^month + imp^month' --cluster pair --tol 1e-14 --format json --solver %s",
+             solver);
+    char *args = args_for(fx->panel, rest);
+    cli_result r = run_reg(fx, args);
+    free(args);
+    expect_success(&r);
+    json_value *v = NULL;
+    gravrd_error err = {0};
+    assert_int_equal(json_parse(r.out, &v, &err), GRAVRD_OK);
+    snprintf(solver_out, cap, "%s", json_get_string(v, "solver"));
+    const json_value *coefs = json_get(v, "coefficients");
+    double b = json_get_number(coefs->items[0], "estimate");
+    json_free(v);
+    cli_result_free(&r);
+    return b;
+}
+
+static void test_solver_option(void **state)
+{
+    fixture *fx = *state;
+    char a[32], g[32];
+    double ba = solver_estimate(fx, "auto", a, sizeof a), bg = solver_estimate(fx, "general", g, sizeof g);
+    assert_string_equal(a, "collapse");
+    assert_string_equal(g, "general");
+    assert_true(fabs(ba - bg) <= 1e-10 * fabs(bg));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_shape),
+        cmocka_unit_test(test_solver_option),
         cmocka_unit_test(test_json_array_for_several_outcomes_and_split),
         cmocka_unit_test(test_text_and_tables),
         cmocka_unit_test(test_missing_values_warn_or_fail_under_strict),
