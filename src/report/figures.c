@@ -1112,13 +1112,10 @@ static gravrd_status write_figure1(const gravrd_study *study, const char *out_di
     return st;
 }
 
-static gravrd_status write_figure2(const gravrd_frame *frame, const gravrd_figure2_options *fo, const char *out_dir,
-                                   fig_list *l, gravrd_error *err)
+/* Writes Figure 2's panels (computed) and lists them. */
+static gravrd_status write_figure2(const gravrd_figure2 *f, const char *out_dir, fig_list *l, gravrd_error *err)
 {
-    gravrd_figure2 *f = NULL;
-    gravrd_status st = gravrd_figure2_compute(frame, fo, &f, err);
-    if (st)
-        return st;
+    gravrd_status st = GRAVRD_OK;
     for (size_t p = 0; p < f->n_panels && !st; p++) {
         const gravrd_figure2_panel *pn = &f->panels[p];
         char id[32], letter = p < 26 ? (char)('a' + p) : 'z';
@@ -1163,73 +1160,67 @@ static gravrd_status write_figure2(const gravrd_frame *frame, const gravrd_figur
         free(fit0);
         free(fit1);
     }
-    gravrd_figure2_free(f);
     return st;
 }
 
-static gravrd_status write_rd_plots(const gravrd_study *study, const gravrd_frame *frame, const char *outcome,
-                                    const gravrd_eval_env *env, int threads, const char *out_dir, fig_list *l,
-                                    gravrd_error *err)
+/* The RD plots' samples. */
+static const struct {
+    const char *id, *subset, *label;
+} rd_samples[] = {
+    {"rd_all", NULL, "both directions"},
+    {"rd_e2w", "e2w == 1", "east to west"},
+    {"rd_w2e", "w2e == 1", "west to east"},
+};
+enum { N_RD_PLOTS = sizeof rd_samples / sizeof rd_samples[0] };
+
+/* Writes the RD plots from the studies computed for each sample (rs_S:
+ * their status, err_S their errors: a failed one is left out with a
+ * warning) and lists them. */
+static gravrd_status write_rd_plots(gravrd_rd_result *const *rd_S, const gravrd_status *rs_S,
+                                    const gravrd_error *err_S, const char *out_dir, fig_list *l, gravrd_error *err)
 {
-    static const struct {
-        const char *id, *subset, *label;
-    } samples[] = {
-        {"rd_all", NULL, "both directions"},
-        {"rd_e2w", "e2w == 1", "east to west"},
-        {"rd_w2e", "w2e == 1", "west to east"},
-    };
     gravrd_status st = GRAVRD_OK;
-    for (size_t s = 0; s < 3 && !st; s++) {
-        gravrd_rd_study_options ro;
-        gravrd_rd_study_options_init(&ro);
-        ro.outcome = outcome;
-        ro.subset = samples[s].subset;
-        ro.threads = threads;
-        ro.env = env;
-        gravrd_rd_result *r = NULL;
+    for (size_t s = 0; s < N_RD_PLOTS && !st; s++) {
+        const gravrd_rd_result *r = rd_S[s];
         gravrd_error e2 = {0};
-        gravrd_status rs = gravrd_rd_study(study, frame, &ro, &r, &e2);
-        if (rs == GRAVRD_ERR_NOMEM) {
-            gravrd_rd_result_free(r);
+        if (rs_S[s] == GRAVRD_ERR_NOMEM)
             return nomem(err);
-        }
-        if (rs) {
+        if (rs_S[s]) {
             char msg[GRAVRD_ERROR_MSG_LEN + 80];
-            snprintf(msg, sizeof msg, "RD plot %s (%s) left out: %s", samples[s].id, samples[s].label, e2.message);
-            gravrd_rd_result_free(r);
+            snprintf(msg, sizeof msg, "RD plot %s (%s) left out: %s", rd_samples[s].id, rd_samples[s].label,
+                     err_S[s].message);
             st = fig_warn(l, msg, err);
             continue;
         }
-        char *file = fmt_alloc("%s.svg", samples[s].id), *path = file ? path_join(out_dir, file) : NULL;
-        char *title = fmt_alloc("Local linear RD: %s, %s", r->outcome, samples[s].label);
+        char *file = fmt_alloc("%s.svg", rd_samples[s].id), *path = file ? path_join(out_dir, file) : NULL;
+        char *title = fmt_alloc("Local linear RD: %s, %s", r->outcome, rd_samples[s].label);
         if (!path || !title) {
             free(file);
             free(path);
             free(title);
-            gravrd_rd_result_free(r);
             return nomem(err);
         }
         gravrd_rd_plot_options po = {0};
-        rs = gravrd_rd_plot(r, &po, path, &e2);
+        gravrd_status rs = gravrd_rd_plot(r, &po, path, &e2);
         if (rs == GRAVRD_ERR_IO || rs == GRAVRD_ERR_NOMEM) {
             gravrd_error_set(err, rs, "%s", e2.message);
             st = rs;
         } else if (rs) {
             char msg[GRAVRD_ERROR_MSG_LEN + 80];
-            snprintf(msg, sizeof msg, "RD plot %s (%s) left out: %s", samples[s].id, samples[s].label, e2.message);
+            snprintf(msg, sizeof msg, "RD plot %s (%s) left out: %s", rd_samples[s].id, rd_samples[s].label, e2.message);
             st = fig_warn(l, msg, err);
         } else {
             const gravrd_rd_estimate *est = r->has_optimal ? &r->optimal : NULL;
             double h = est ? est->h : NAN;
             st = fig_add(
-                l, samples[s].id, "RD plots", title,
+                l, rd_samples[s].id, "RD plots", title,
                 fmt_alloc("Spatial RD as a local linear regression (the paper's Appendix D.2 and Figure A.2), %s: "
                           "each treated pair against the control pairs formed by cities within %.0f km of its "
                           "exporter in the same province; x = distance to that city, positive for the treated "
                           "pair. Outcome: %s residualised on %s and averaged by pair. Binned means with 95%% "
                           "intervals and the two local linear fits at the MSE-optimal bandwidth h = %.1f km "
                           "(estimate %.4f, s.e. %.4f; %zu observations, %zu treated pairs used).",
-                          samples[s].label, r->radius_km, r->outcome, r->fixed_effects, h,
+                          rd_samples[s].label, r->radius_km, r->outcome, r->fixed_effects, h,
                           est ? est->estimate : NAN, est ? est->se : NAN, r->n_obs, r->n_treated_used),
                 est ? fmt_alloc("{\"h\": %.10g, \"estimate\": %.10g, \"se\": %.10g, \"observations\": %zu, "
                                 "\"treated_pairs_used\": %zu}",
@@ -1241,7 +1232,6 @@ static gravrd_status write_rd_plots(const gravrd_study *study, const gravrd_fram
         free(title);
         free(file);
         free(path);
-        gravrd_rd_result_free(r);
     }
     return st;
 }
@@ -1264,6 +1254,8 @@ gravrd_status gravrd_report_figures(const gravrd_study *study, const gravrd_fram
     memset(&l, 0, sizeof l);
     gravrd_status st = GRAVRD_OK;
     gravrd_frame *frame = NULL;
+    gravrd_figure2 *f2 = NULL;
+    gravrd_rd_result *rd_S[N_RD_PLOTS] = {NULL};
     char **names = NULL;
     size_t n_names = 0;
     gravrd_eval_env env;
@@ -1289,10 +1281,46 @@ gravrd_status gravrd_report_figures(const gravrd_study *study, const gravrd_fram
         if ((st = gravrd_study_frame(study, flows, (const char *const *)names, n_names, &frame, err)))
             goto done;
     }
-    if (opt.figure2 && (st = write_figure2(frame, &opt.figure2_opt, out_dir, &l, err)))
-        goto done;
-    if (opt.rd_plots && (st = write_rd_plots(study, frame, rd_outcome, &env, opt.threads, out_dir, &l, err)))
-        goto done;
+    if (opt.figure2 || opt.rd_plots) {
+        /* Figure 2 and the three RD studies are independent: computed
+         * side by side (each on one thread when there are several), then
+         * written in order. */
+        const int n_tasks = 1 + N_RD_PLOTS;
+        int outer = opt.threads > 1 ? (opt.threads < n_tasks ? opt.threads : n_tasks) : 1;
+        gravrd_figure2_options fo = opt.figure2_opt;
+        if (outer > 1)
+            fo.threads = 1;
+        gravrd_status rs_S[N_RD_PLOTS] = {GRAVRD_OK}, f2st = GRAVRD_OK;
+        gravrd_error err_S[N_RD_PLOTS], f2err = {0};
+        memset(err_S, 0, sizeof err_S);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(outer) if (outer > 1)
+#endif
+        for (int task = 0; task < n_tasks; task++) {
+            if (task == 0) {
+                if (opt.figure2)
+                    f2st = gravrd_figure2_compute(frame, &fo, &f2, &f2err);
+                continue;
+            }
+            if (!opt.rd_plots)
+                continue;
+            gravrd_rd_study_options ro;
+            gravrd_rd_study_options_init(&ro);
+            ro.outcome = rd_outcome;
+            ro.subset = rd_samples[task - 1].subset;
+            ro.threads = outer > 1 ? 1 : opt.threads;
+            ro.env = &env;
+            rs_S[task - 1] = gravrd_rd_study(study, frame, &ro, &rd_S[task - 1], &err_S[task - 1]);
+        }
+        if (opt.figure2 && f2st) {
+            st = gravrd_error_set(err, f2st, "%s", f2err.message);
+            goto done;
+        }
+        if (opt.figure2 && (st = write_figure2(f2, out_dir, &l, err)))
+            goto done;
+        if (opt.rd_plots && (st = write_rd_plots(rd_S, rs_S, err_S, out_dir, &l, err)))
+            goto done;
+    }
     {
         char *path = path_join(out_dir, "figures.json");
         if (!path) {
@@ -1303,6 +1331,9 @@ gravrd_status gravrd_report_figures(const gravrd_study *study, const gravrd_fram
         free(path);
     }
 done:
+    gravrd_figure2_free(f2);
+    for (int k = 0; k < N_RD_PLOTS; k++)
+        gravrd_rd_result_free(rd_S[k]);
     gravrd_frame_free(frame);
     gravrd_strings_free(names, n_names);
     fig_list_free(&l);
