@@ -91,16 +91,26 @@ static char *args_for(const char *file, const char *rest)
     return s;
 }
 
-static void test_json_shape(void **state)
+/* Runs `gravrd reg PANEL REST`, which must succeed, and parses its JSON
+ * output (caller frees). */
+static json_value *reg_json(fixture *fx, const char *rest)
 {
-    fixture *fx = *state;
-    char *args = args_for(fx->panel, "'log(trade) ~ x | exp^month + imp' --cluster pair --format json");
+    char *args = args_for(fx->panel, rest);
     cli_result r = run_reg(fx, args);
     free(args);
     expect_success(&r);
     json_value *v = NULL;
     gravrd_error err = {0};
-    assert_int_equal(json_parse(r.out, &v, &err), GRAVRD_OK);
+    if (json_parse(r.out, &v, &err))
+        fail_msg("output is not JSON: %s", err.message);
+    cli_result_free(&r);
+    return v;
+}
+
+static void test_json_shape(void **state)
+{
+    fixture *fx = *state;
+    json_value *v = reg_json(fx, "'log(trade) ~ x | exp^month + imp' --cluster pair --format json");
     assert_int_equal(v->type, JSON_OBJECT);
     static const char *keys[] = {"model", "outcome", "sample", "formula", "nobs", "dropped", "fixed_effects", "vcov",
                                  "coefficients", "r2", "adj_r2", "within_r2", "rmse", "wald_f", "solver", "iterations",
@@ -130,25 +140,18 @@ static void test_json_shape(void **state)
     assert_true(se > 0);
     assert_true(fabs(json_get_number(coefs->items[0], "t") - est / se) < 1e-9 * fabs(est / se));
     json_free(v);
-    cli_result_free(&r);
 }
 
 static void test_json_array_for_several_outcomes_and_split(void **state)
 {
     fixture *fx = *state;
-    char *args = args_for(fx->panel, "'c(trade, log(trade)) ~ x | imp' --split exp --format json");
-    cli_result r = run_reg(fx, args);
-    free(args);
-    expect_success(&r);
-    json_value *v = NULL;
-    assert_int_equal(json_parse(r.out, &v, NULL), GRAVRD_OK);
+    json_value *v = reg_json(fx, "'c(trade, log(trade)) ~ x | imp' --split exp --format json");
     assert_int_equal(v->type, JSON_ARRAY);
     assert_int_equal(v->n, 8); /* 4 exporters x 2 outcomes */
     assert_string_equal(json_get_string(v->items[0], "sample"), "exp=e0");
     assert_string_equal(json_get_string(v->items[1], "outcome"), "log(trade)");
     assert_true(json_get_number(v->items[7], "nobs") == 12);
     json_free(v);
-    cli_result_free(&r);
 }
 
 static void test_text_and_tables(void **state)
@@ -241,18 +244,11 @@ static double solver_estimate(fixture *fx, const char *solver, char *solver_out,
     snprintf(rest, sizeof rest,
              "'log(trade) ~ I(pair^2) | exp^month + imp^month' --cluster pair --tol 1e-14 --format json --solver %s",
              solver);
-    char *args = args_for(fx->panel, rest);
-    cli_result r = run_reg(fx, args);
-    free(args);
-    expect_success(&r);
-    json_value *v = NULL;
-    gravrd_error err = {0};
-    assert_int_equal(json_parse(r.out, &v, &err), GRAVRD_OK);
+    json_value *v = reg_json(fx, rest);
     snprintf(solver_out, cap, "%s", json_get_string(v, "solver"));
     const json_value *coefs = json_get(v, "coefficients");
     double b = json_get_number(coefs->items[0], "estimate");
     json_free(v);
-    cli_result_free(&r);
     return b;
 }
 
