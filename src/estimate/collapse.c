@@ -491,8 +491,9 @@ static gravrd_status outcome_stats_compute(const model_data *md, const cell_mont
     const int32_t *a_N = md->var_codes_VN[cm->va], *b_N = md->var_codes_VN[cm->vb], *t_N = md->var_codes_VN[cm->vt];
     /* The outcome by cell and month: the rows themselves when all are kept
      * and ordered, else gathered (one pass over the rows). */
-    double *ycm_own = s->ordered && n == N ? NULL : malloc((n ? n : 1) * sizeof *ycm_own);
-    const double *ycm = ycm_own ? ycm_own : y;
+    const int in_place = s->ordered && n == N;
+    double *ycm_own = in_place ? NULL : malloc((n ? n : 1) * sizeof *ycm_own);
+    const double *ycm = in_place ? y : ycm_own;
     double *s_at = calloc((size_t)nA * (size_t)nT + 1, sizeof *s_at);
     double *s_bt = calloc((size_t)nB * (size_t)nT + 1, sizeof *s_bt);
     double *s_p = malloc(((size_t)P + 1) * sizeof *s_p);
@@ -500,7 +501,7 @@ static gravrd_status outcome_stats_compute(const model_data *md, const cell_mont
     o->ybar_P = malloc(((size_t)P + 1) * sizeof *o->ybar_P);
     o->wss_P = malloc(((size_t)P + 1) * sizeof *o->wss_P);
     gravrd_status st = GRAVRD_OK;
-    if ((!ycm_own && ycm != y) || !s_at || !s_bt || !s_p || !o->ybar_P || !o->wss_P)
+    if (!ycm || !s_at || !s_bt || !s_p || !o->ybar_P || !o->wss_P)
         goto nomem;
     if (ycm_own && s->ordered) { /* the kept rows in order, without branches */
         size_t r = 0;
