@@ -243,15 +243,21 @@ static int flight_claim_locked(gravrd_reg_cache *c, const void *bytes, size_t le
     return 0;
 }
 
-static void flight_release(gravrd_reg_cache *c, const void *bytes, size_t len, gravrd_eval_call_fn call, void *user)
+static void flight_release_locked(gravrd_reg_cache *c, const void *bytes, size_t len, gravrd_eval_call_fn call,
+                                  void *user)
 {
-    pthread_mutex_lock(&c->mu);
     long i = flight_find_locked(c, bytes, len, call, user);
     if (i >= 0) {
         free(c->flights[i].bytes);
         c->flights[i] = c->flights[--c->n_flights];
         pthread_cond_broadcast(&c->landed);
     }
+}
+
+static void flight_release(gravrd_reg_cache *c, const void *bytes, size_t len, gravrd_eval_call_fn call, void *user)
+{
+    pthread_mutex_lock(&c->mu);
+    flight_release_locked(c, bytes, len, call, user);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -282,8 +288,6 @@ static void release_key(gravrd_reg_cache *c, const char *key, gravrd_eval_call_f
  * out of memory (e freed). */
 static cache_entry *insert(gravrd_reg_cache *c, cache_entry *e)
 {
-    /* the claim (if any) ends here, whatever happens */
-    release_key(c, e->key, e->call, e->user);
     pthread_mutex_lock(&c->mu);
     cache_entry *have = find_locked(c, e->key, e->call, e->user);
     if (!have && c->n == c->cap) {
@@ -296,6 +300,9 @@ static cache_entry *insert(gravrd_reg_cache *c, cache_entry *e)
     }
     if (!have && c->n < c->cap)
         c->entries[c->n++] = have = e;
+    /* the claim (if any) ends here, whatever happened, after the entry is
+     * in: a waiter woken now finds it */
+    flight_release_locked(c, e->key, strlen(e->key) + 1, e->call, e->user);
     pthread_mutex_unlock(&c->mu);
     if (have != e)
         entry_free(e);
@@ -587,7 +594,6 @@ void reg_cache_blob_abandon(gravrd_reg_cache *c, const uintptr_t *key, int n_key
 
 void *reg_cache_blob_add(gravrd_reg_cache *c, const uintptr_t *key, int n_key, void *blob, void (*blob_free)(void *))
 {
-    reg_cache_blob_abandon(c, key, n_key); /* the claim ends here */
     uintptr_t *k = malloc((size_t)n_key * sizeof *k);
     if (k)
         memcpy(k, key, (size_t)n_key * sizeof *k);
@@ -606,6 +612,8 @@ void *reg_cache_blob_add(gravrd_reg_cache *c, const uintptr_t *key, int n_key, v
         have = blob;
         k = NULL;
     }
+    /* the claim ends here, after the blob is in: a waiter woken now finds it */
+    flight_release_locked(c, key, (size_t)n_key * sizeof *key, NULL, NULL);
     pthread_mutex_unlock(&c->mu);
     free(k);
     if (have != blob)
