@@ -281,7 +281,12 @@ gravrd_status gravrd_codes_combine(const int32_t *a_N, int32_t n_a, const int32_
 {
     if (!n_out || (n_rows && (!a_N || !b_N || !out_N)) || n_a < 0 || n_b < 0)
         return gravrd_error_set(err, GRAVRD_ERR_INVALID, "gravrd_codes_combine: invalid arguments");
-    for (size_t i = 0; i < n_rows; i++) {
+    /* Counted without branches; the offending row is looked for only when
+     * there is one. */
+    size_t bad = 0;
+    for (size_t i = 0; i < n_rows; i++)
+        bad += (size_t)((a_N[i] < -1) | (a_N[i] >= n_a) | (b_N[i] < -1) | (b_N[i] >= n_b));
+    for (size_t i = 0; bad && i < n_rows; i++) {
         if (a_N[i] < -1 || a_N[i] >= n_a)
             return gravrd_error_set(err, GRAVRD_ERR_INVALID,
                                     "gravrd_codes_combine: row %zu: first code %d outside -1..%d",

@@ -337,8 +337,9 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
      * outcome needs no rearranging. */
     int ordered = 1;
     int32_t prev_p = -1, prev_t = -1;
-    /* One pass: cell of each row, no (cell, month) twice, months present,
-     * and the arrays to check equal to the cell's first row's. */
+    /* One pass: cell of each row, no (cell, month) twice, months present.
+     * The arrays are checked after it: by runs when the rows are ordered
+     * (vectorised), else row by row. */
     for (size_t i = 0; i < N; i++) {
         if (!keep_N[i])
             continue;
@@ -352,13 +353,6 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
         }
         prev_p = p;
         prev_t = t_N[i];
-        size_t f = first_P[p];
-        for (int k = 0; k < n_dbl; k++)
-            if (dbl_C[k][i] != dbl_C[k][f])
-                goto not_applicable;
-        for (int k = 0; k < n_int; k++)
-            if (int_C[k][i] != int_C[k][f])
-                goto not_applicable;
         size_t bit = ab * (size_t)gT + (size_t)t_N[i];
         uint8_t mask = (uint8_t)(1u << (bit & 7));
         if (seen[bit >> 3] & mask)
@@ -374,6 +368,38 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
     if (n != (size_t)P * (size_t)nT)
         goto not_applicable;
     s->ordered = ordered;
+    /* The arrays that must be constant within cells. */
+    if (n_dbl + n_int > 0 && ordered && n == N) {
+        /* every row kept, cell by cell: cell p is rows p nT .. p nT + nT - 1 */
+        for (int32_t p = 0; p < P; p++) {
+            const size_t r0 = (size_t)p * (size_t)nT;
+            int same = 1;
+            for (int k = 0; k < n_dbl; k++) {
+                const double *x = dbl_C[k] + r0, v = x[0];
+                for (int32_t t = 1; t < nT; t++)
+                    same &= x[t] == v;
+            }
+            for (int k = 0; k < n_int; k++) {
+                const int32_t *x = int_C[k] + r0, v = x[0];
+                for (int32_t t = 1; t < nT; t++)
+                    same &= x[t] == v;
+            }
+            if (!same)
+                goto not_applicable;
+        }
+    } else if (n_dbl + n_int > 0) {
+        for (size_t i = 0; i < N; i++) {
+            if (!keep_N[i])
+                continue;
+            const size_t f = first_P[s->cell_of[(size_t)a_N[i] * (size_t)gB + (size_t)b_N[i]]];
+            for (int k = 0; k < n_dbl; k++)
+                if (dbl_C[k][i] != dbl_C[k][f])
+                    goto not_applicable;
+            for (int k = 0; k < n_int; k++)
+                if (int_C[k][i] != int_C[k][f])
+                    goto not_applicable;
+        }
+    }
     /* Dense A and B codes over the cells (every level of the sample is in
      * some cell). */
     s->amap = new_map(gA);

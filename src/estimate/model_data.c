@@ -106,10 +106,13 @@ static int dense_integer_codes(const gravrd_column *col, size_t N, int32_t *code
     int32_t ng = 0;
     for (size_t c = 0; c < cells; c++)
         table[c] = table[c] ? ng++ : -1;
-    /* Pass 3: offsets to codes, on the int32 offsets rather than the doubles. */
-    for (size_t i = 0; i < N; i++)
-        if (codes_N[i] >= 0)
-            codes_N[i] = table[codes_N[i]];
+    /* Pass 3: offsets to codes, on the int32 offsets rather than the doubles;
+     * when every value of the range is present (ids 1..n, as city and pair
+     * ids are) the offsets already are the codes. */
+    if ((size_t)ng != cells)
+        for (size_t i = 0; i < N; i++)
+            if (codes_N[i] >= 0)
+                codes_N[i] = table[codes_N[i]];
     free(table);
     *n_groups = ng;
     return 1;
