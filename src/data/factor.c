@@ -225,16 +225,21 @@ static gravrd_status combine_table(const int32_t *a_N, const int32_t *b_N, int32
     int32_t *table = calloc(cells ? cells : 1, sizeof *table);
     if (!table)
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory combining codes");
-    for (size_t i = 0; i < n_rows; i++)
-        if (a_N[i] >= 0 && b_N[i] >= 0)
-            table[(size_t)a_N[i] * (size_t)n_b + (size_t)b_N[i]] = 1;
+    /* each row's cell index (the code itself when every cell occurs) */
+    for (size_t i = 0; i < n_rows; i++) {
+        int32_t a = a_N[i], b = b_N[i];
+        int32_t k = (a >= 0 && b >= 0) ? a * n_b + b : -1;
+        out_N[i] = k;
+        if (k >= 0)
+            table[k] = 1;
+    }
     int32_t n = 0;
     for (size_t k = 0; k < cells; k++)
         table[k] = table[k] ? n++ : -1;
-    for (size_t i = 0; i < n_rows; i++) {
-        int32_t a = a_N[i], b = b_N[i];
-        out_N[i] = (a >= 0 && b >= 0) ? table[(size_t)a * (size_t)n_b + (size_t)b] : -1;
-    }
+    if ((size_t)n != cells) /* ranks among the cells that occur */
+        for (size_t i = 0; i < n_rows; i++)
+            if (out_N[i] >= 0)
+                out_N[i] = table[out_N[i]];
     free(table);
     *n_out = n;
     return GRAVRD_OK;
