@@ -1206,9 +1206,11 @@ static gravrd_status bootstrap_difference(rep_run *r, const gravrd_frame *f, con
         ro.env = env;
         ro.threads = threads;
         ro.keep_singletons = keep_singletons;
+        ro.cache = gravrd_reg_cache_new(bf); /* the two models share outcome, codes and rows */
         gravrd_reg_results *ra = NULL, *rb = NULL;
         gravrd_error e2 = {0};
         int ok = !gravrd_reg(bf, f_base, &ro, &ra, &e2) && !gravrd_reg(bf, f_test, &ro, &rb, &e2);
+        gravrd_reg_cache_free(ro.cache);
         if (ok) {
             const gravrd_coef *ca = find_coef(&ra->results[0], coef), *cb = find_coef(&rb->results[0], coef);
             if (ca && cb && isfinite(ca->estimate) && isfinite(cb->estimate))
