@@ -309,6 +309,36 @@ static cache_entry *insert(gravrd_reg_cache *c, cache_entry *e)
     return have;
 }
 
+/* A new entry for a claimed key (taking key) with a row-length array of
+ * elem_size bytes in *array_N; NULL when out of memory, the claim then
+ * given up and key freed. */
+static cache_entry *new_entry(gravrd_reg_cache *c, char *key, gravrd_eval_call_fn call, void *user,
+                              size_t elem_size, void **array_N)
+{
+    const size_t N = c->frame->n_rows;
+    cache_entry *e = calloc(1, sizeof *e);
+    void *x = malloc((N ? N : 1) * elem_size);
+    if (!e || !x) {
+        release_key(c, key, call, user);
+        free(e);
+        free(x);
+        free(key);
+        return NULL;
+    }
+    e->key = key;
+    e->call = call;
+    e->user = user;
+    *array_N = x;
+    return e;
+}
+
+/* Gives up an entry whose computation failed, and its claim. */
+static void abandon_entry(gravrd_reg_cache *c, cache_entry *e)
+{
+    release_key(c, e->key, e->call, e->user);
+    entry_free(e);
+}
+
 static char *key_of(const char *prefix, char *const *parts, int n, const char *sep)
 {
     size_t len = strlen(prefix) + 1;
@@ -381,19 +411,10 @@ static gravrd_status cached_product(gravrd_reg_cache *c, gravrd_expr *const *fac
         *out_N = e->x_N;
         return GRAVRD_OK;
     }
-    e = calloc(1, sizeof *e);
-    double *x = malloc((N ? N : 1) * sizeof *x);
-    if (!e || !x) {
-        release_key(c, key, call, user);
-        free(e);
-        free(x);
-        free(key);
+    void *xv = NULL;
+    if (!(e = new_entry(c, key, call, user, sizeof(double), &xv)))
         return nomem(err, "an expression");
-    }
-    e->key = key;
-    e->call = call;
-    e->user = user;
-    e->x_N = x;
+    double *x = e->x_N = xv;
     if (n_factors == 1) {
         st = gravrd_expr_eval(factors[0], env, x, err);
     } else {
@@ -412,8 +433,7 @@ static gravrd_status cached_product(gravrd_reg_cache *c, gravrd_expr *const *fac
         }
     }
     if (st) {
-        release_key(c, e->key, e->call, e->user);
-        entry_free(e);
+        abandon_entry(c, e);
         return st;
     }
     if (!(e = insert(c, e)))
@@ -467,17 +487,10 @@ gravrd_status reg_cache_codes(gravrd_reg_cache *c, char *const *vars, int n_vars
         return GRAVRD_OK;
     }
     gravrd_status st = GRAVRD_OK;
-    e = calloc(1, sizeof *e);
-    int32_t *codes = malloc((N ? N : 1) * sizeof *codes);
-    if (!e || !codes) {
-        release_key(c, key, NULL, NULL);
-        free(e);
-        free(codes);
-        free(key);
+    void *cv = NULL;
+    if (!(e = new_entry(c, key, NULL, NULL, sizeof(int32_t), &cv)))
         return nomem(err, what);
-    }
-    e->key = key;
-    e->codes_N = codes;
+    int32_t *codes = e->codes_N = cv;
     if (n_vars == 1) {
         const gravrd_column *col = gravrd_frame_find(frame, vars[0]);
         if (!col)
@@ -499,8 +512,7 @@ gravrd_status reg_cache_codes(gravrd_reg_cache *c, char *const *vars, int n_vars
             st = gravrd_codes_combine(pre, n_pre, last, n_last, N, codes, &e->n_groups, err);
     }
     if (st) {
-        release_key(c, e->key, NULL, NULL);
-        entry_free(e);
+        abandon_entry(c, e);
         return st;
     }
     if (!(e = insert(c, e)))
@@ -529,21 +541,13 @@ gravrd_status reg_cache_split(gravrd_reg_cache *c, const char *name, const int32
             free(key);
             return gravrd_error_set(err, GRAVRD_ERR_INVALID, "unknown variable '%s' in --split", name);
         }
-        e = calloc(1, sizeof *e);
-        int32_t *codes = malloc((N ? N : 1) * sizeof *codes);
-        if (!e || !codes) {
-            release_key(c, key, NULL, NULL);
-            free(e);
-            free(codes);
-            free(key);
+        void *cv = NULL;
+        if (!(e = new_entry(c, key, NULL, NULL, sizeof(int32_t), &cv)))
             return nomem(err, "--split");
-        }
-        e->key = key;
-        e->codes_N = codes;
+        int32_t *codes = e->codes_N = cv;
         gravrd_status st = gravrd_column_group_codes(col, N, codes, &e->n_groups, &e->labels, err);
         if (st) {
-            release_key(c, e->key, NULL, NULL);
-            entry_free(e);
+            abandon_entry(c, e);
             return st;
         }
         if (!(e = insert(c, e)))
