@@ -90,15 +90,6 @@ static gravrd_status add_warning(gravrd_reg_results *res, char *msg, gravrd_erro
     return GRAVRD_OK;
 }
 
-/* Appends "name: count" of rows of `sample_N` where the value is not usable. */
-static void describe_missing(char *buf, size_t cap, const char *name, size_t count)
-{
-    size_t len = strlen(buf);
-    if (count == 0 || len + 1 >= cap)
-        return;
-    snprintf(buf + len, cap - len, "%s%s: %zu", len ? ", " : "", name, count);
-}
-
 static char *vcov_label(const gravrd_reg_options *opt, const model_data *md)
 {
     if (md->n_cluster == 0)
@@ -150,8 +141,7 @@ static gravrd_status fit_sample(const model_data *md, const gravrd_formula *f, c
         missing_J[j] = n_sample - o->usable;
         if (missing_J[j] > 0) {
             char buf[1200];
-            snprintf(buf, sizeof buf, "%s", rhs->detail);
-            describe_missing(buf, sizeof buf, f->outcome_names[j], o->bad);
+            sample_rows_missing_detail(rows, j, f->outcome_names[j], buf, sizeof buf);
             if ((st = add_warning(res,
                                   format_string("%s [%s]: %zu observations removed because of missing or "
                                                 "non-finite values (%s)",

@@ -26,8 +26,8 @@ struct sample_rows {
     rhs_rows rhs;
     const rhs_blob *rb;
     rhs_blob *rhs_local; /* owned when not cached */
-    int n_out, cached;
-    gravrd_reg_cache *cache;
+    int n_out;
+    gravrd_reg_cache *cache; /* the cache holding the masks; NULL: they are s's own */
     uint8_t *complete_V; /* per term, FE, cluster: no missing value in the frame (cached) */
     outcome_rows *out_J;
     outcome_blob **local_J; /* owned when not cached */
@@ -275,8 +275,7 @@ gravrd_status sample_rows_new(const model_data *md, const uint8_t *mask_N, const
     s->md = md;
     s->opt = opt;
     s->n_out = md->n_outcomes;
-    s->cached = cache != NULL && md->from_cache && !opt->strict;
-    s->cache = s->cached ? cache : NULL;
+    s->cache = cache != NULL && md->from_cache && !opt->strict ? cache : NULL;
     s->out_J = calloc((size_t)s->n_out + 1, sizeof *s->out_J);
     s->local_J = calloc((size_t)s->n_out + 1, sizeof *s->local_J);
     s->local_keep_J = calloc((size_t)s->n_out + 1, sizeof *s->local_keep_J);
@@ -287,7 +286,7 @@ gravrd_status sample_rows_new(const model_data *md, const uint8_t *mask_N, const
     uintptr_t *rkey = NULL;
     int n_rkey = 0;
     const int n_arrays = md->n_terms + md->n_fe + md->n_cluster;
-    if (s->cached) {
+    if (s->cache) {
         if (!(s->complete_V = calloc((size_t)n_arrays + 1, 1)))
             goto nomem;
         for (int v = 0; v < n_arrays && !st; v++) {
@@ -309,13 +308,13 @@ gravrd_status sample_rows_new(const model_data *md, const uint8_t *mask_N, const
         st = b ? rhs_compute(md, mask_N, s->complete_V, opt, source, b, err)
                : gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory building the estimation sample");
         if (st) {
-            if (s->cached)
+            if (s->cache)
                 reg_cache_blob_abandon(cache, rkey, n_rkey);
             rhs_blob_free(b);
             free(rkey);
             goto fail;
         }
-        if (s->cached) {
+        if (s->cache) {
             if (!(rb = reg_cache_blob_add(cache, rkey, n_rkey, b, rhs_blob_free))) {
                 free(rkey);
                 goto nomem;
@@ -333,19 +332,19 @@ gravrd_status sample_rows_new(const model_data *md, const uint8_t *mask_N, const
     for (int j = 0; j < s->n_out; j++) {
         outcome_blob *ob = NULL;
         uintptr_t okey[3] = {'O', (uintptr_t)rb, (uintptr_t)md->outcome_ON[j]};
-        if (s->cached)
+        if (s->cache)
             ob = reg_cache_blob_find(cache, okey, 3);
         if (!ob) {
             outcome_blob *b = calloc(1, sizeof *b);
             st = b ? outcome_compute(md, j, rb, mask_N, opt, source, outcome_names[j], b, err)
                    : gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory building the estimation sample");
             if (st) {
-                if (s->cached)
+                if (s->cache)
                     reg_cache_blob_abandon(cache, okey, 3);
                 outcome_blob_free(b);
                 goto fail;
             }
-            if (s->cached) {
+            if (s->cache) {
                 if (!(ob = reg_cache_blob_add(cache, okey, 3, b, outcome_blob_free)))
                     goto nomem;
             } else {
@@ -388,7 +387,7 @@ gravrd_status sample_rows_keep(sample_rows *s, int j, gravrd_error *err)
     uintptr_t *key = NULL;
     int n_key = 0;
     const keep_blob *kb = NULL;
-    if (s->cached) {
+    if (s->cache) {
         if (!(key = malloc(((size_t)md->n_fe + 2) * sizeof *key)))
             return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
         key[n_key++] = 'K';
@@ -402,13 +401,13 @@ gravrd_status sample_rows_keep(sample_rows *s, int j, gravrd_error *err)
         gravrd_status st = b ? singletons_compute(md, o->ok_N, b, err)
                              : gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
         if (st) {
-            if (s->cached)
+            if (s->cache)
                 reg_cache_blob_abandon(s->cache, key, n_key);
             keep_blob_free(b);
             free(key);
             return st;
         }
-        if (s->cached) {
+        if (s->cache) {
             kb = reg_cache_blob_add(s->cache, key, n_key, b, keep_blob_free);
             if (!kb) {
                 free(key);
@@ -422,6 +421,12 @@ gravrd_status sample_rows_keep(sample_rows *s, int j, gravrd_error *err)
     o->keep_N = kb->keep_own ? kb->keep_own : o->ok_N;
     o->dropped_singletons = kb->dropped;
     return GRAVRD_OK;
+}
+
+void sample_rows_missing_detail(const sample_rows *s, int j, const char *outcome_name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", s->rhs.detail);
+    describe_missing(buf, cap, outcome_name, s->out_J[j].bad);
 }
 
 gravrd_reg_cache *sample_rows_cache(const sample_rows *s)

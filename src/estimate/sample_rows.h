@@ -50,6 +50,9 @@ const outcome_rows *sample_rows_outcome(const sample_rows *s, int j);
 /* Fills outcome j's keep_N and dropped_singletons (singletons dropped
  * unless opt->keep_singletons; cached by usable rows and FE). */
 gravrd_status sample_rows_keep(sample_rows *s, int j, gravrd_error *err);
+/* "name: count, ..." of the missing values that removed rows of outcome j
+ * (the right-hand side's, then the outcome's), into buf. */
+void sample_rows_missing_detail(const sample_rows *s, int j, const char *outcome_name, char *buf, size_t cap);
 /* The cache that owns the masks, NULL when they are s's own. */
 gravrd_reg_cache *sample_rows_cache(const sample_rows *s);
 void sample_rows_free(sample_rows *s);
