@@ -693,7 +693,6 @@ static gravrd_status fit_collapsed(const model_data *md, const cell_month_form *
     const int n_terms = md->n_terms, n_fe = md->n_fe, n_cl = md->n_cluster;
     const size_t *first_P = s->first_P;
     gravrd_status st = GRAVRD_OK;
-    const outcome_stats **stats_J = calloc((size_t)n_out + 1, sizeof *stats_J);
     outcome_stats **own_J = calloc((size_t)n_out + 1, sizeof *own_J);
     double **out_J = calloc((size_t)n_out + 1, sizeof *out_J);
     double *tss_J = malloc(((size_t)n_out + 1) * sizeof *tss_J), *wss_J = malloc(((size_t)n_out + 1) * sizeof *wss_J);
@@ -703,7 +702,7 @@ static gravrd_status fit_collapsed(const model_data *md, const cell_month_form *
     int32_t *fe_groups = calloc((size_t)n_fe + 1, sizeof *fe_groups), *fe_levels = calloc((size_t)n_fe + 1, sizeof *fe_levels);
     uint8_t *ones = malloc((size_t)P + 1);
     int *idx_J = malloc(((size_t)n_out + 1) * sizeof *idx_J);
-    if (!stats_J || !own_J || !out_J || !tss_J || !wss_J || !wss_JP || !term_K || !fe_Q || !cl_C || !fe_groups ||
+    if (!own_J || !out_J || !tss_J || !wss_J || !wss_JP || !term_K || !fe_Q || !cl_C || !fe_groups ||
         !fe_levels || !ones || !idx_J)
         goto nomem;
     memset(ones, 1, (size_t)P);
@@ -728,7 +727,6 @@ static gravrd_status fit_collapsed(const model_data *md, const cell_month_form *
                 o = own_J[j] = c;
             }
         }
-        stats_J[j] = o;
         out_J[j] = o->ybar_P; /* read-only in ols_fit_sample */
         tss_J[j] = o->tss;
         wss_J[j] = o->wss;
@@ -817,7 +815,6 @@ done:
     for (int j = 0; own_J && j < n_out; j++)
         outcome_stats_free(own_J[j]);
     free(own_J);
-    free(stats_J);
     free(out_J);
     free(tss_J);
     free(wss_J);
