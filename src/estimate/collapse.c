@@ -337,6 +337,7 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
      * outcome needs no rearranging. */
     int ordered = 1;
     int32_t prev_p = -1, prev_t = -1;
+    uint64_t hash = OLS_HASH_SEED; /* the sample's, folded into this pass */
     /* One pass: cell of each row, no (cell, month) twice, months present.
      * The arrays are checked after it: by runs when the rows are ordered
      * (vectorised), else row by row. */
@@ -353,6 +354,7 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
         }
         prev_p = p;
         prev_t = t_N[i];
+        hash = ols_hash_step(hash, i);
         size_t bit = ab * (size_t)gT + (size_t)t_N[i];
         uint8_t mask = (uint8_t)(1u << (bit & 7));
         if (seen[bit >> 3] & mask)
@@ -473,7 +475,7 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
         goto done;
     if (!s->closed && !s->cp)
         goto not_applicable; /* too large or unreliable for the dense solve */
-    s->sample_hash = ols_sample_hash(keep_N, N);
+    s->sample_hash = hash;
     s->applicable = 1;
     goto done;
 nomem:

@@ -83,16 +83,10 @@ static void gather_rows(double *restrict dst, const double *restrict src, const 
 
 uint64_t ols_sample_hash(const uint8_t *keep_N, size_t N)
 {
-    /* FNV-style over whole 64-bit indices (one multiply per row, not eight:
-     * byte-wise FNV cost as much as a demeaning sweep on a million rows);
-     * only compared within one process (gravrd_suest_difference). */
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = OLS_HASH_SEED;
     for (size_t i = 0; i < N; i++)
-        if (keep_N[i]) {
-            h ^= (uint64_t)i;
-            h *= 1099511628211ULL;
-            h ^= h >> 29;
-        }
+        if (keep_N[i])
+            h = ols_hash_step(h, i);
     return h;
 }
 

@@ -22,7 +22,19 @@ typedef struct {
     const double *within_ss_JP; /* the same per cell, n_out x cells */
 } ols_collapse;
 
-/* FNV-1a over the indices of the kept rows (gravrd_reg_result.sample_hash). */
+/* A hash of the indices of the kept rows (gravrd_reg_result.sample_hash):
+ * from OLS_HASH_SEED, one ols_hash_step per kept row in order (inline so a
+ * pass over the rows can fold it in). */
+#define OLS_HASH_SEED 1469598103934665603ULL
+static inline uint64_t ols_hash_step(uint64_t h, size_t i)
+{
+    /* FNV-style over whole 64-bit indices (one multiply per row, not eight:
+     * byte-wise FNV cost as much as a demeaning sweep on a million rows);
+     * only compared within one process (gravrd_suest_difference). */
+    h ^= (uint64_t)i;
+    h *= 1099511628211ULL;
+    return h ^ (h >> 29);
+}
 uint64_t ols_sample_hash(const uint8_t *keep_N, size_t N);
 
 /* Tries the collapse of collapse.c; when its conditions do not all hold,
