@@ -19,6 +19,7 @@
 
 #include "gravrd/data.h"
 #include "gravrd/estimate.h"
+#include "support/testutil.h"
 
 /* A small paper-like world as in test_collapse.c: NE east and NW west
  * cities, both directed blocks, NT months; plus missing values in y2 and a
@@ -39,13 +40,7 @@ static gravrd_frame *make_panel(unsigned long seed, int with_missing)
     int32_t *kind = malloc(n * sizeof *kind);
     for (int d = 0; d < np; d++) {
         int ce, ci;
-        if (d < NE * NW) {
-            ce = d / NW;
-            ci = NE + d % NW;
-        } else {
-            ce = NE + (d - NE * NW) / NE;
-            ci = (d - NE * NW) % NE;
-        }
+        testutil_pair_cities(d, NE, NW, &ce, &ci);
         double x1 = gsl_rng_uniform(rng) < 0.3, x2 = log(500 + 1000 * gsl_rng_uniform(rng));
         for (int t = 0; t < NT; t++, r++) {
             double y = 0.25 * x1 - x2 + 0.1 * ce * t + 0.2 * ci + gsl_ran_gaussian(rng, 0.5 + 0.5 * x1);

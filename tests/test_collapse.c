@@ -18,6 +18,7 @@
 
 #include "gravrd/data.h"
 #include "gravrd/estimate.h"
+#include "support/testutil.h"
 
 /* A small paper-like world: NE east and NW west cities, directed pairs
  * east->west and west->east (two complete blocks), NT months. */
@@ -55,13 +56,7 @@ static gravrd_frame *make_panel(const panel_spec *sp, unsigned long seed)
         seg_fe[s] = gsl_ran_gaussian(rng, 0.5);
     for (int d = 0; d < np; d++) {
         int ce, ci;
-        if (d < NE * NW) {
-            ce = d / NW;
-            ci = NE + d % NW;
-        } else {
-            ce = NE + (d - NE * NW) / NE;
-            ci = (d - NE * NW) % NE;
-        }
+        testutil_pair_cities(d, NE, NW, &ce, &ci);
         double x1 = gsl_rng_uniform(rng) < 0.3, x2 = log(500 + 1000 * gsl_rng_uniform(rng));
         double pfe = gsl_ran_gaussian(rng, 0.3);
         for (int t = 0; t < NT; t++) {

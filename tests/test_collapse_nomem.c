@@ -18,6 +18,7 @@
 
 #include "gravrd/data.h"
 #include "gravrd/estimate.h"
+#include "support/testutil.h"
 
 #if defined(__SANITIZE_ADDRESS__) || !defined(__GLIBC__)
 #define NOMEM_INJECTION 0
@@ -50,14 +51,8 @@ static gravrd_frame *make_panel(int scramble)
     for (size_t k = 0; k < n; k++) {
         /* a permutation of the rows when scrambled (7 is prime to n) */
         const size_t r = scramble ? (k * 7) % n : k, d = r / NT, t = r % NT;
-        size_t ce, ci;
-        if (d < NE * NW) {
-            ce = d / NW;
-            ci = NE + d % NW;
-        } else {
-            ce = NE + (d - NE * NW) / NE;
-            ci = (d - NE * NW) % NE;
-        }
+        int ce, ci;
+        testutil_pair_cities((int)d, NE, NW, &ce, &ci);
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
         const double noise = (double)(s >> 11) / 9007199254740992.0 - 0.5;
         const double x = sin(1.7 * (double)d);

@@ -119,3 +119,14 @@ char *testutil_read_file(const char *path, size_t *len)
     }
     return buf;
 }
+
+void testutil_pair_cities(int d, int n_east, int n_west, int *exporter, int *importer)
+{
+    if (d < n_east * n_west) {
+        *exporter = d / n_west;
+        *importer = n_east + d % n_west;
+    } else {
+        *exporter = n_east + (d - n_east * n_west) / n_east;
+        *importer = (d - n_east * n_west) % n_east;
+    }
+}

@@ -19,5 +19,9 @@ int testutil_write_file(const char *path, const void *data, size_t len);
 char *testutil_write_temp(const char *dir, const char *name, const char *text);
 /* Reads a whole file; malloc'ed, NUL-terminated, length in *len if not NULL. */
 char *testutil_read_file(const char *path, size_t *len);
+/* The test panels' directed pairs: pairs 0 .. n_east n_west - 1 go east to
+ * west (exporter d / n_west, importer n_east + d % n_west), the next as many
+ * west to east; cities numbered 0 .. n_east + n_west - 1, east first. */
+void testutil_pair_cities(int d, int n_east, int n_west, int *exporter, int *importer);
 
 #endif
