@@ -316,7 +316,7 @@ static void test_general_path_when_structure_absent(void **state)
 
 /* Blocks that are not complete tables (a subset dropping whole pairs, as
  * the paper's leave-one-control-type-out tables do): the within-month
- * projection is solved on the cell graph (bipartite.c), with the same
+ * projection is solved on the cell graph (cell_projection.c), with the same
  * numbers as the general path. */
 static void test_agrees_incomplete_blocks(void **state)
 {

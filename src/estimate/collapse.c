@@ -427,7 +427,7 @@ static gravrd_status structure_build(const model_data *md, const cell_month_form
      * a complete table, the two-way projection within a month is the
      * double demeaning within blocks (closed form); otherwise (a subset
      * dropping whole cells) it is solved exactly on the small graph
-     * (bipartite.c). */
+     * (cell_projection.c). */
     parent = malloc(((size_t)nA + (size_t)nB) * sizeof *parent);
     s->comp_A = malloc(((size_t)nA + 1) * sizeof *s->comp_A);
     s->comp_B = malloc(((size_t)nB + 1) * sizeof *s->comp_B);
