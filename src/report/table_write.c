@@ -41,6 +41,27 @@ static void j_number_fields(FILE *f, const char *const *keys, const double *valu
     }
 }
 
+/* {"k0":v0,...} when some value is known (finite), else null: the
+ * published numbers of a column or test. */
+static void j_known_object(FILE *f, const char *const *keys, const double *values, int n)
+{
+    int known = 0;
+    for (int k = 0; k < n; k++)
+        known |= isfinite(values[k]) != 0;
+    if (!known) {
+        fputs("null", f);
+        return;
+    }
+    fputc('{', f);
+    for (int k = 0; k < n; k++) {
+        if (k)
+            fputc(',', f);
+        j_key(f, keys[k]);
+        report_json_number(f, values[k]);
+    }
+    fputc('}', f);
+}
+
 /* Number with thousands separators and d decimals into buf. */
 static const char *fmt_sep(char *buf, size_t n, double x, int d)
 {
@@ -961,17 +982,9 @@ static void json_column(FILE *f, const gravrd_rep_column *c)
     else
         fputs("null", f);
     fprintf(f, ",\"iterations\":%d,\"n_clusters\":%zu,\"published\":", c->error ? 0 : c->iterations, c->n_clusters);
-    if (isfinite(c->pub_adj_r2) || isfinite(c->pub_f) || isfinite(c->pub_nobs)) {
-        fputs("{\"adj_r2\":", f);
-        report_json_number(f, c->pub_adj_r2);
-        fputs(",\"f\":", f);
-        report_json_number(f, c->pub_f);
-        fputs(",\"nobs\":", f);
-        report_json_number(f, c->pub_nobs);
-        fputc('}', f);
-    } else {
-        fputs("null", f);
-    }
+    const char *pk[] = {"adj_r2", "f", "nobs"};
+    const double pv[] = {c->pub_adj_r2, c->pub_f, c->pub_nobs};
+    j_known_object(f, pk, pv, 3);
     fputs(",\"error\":", f);
     report_json_string(f, c->error);
     fputs(",\"coefficients\":[", f);
@@ -1059,15 +1072,9 @@ static void write_json(FILE *f, const gravrd_rep_table *t)
             j_number_fields(f, nk, nv, 9);
             fprintf(f, ",\"line\":%d,\"nobs\":%zu,\"n_clusters\":%ld,\"bootstrap_reps\":%d,\"published\":", x->line,
                     x->nobs, (long)x->n_clusters, x->bootstrap_reps);
-            if (isfinite(x->pub_base) || isfinite(x->pub_mediated)) {
-                fputs("{\"base\":", f);
-                report_json_number(f, x->pub_base);
-                fputs(",\"mediated\":", f);
-                report_json_number(f, x->pub_mediated);
-                fputc('}', f);
-            } else {
-                fputs("null", f);
-            }
+            const char *pk[] = {"base", "mediated"};
+            const double pv[] = {x->pub_base, x->pub_mediated};
+            j_known_object(f, pk, pv, 2);
             fputc('}', f);
         }
         fputc(']', f);
