@@ -188,6 +188,14 @@ static void test_missing_values_warn_or_fail_under_strict(void **state)
     free(file);
 }
 
+/* `gravrd reg PANEL REST` fails with one line containing must_contain. */
+static void expect_panel_error(fixture *fx, const char *rest, const char *must_contain)
+{
+    char *args = args_for(fx->panel, rest);
+    expect_error(fx, args, must_contain);
+    free(args);
+}
+
 static void test_bad_inputs(void **state)
 {
     fixture *fx = *state;
@@ -206,33 +214,17 @@ static void test_bad_inputs(void **state)
     free(args);
     free(text);
 
-    args = args_for(fx->panel, "'trade ~ zz | exp'");
-    expect_error(fx, args, "unknown variable 'zz'");
-    free(args);
-    args = args_for(fx->panel, "'trade ~ x | exp' --cluster nope");
-    expect_error(fx, args, "unknown variable 'nope'");
-    free(args);
+    expect_panel_error(fx, "'trade ~ zz | exp'", "unknown variable 'zz'");
+    expect_panel_error(fx, "'trade ~ x | exp' --cluster nope", "unknown variable 'nope'");
     args = args_for(fx->panel, "'trade ~ x + | exp'");
     expect_error_lines(fx, args, "position", 3);
     free(args);
-    args = args_for(fx->panel, "'trade ~ x | exp' --cluster one");
-    expect_error(fx, args, "only one level");
-    free(args);
-    args = args_for(fx->panel, "'trade ~ x | exp' --subset 'x > 100'");
-    expect_error(fx, args, "no rows left after --subset");
-    free(args);
-    args = args_for(fx->panel, "'trade ~ one | exp'");
-    expect_error(fx, args, "collinear with the fixed effects");
-    free(args);
-    args = args_for(fx->panel, "'trade ~ x' --frobnicate");
-    expect_error(fx, args, "unknown option '--frobnicate'");
-    free(args);
-    args = args_for(fx->panel, "'trade ~ x' --format xml");
-    expect_error(fx, args, "unknown format 'xml'");
-    free(args);
-    args = args_for(fx->panel, "'trade ~ x' --solver fast");
-    expect_error(fx, args, "--solver must be auto or general, not 'fast'");
-    free(args);
+    expect_panel_error(fx, "'trade ~ x | exp' --cluster one", "only one level");
+    expect_panel_error(fx, "'trade ~ x | exp' --subset 'x > 100'", "no rows left after --subset");
+    expect_panel_error(fx, "'trade ~ one | exp'", "collinear with the fixed effects");
+    expect_panel_error(fx, "'trade ~ x' --frobnicate", "unknown option '--frobnicate'");
+    expect_panel_error(fx, "'trade ~ x' --format xml", "unknown format 'xml'");
+    expect_panel_error(fx, "'trade ~ x' --solver fast", "--solver must be auto or general, not 'fast'");
 }
 
 /* --solver: the balanced panel with a pair-level regressor goes through the
