@@ -178,8 +178,8 @@ int cmd_replicate(int argc, char **argv)
     if (list) {
         for (size_t t = 0; t < plan->n_tables; t++) {
             const gravrd_plan_table *tb = &plan->tables[t];
-            const char *paper = gravrd_plan_get(tb->settings, tb->n_settings, "paper", NULL, NULL);
-            const char *title = gravrd_plan_get(tb->settings, tb->n_settings, "title", NULL, NULL);
+            const char *paper = tb->paper;
+            const char *title = tb->title;
             printf("%-12s %-11s %-12s %s\n", tb->name, gravrd_table_kind_name(tb->kind), paper ? paper : "",
                    title ? title : "");
         }

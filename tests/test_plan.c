@@ -1,18 +1,22 @@
-/* test_plan.c - the study-file parser: the shipped study (embedded and from
- * studies/), a small good file exercising macros, overrides, outcomes as
- * macros, trailing attributes, settings that apply to the lines after them
- * and term patterns; and each kind of bad file, with the line it names. */
+/* test_plan.c - the study-file parser and its typed specification: the
+ * shipped study (embedded and from studies/), a small good file exercising
+ * macros, overrides, outcomes as macros, trailing attributes, settings that
+ * apply to the lines after them and term patterns; and a table of bad
+ * files, one per error a study file can hold that does not depend on the
+ * data, each with the FILE:LINE: its message must name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gravrd/plan.h"
+#include "study/plan_internal.h"
 #include "support/testutil.h"
 
 static gravrd_plan *parse_ok(const char *text)
@@ -91,66 +95,93 @@ static const char good[] =
     "[table n]\n"
     "kind = numbers\n"
     "total tt = trade ; subset = partner == 1\n"
-    "item share = `t1/lt.w2e/partner` / abs(`t1/lt.all/log(distance)/se`) * tt ; label = A share ; unit = share\n";
+    "item share = `t1/lt.w2e/partner` / abs(`t1/lt.all/partner/se`) * tt ; label = A share ; unit = share\n";
 
 static void test_good_file(void **state)
 {
     (void)state;
     gravrd_plan *p = parse_ok(good);
     assert_int_equal(p->n_tables, 2);
-    assert_string_equal(gravrd_plan_get(p->study, p->n_study, "bandwidth", NULL, NULL), "50");
+    assert_true(p->study.bandwidth == 50);
+    assert_string_equal(p->study.cluster, "pair");
+    assert_string_equal(p->study.title, "Small");
+    assert_string_equal(p->study.flows, "flows.csv");
+    assert_string_equal(p->study.flow, "log1p");
+    assert_int_equal(p->study.published, GRAVRD_PLAN_PUBLISHED_NONE);
     assert_int_equal(p->n_samples, 2);
     assert_string_equal(p->samples[0].value, "");
-    assert_string_equal(gravrd_plan_get(p->samples[1].attrs, p->samples[1].n_attrs, "label", NULL, NULL),
-                        "West to east");
+    assert_string_equal(p->samples[1].label, "West to east");
     /* macros expanded in outcomes and in label names */
     assert_string_equal(p->outcomes[0].value, "log1p(trade)");
+    assert_string_equal(plan_attr(p->outcomes[0].attrs, p->outcomes[0].n_attrs, "truth"), "parameters.partner_{sample}");
     assert_string_equal(p->labels[1].name, "log1p(baidu_index)");
     const gravrd_plan_table *t = gravrd_plan_find_table(p, "t1");
     assert_non_null(t);
     assert_int_equal(t->kind, GRAVRD_TABLE_REGRESSION);
-    int line = 0;
     /* a setting's value is everything after '=', continuation lines joined */
-    assert_string_equal(gravrd_plan_get(t->settings, t->n_settings, "title", NULL, &line),
-                        "A table; with a semicolon in a setting");
-    assert_int_equal(line, 24);
-    const char *rhs = gravrd_plan_get(t->settings, t->n_settings, "rhs", NULL, &line);
-    assert_non_null(strstr(rhs, "partner +"));
-    assert_non_null(strstr(rhs, "log(distance)"));
-    assert_int_equal(line, 25);
-    assert_string_equal(gravrd_plan_get(t->settings, t->n_settings, "fe", NULL, NULL),
-                        "exp_city^month + imp_city^month");
-    /* entries: panel, grid, column, panel, grid */
-    assert_int_equal(t->n_entries, 5);
-    const gravrd_plan_entry *grid = &t->entries[1], *col = &t->entries[2], *grid2 = &t->entries[4];
-    assert_string_equal(grid->verb, "grid");
-    assert_int_equal(grid->line, 32);
-    /* the sample setting comes after the first grid: not in its snapshot */
-    assert_null(gravrd_plan_get(grid->settings, grid->n_settings, "sample", NULL, NULL));
-    assert_string_equal(gravrd_plan_get(col->settings, col->n_settings, "sample", NULL, NULL), "w2e");
-    assert_string_equal(gravrd_plan_get(grid2->settings, grid2->n_settings, "sample", NULL, NULL), "w2e");
+    assert_string_equal(t->title, "A table; with a semicolon in a setting");
+    assert_string_equal(t->paper, "");
+    assert_int_equal(t->n_panels, 2);
+    assert_string_equal(t->panels[0].name, "A");
+    assert_string_equal(t->panels[0].title, "First panel");
+    assert_string_equal(t->panels[1].title, "B");
+    /* columns: the grid's two, the explicit one, the second grid's */
+    assert_int_equal(t->n_columns, 4);
+    const gravrd_plan_column *all = &t->columns[0], *w2e = &t->columns[1], *col = &t->columns[2],
+                             *again = &t->columns[3];
+    assert_string_equal(all->name, "lt.all");
+    assert_int_equal(all->at.line, 32);
+    assert_string_equal(all->panel, "A");
+    /* continuation lines are joined with a space */
+    assert_non_null(strstr(all->formula, "log1p(trade) ~ partner +"));
+    assert_non_null(strstr(all->formula, "log(distance) | exp_city^month + imp_city^month"));
+    assert_string_equal(all->label, "Everything");
+    assert_string_equal(all->group, "log(trade)");
+    assert_null(all->sample.subset);
+    assert_string_equal(w2e->sample.subset, "w2e == 1");
+    assert_true(all->bandwidth == 50 && isnan(all->match_km));
+    assert_string_equal(all->cluster, "pair");
+    assert_int_equal(all->level, GRAVRD_PLAN_LEVEL_FLOWS);
+    assert_int_equal(all->vcov, GRAVRD_PLAN_VCOV_DEFAULT);
+    assert_int_equal(all->n_show, 2);
+    assert_string_equal(all->show[1], "partner:*");
+    /* the sample setting comes after the first grid: not in its columns */
+    assert_string_equal(all->sample.name, "all");
+    assert_string_equal(col->sample.name, "w2e");
+    assert_string_equal(again->sample.name, "w2e");
     /* the column: outcome macro expanded, trailing attributes */
-    assert_string_equal(col->arg, "(3)");
-    assert_string_equal(col->value, "log1p(trade) ~ partner + partner:covid | exp_city^month + imp_city^month");
-    assert_string_equal(gravrd_plan_get(col->settings, col->n_settings, "ref", NULL, NULL), "covid");
-    assert_string_equal(gravrd_plan_get(col->settings, col->n_settings, "name", NULL, NULL), "third");
-    assert_string_equal(gravrd_plan_get(col->settings, col->n_settings, "bandwidth", NULL, NULL), "75");
+    assert_string_equal(col->label, "(3)");
+    assert_string_equal(col->name, "third");
+    assert_string_equal(col->formula, "log1p(trade) ~ partner + partner:covid | exp_city^month + imp_city^month");
+    assert_ptr_equal(col->outcome, &p->outcomes[0]);
+    assert_string_equal(col->group, "log(trade)");
+    assert_string_equal(plan_attr(col->at.attrs, col->at.n_attrs, "ref"), "covid");
+    assert_true(col->bandwidth == 75);
     /* the trailing bandwidth is the column's only */
-    assert_null(gravrd_plan_get(grid2->settings, grid2->n_settings, "bandwidth", NULL, NULL));
+    assert_true(again->bandwidth == 50);
+    assert_string_equal(again->name, "lt.again");
+    assert_string_equal(again->panel, "B");
     /* term patterns: partner:* matches interactions, not partner itself */
-    assert_string_equal(gravrd_plan_get(col->settings, col->n_settings, "published", "partner:covid", NULL),
+    assert_string_equal(plan_template_for(col->published, col->n_published, "partner:covid"),
                         "x.{column.ref}.interaction");
-    assert_null(gravrd_plan_get(col->settings, col->n_settings, "published", "partner", NULL));
-    assert_string_equal(gravrd_plan_get(col->settings, col->n_settings, "truth", "partner", NULL),
-                        "{outcome.truth}");
-    assert_string_equal(gravrd_plan_get(col->settings, col->n_settings, "truth", " partner ", NULL),
-                        "{outcome.truth}");
+    assert_null(plan_template_for(col->published, col->n_published, "partner"));
+    assert_string_equal(plan_template_for(col->truth, col->n_truth, "partner"), "{outcome.truth}");
+    assert_string_equal(plan_template_for(col->truth, col->n_truth, " partner "), "{outcome.truth}");
     const gravrd_plan_table *n = gravrd_plan_find_table(p, "n");
     assert_int_equal(n->kind, GRAVRD_TABLE_NUMBERS);
-    assert_int_equal(n->n_entries, 2);
-    assert_string_equal(n->entries[1].verb, "item");
-    assert_string_equal(gravrd_plan_get(n->entries[1].settings, n->entries[1].n_settings, "unit", NULL, NULL),
-                        "share");
+    assert_int_equal(n->n_numbers, 2);
+    assert_true(n->numbers[0].is_total);
+    assert_string_equal(n->numbers[0].subset, "partner == 1");
+    const gravrd_plan_number *item = &n->numbers[1];
+    assert_false(item->is_total);
+    assert_string_equal(item->unit, "share");
+    assert_string_equal(item->label, "A share");
+    assert_int_equal(item->n_refs, 2);
+    assert_int_equal(item->refs[0].table, 0);
+    assert_string_equal(item->refs[0].column, "lt.w2e");
+    assert_int_equal(item->refs[0].stat, GRAVRD_PLAN_REF_ESTIMATE);
+    assert_string_equal(item->refs[1].term, "partner");
+    assert_int_equal(item->refs[1].stat, GRAVRD_PLAN_REF_SE);
     assert_null(gravrd_plan_find_table(p, "nope"));
     gravrd_plan_free(p);
 }
@@ -163,8 +194,9 @@ static void test_override(void **state)
     gravrd_error err = {0};
     assert_int_equal(gravrd_plan_parse(good, strlen(good), "t.study", ov, 1, &p, &err), GRAVRD_OK);
     assert_string_equal(p->outcomes[0].value, "log(trade)");
-    assert_string_equal(p->tables[0].entries[2].value,
+    assert_string_equal(p->tables[0].columns[2].formula,
                         "log(trade) ~ partner + partner:covid | exp_city^month + imp_city^month");
+    assert_string_equal(p->study.flow, "log");
     gravrd_plan_free(p);
     gravrd_plan_macro bad[] = {{"flwo", "log"}};
     assert_int_not_equal(gravrd_plan_parse(good, strlen(good), "t.study", bad, 1, &p, &err), GRAVRD_OK);
@@ -179,11 +211,17 @@ static void check_shipped(const gravrd_plan *p)
     assert_int_equal(p->n_tables, sizeof want / sizeof want[0]);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         assert_string_equal(p->tables[i].name, want[i]);
-    const gravrd_plan_table *t5 = gravrd_plan_find_table(p, "table5");
-    size_t cols = 0;
-    for (size_t e = 0; e < t5->n_entries; e++)
-        cols += !strcmp(t5->entries[e].verb, "column");
-    assert_int_equal(cols, 11);
+    assert_int_equal(gravrd_plan_find_table(p, "table5")->n_columns, 11);
+    const gravrd_plan_table *a30 = gravrd_plan_find_table(p, "tableA30");
+    assert_int_equal(a30->n_rd_columns, 6);
+    assert_int_equal(a30->rd_columns[0].n_bandwidths, 8);
+    assert_true(a30->rd_columns[0].radius == 130);
+    assert_int_equal(a30->rd_columns[0].side, GRAVRD_PLAN_SIDE_EXPORTER);
+    const gravrd_plan_table *a6 = gravrd_plan_find_table(p, "tableA6");
+    assert_true(a6->balance.without_fe && a6->balance.n_bandwidths == 5);
+    assert_int_equal(a6->balance.vcov, GRAVRD_PLAN_VCOV_HETERO);
+    assert_int_equal(p->study.published, GRAVRD_PLAN_PUBLISHED_EMBEDDED);
+    assert_int_equal(p->study.n_notes, 1);
     assert_int_equal(gravrd_plan_find_table(p, "tableA30")->kind, GRAVRD_TABLE_RD);
     assert_int_equal(gravrd_plan_find_table(p, "tableA29")->kind, GRAVRD_TABLE_MATCH);
     assert_int_equal(gravrd_plan_find_table(p, "tableA6")->kind, GRAVRD_TABLE_BALANCE);
@@ -226,82 +264,155 @@ static void test_shipped_study(void **state)
 static const char head[] = "[samples]\nall =\nw2e = w2e == 1\n[outcomes]\nlt = log1p(trade)\n";
 /* head has 5 lines: a table header at line 6, kind at 7, the next line 8 */
 
-static char *with_head(const char *rest)
-{
-    char *s = malloc(strlen(head) + strlen(rest) + 1);
-    strcpy(s, head);
-    strcat(s, rest);
-    return s;
-}
+/* A bad study file: rest, after head unless bare; the message must hold
+ * where ("t.study:LINE:") and what. */
+typedef struct {
+    int bare;
+    const char *rest, *where, *what;
+} bad_case;
 
-#define BAD(rest, code, ...)                                                                                           \
-    do {                                                                                                               \
-        char *text_ = with_head(rest);                                                                                 \
-        parse_bad(text_, code, __VA_ARGS__, NULL);                                                                     \
-        free(text_);                                                                                                   \
-    } while (0)
+#define REG "[table x]\nkind = regression\n"
+#define RD "[table x]\nkind = rd\n"
+#define MED "[table x]\nkind = mediation\n"
+#define NUM "[table x]\nkind = numbers\n"
+#define ANY "[table z]\nkind = numbers\nitem a = 1\n"
+#define EARLIER "[table r]\nkind = regression\nrhs = partner\nshow = partner\ngrid = lt x all\n"
+
+static const bad_case bad_cases[] = {
+    /* ---- lexical: sections, lines, keys, macros ---- */
+    {0, "[tabel x]\nkind = regression\n", "t.study:6:", "unknown section '[tabel x]'"},
+    {1, "kind = regression\n", "t.study:1:", "before any section"},
+    {0, "[table x\nkind = numbers\n", "t.study:6:", "must end with ']'"},
+    {0, "[table a/b]\nkind = numbers\n", "t.study:6:", "table name 'a/b'"},
+    {0, "[table]\nkind = numbers\n", "t.study:6:", "[table] needs a name"},
+    {0, REG "rsh = partner\ngrid = lt x all\n", "t.study:8:", "unknown key 'rsh'"},
+    {0, "[table x]\nkind = summary\nbandwidths = 50\nrow trade = Trade\n", "t.study:8:",
+     "unknown key 'bandwidths' for a summary table"},
+    {0, REG "rhs = partner\ngrid = lt x all ; colour = red\n", "t.study:9:", "unknown attribute 'colour'"},
+    {0, REG "rhs = partner\ngrid = lt x all ; note = x\n", "t.study:9:", "a setting of the whole table"},
+    {0, REG "rhs = partner\ngrid = lt x all ; colour\n", "t.study:9:", "expected '; key = value'"},
+    {0, "[table x]\nkind = regresion\n", "t.study:7:", "unknown kind 'regresion'"},
+    {0, "[table x]\ntitle = T\nkind = regression\n", "t.study:7:", "first line of a table must be 'kind"},
+    {0, NUM "kind = numbers\n", "t.study:8:", "'kind' must be the first line"},
+    {0, "[table x]\n[table y]\nkind = numbers\n", "t.study:6:", "table x is empty"},
+    {0, NUM "item a = 1\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:9:", "table 'x' is defined twice"},
+    {0, REG "rhs = ${rhs}\n", "t.study:8:", "unknown macro '${rhs}'"},
+    {0, REG "rhs = ${main\n", "t.study:8:", "'${' without a closing '}'"},
+    {0, "[macros]\na = ${a}\n", "t.study:7:", "nested too deeply"},
+    {0, REG "grid lt x all\n", "t.study:8:", "expected 'key = value'"},
+    {0, REG "name = x\n", "t.study:8:", "belongs to one line"},
+    {0, REG "published = a.b\n", "t.study:8:", "needs an argument"},
+    {0, REG "column = lt ~ partner\n", "t.study:8:", "needs an argument"},
+    {0, REG "rhs partner = x\n", "t.study:8:", "takes no argument"},
+    {0, "[table x]\nkind = summary\npublished trade = a.b\n", "t.study:8:", "takes no argument"},
+    {1, "[study]\ntitel = x\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:2:", "unknown key 'titel'"},
+    {1, "[study]\ntitle\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:2:", "expected 'key = value'"},
+    {1, "[study]\ntitle = x\n", "t.study: ", "no [table"},
+    {0, "[samples]\nall = x == 1\n", "t.study:7:", "'all' is defined twice"},
+    {1, "[outcomes]\na = x\n[macros]\na = y\n", "t.study:4:", "share one name space"},
+    {0, "[samples]\nw 2 = x\n", "t.study:7:", "not a valid name"},
+    {0, "[samples]\nfoo\n", "t.study:7:", "expected 'name = value'"},
+    {0, "[samples]\nfoo = x == 1 ; bar\n", "t.study:7:", "expected '; attribute = value'"},
+    /* ---- definitions and [study] values ---- */
+    {0, "[outcomes]\nempty =\n" ANY, "t.study:7:", "outcome 'empty' has no expression"},
+    {0, "[outcomes]\nbad = log(\n" ANY, "t.study:7:", "outcome:"},
+    {0, "[samples]\nbad = x ==\n" ANY, "t.study:7:", "sample:"},
+    {1, "[study]\nbandwidth = wide\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:2:", "bandwidth must be"},
+    {1, "[study]\ncluster = a +\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:2:", "cluster:"},
+    {1, "[study]\nflows =\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:2:", "flows: name the flows file"},
+    /* ---- settings ---- */
+    {0, REG "rhs = partner\nsample = e2w\ngrid = lt\n", "t.study:9:", "unknown sample 'e2w'"},
+    {0, REG "rhs = partner\nsubset = w2e == \ngrid = lt\n", "t.study:9:", "subset:"},
+    {0, REG "rhs = partner +\n", "t.study:8:", "rhs:"},
+    {0, REG "rhs =\n", "t.study:8:", "rhs: give the right-hand side"},
+    {0, REG "fe = a +\n", "t.study:8:", "fe:"},
+    {0, REG "cluster = a +\n", "t.study:8:", "cluster:"},
+    {0, REG "bandwidth = -5\n", "t.study:8:", "bandwidth must be a positive number"},
+    {0, "[table x]\nkind = match\nmatch = zero\n", "t.study:8:", "match must be a positive number"},
+    {0, RD "radius = -1\n", "t.study:8:", "radius must be a positive number"},
+    {0, RD "bandwidths = 60, x\n", "t.study:8:", "each of bandwidths"},
+    {0, RD "bandwidths = ,\n", "t.study:8:", "at least one bandwidth"},
+    {0, RD "bandwidths = none, 60\n", "t.study:8:", "only for balance tables"},
+    {0, RD "bandwidths = 60, 60\n", "t.study:8:", "60 km is given twice"},
+    {0, "[table x]\nkind = balance\nbandwidths = 50, none\n", "t.study:8:", "'none' must come first"},
+    {0, REG "level = months\n", "t.study:8:", "level must be flows, pairs, not 'months'"},
+    {0, REG "level = directed_pairs\n", "t.study:8:", "level must be flows, pairs, not"},
+    {0, REG "vcov = robust\n", "t.study:8:", "vcov must be iid or hetero"},
+    {0, RD "side = left\n", "t.study:8:", "side must be exporter, importer or both"},
+    {0, RD "optimal = maybe\n", "t.study:8:", "optimal must be yes or no"},
+    {0, REG "show = part*ner\n", "t.study:8:", "'*' may only end a pattern"},
+    {0, REG "published pa*r = a.b\n", "t.study:8:", "'*' may only end a pattern"},
+    {0, REG "published partner = a.{outcom}\n", "t.study:8:", "placeholder '{outcom}'"},
+    {0, REG "published partner = a.{outcome\n", "t.study:8:", "without a closing '}'"},
+    {0, REG "truth partner = a +\n", "t.study:8:", "truth:"},
+    {0, REG "published_stat fstat = a.b\n", "t.study:8:", "unknown statistic 'fstat'"},
+    {0, REG "published_stat base = a.b\n", "t.study:8:", "unknown statistic 'base'"},
+    {0, MED "published_stat adj_r2 = a.b\n", "t.study:8:", "unknown statistic 'adj_r2'"},
+    {0, REG "needs = ,\n", "t.study:8:", "needs: name at least one file"},
+    {0, MED "coefficient =\n", "t.study:8:", "coefficient: name the term"},
+    {0, MED "base = lt ~\n", "t.study:8:", "base:"},
+    {0, "[table x]\nkind = balance\nbandwidths = 50\nvars = a +\n", "t.study:9:", "vars:"},
+    {0, REG "rhs = partner\ngrid = lt x all ; name =\n", "t.study:9:", "name: give a name"},
+    /* ---- content lines ---- */
+    {0, REG "rhs = partner\ngrid = lt, ld x all\n", "t.study:9:", "unknown outcome 'ld'"},
+    {0, REG "rhs = partner\ngrid = lt x all, e2w\n", "t.study:9:", "unknown sample 'e2w'"},
+    {0, REG "rhs = partner\ngrid = x all\n", "t.study:9:", "no outcome before 'x'"},
+    {0, REG "grid = lt x all\n", "t.study:8:", "grid needs 'rhs = ...'"},
+    {0, REG "rhs = partner\ngrid = lt x all\ncolumn lt.all = lt ~ partner\n", "t.study:10:",
+     "two columns are named 'lt.all'"},
+    {0, REG "column (1) = lt ~ partner + | fe\n", "t.study:8:", "column:"},
+    {0, REG "panel =\n", "t.study:8:", "panel needs a name"},
+    {0, "[table x]\nkind = match\nrhs = partner\ngrid = lt x all\n", "t.study:9:", "needs 'match = KM'"},
+    {0, "[table x]\nkind = match\ncolumn (1) = lt ~ partner\nmatch = 50\n", "t.study:8:", "needs 'match = KM'"},
+    {0, RD "grid = lt x all\nbandwidths = 50\n", "t.study:8:", "needs 'bandwidths = ...' before"},
+    {0, "[table x]\nkind = summary\nrow log(trade = Trade\n", "t.study:8:", "row:"},
+    {0, MED "coefficient = partner\ntest A = lt ~ partner + m\n", "t.study:9:", "needs 'base = FORMULA'"},
+    {0, MED "base = lt ~ partner\ntest A = lt ~ partner + m\n", "t.study:9:", "needs 'coefficient = TERM'"},
+    {0, MED "coefficient = partner\nbase = lt ~ x\ntest A = lt ~ partner + m\n", "t.study:10:",
+     "coefficient 'partner' is not a term of the base model"},
+    {0, MED "coefficient = partner\nbase = lt ~ partner\ntest A = lt ~ m\n", "t.study:10:",
+     "is not a term of the test's model"},
+    {0, MED "coefficient = partner\nbase = lt ~ partner\ntest A = lt ~ partner +\n", "t.study:10:", "test:"},
+    {0, NUM "item a = `table9/c/partner`\n", "t.study:8:", "table 'table9'"},
+    {0, EARLIER NUM "item a = `r/lt.all`\n", "t.study:13:", "expected TABLE/COLUMN/COEFFICIENT"},
+    {0, EARLIER NUM "item a = `r/lt.w2e/partner`\n", "t.study:13:", "table r has no column 'lt.w2e'"},
+    {0, EARLIER NUM "item a = `r/lt.all/log(distance)`\n", "t.study:13:", "does not show 'log(distance)'"},
+    {0, NUM "item a = 2 * total_trade\n", "t.study:8:", "'total_trade', which is neither a 'total'"},
+    {0, NUM "item a = 1 +\n", "t.study:8:", "item:"},
+    {0, NUM "total t = trade +\nitem a = t\n", "t.study:8:", "total:"},
+    /* ---- a kind that needs more ---- */
+    {0, REG "rhs = partner\n", "t.study:6:", "has no 'grid' or 'column' line"},
+    {0, "[table x]\nkind = summary\nlevel = pairs\n", "t.study:6:", "has no 'row' line"},
+    {0, MED "coefficient = partner\n", "t.study:6:", "has no 'test' line"},
+    {0, RD "bandwidths = 50\n", "t.study:6:", "has no 'grid' line"},
+    {0, NUM "total t = trade\n", "t.study:6:", "has no 'item' line"},
+    {0, "[table x]\nkind = balance\nvcov = hetero\n", "t.study:6:", "needs 'bandwidths = ...'"},
+};
 
 static void test_bad_files(void **state)
 {
     (void)state;
-    /* unknown section, and a line before any section */
-    BAD("[tabel x]\nkind = regression\n", GRAVRD_ERR_INVALID, "t.study:6:", "unknown section '[tabel x]'");
-    parse_bad("kind = regression\n", GRAVRD_ERR_PARSE, "t.study:1:", "before any section", NULL);
-    /* unknown key (option) for the kind, and a key of another kind */
-    BAD("[table x]\nkind = regression\nrsh = partner\ngrid = lt x all\n", GRAVRD_ERR_INVALID, "t.study:8:",
-        "unknown key 'rsh'", "table x");
-    BAD("[table x]\nkind = summary\nbandwidths = 50\nrow trade = Trade\n", GRAVRD_ERR_INVALID, "t.study:8:",
-        "unknown key 'bandwidths' for a summary table");
-    BAD("[table x]\nkind = regression\nrhs = partner\ngrid = lt x all ; colour = red\n", GRAVRD_ERR_INVALID,
-        "t.study:9:", "unknown attribute 'colour'");
-    /* unknown kind; kind not first; missing kind */
-    BAD("[table x]\nkind = regresion\n", GRAVRD_ERR_INVALID, "t.study:7:", "unknown kind 'regresion'");
-    BAD("[table x]\ntitle = T\nkind = regression\n", GRAVRD_ERR_INVALID, "t.study:7:", "first line");
-    BAD("[table x]\n[table y]\nkind = numbers\n", GRAVRD_ERR_INVALID, "t.study:6:", "table x is empty");
-    /* unknown macro, unknown sample, unknown outcome */
-    BAD("[table x]\nkind = regression\nrhs = ${rhs}\n", GRAVRD_ERR_INVALID, "t.study:8:", "unknown macro '${rhs}'");
-    BAD("[table x]\nkind = regression\nrhs = partner\nsample = e2w\ngrid = lt\n", GRAVRD_ERR_INVALID, "t.study:9:",
-        "unknown sample 'e2w'");
-    BAD("[table x]\nkind = regression\nrhs = partner\ngrid = lt, ld x all\n", GRAVRD_ERR_INVALID, "t.study:9:",
-        "unknown outcome 'ld'");
-    BAD("[table x]\nkind = regression\nrhs = partner\ngrid = lt x all, e2w\n", GRAVRD_ERR_INVALID, "t.study:9:",
-        "unknown sample 'e2w'");
-    /* formula and expression syntax */
-    BAD("[table x]\nkind = regression\ncolumn (1) = lt ~ partner + | fe\n", GRAVRD_ERR_PARSE, "t.study:8:",
-        "column");
-    BAD("[table x]\nkind = summary\nrow log(trade = Trade\n", GRAVRD_ERR_PARSE, "t.study:8:", "row");
-    BAD("[table x]\nkind = regression\nrhs = partner\nsubset = w2e == \ngrid = lt\n", GRAVRD_ERR_PARSE,
-        "t.study:9:", "subset");
-    /* values */
-    BAD("[table x]\nkind = regression\nbandwidth = -5\n", GRAVRD_ERR_INVALID, "t.study:8:", "bandwidth");
-    BAD("[table x]\nkind = rd\nbandwidths = 60, x\n", GRAVRD_ERR_INVALID, "t.study:8:", "bandwidths");
-    BAD("[table x]\nkind = regression\nlevel = months\n", GRAVRD_ERR_INVALID, "t.study:8:", "level");
-    BAD("[table x]\nkind = regression\npublished partner = a.{outcom}\n", GRAVRD_ERR_INVALID, "t.study:8:",
-        "placeholder '{outcom}'");
-    BAD("[table x]\nkind = regression\npublished_stat fstat = a.b\n", GRAVRD_ERR_INVALID, "t.study:8:", "fstat");
-    BAD("[table x]\nkind = regression\npublished = a.b\n", GRAVRD_ERR_INVALID, "t.study:8:", "needs an argument");
-    /* duplicates */
-    BAD("[table x]\nkind = numbers\nitem a = 1\n[table x]\nkind = numbers\nitem a = 1\n", GRAVRD_ERR_INVALID,
-        "t.study:9:", "table 'x' is defined twice");
-    BAD("[table x]\nkind = regression\nrhs = partner\ngrid = lt x all\ncolumn lt.all = lt ~ partner\n",
-        GRAVRD_ERR_INVALID, "t.study:10:", "two columns are named 'lt.all'");
-    parse_bad("[outcomes]\na = x\n[macros]\na = y\n", GRAVRD_ERR_INVALID, "t.study:4:", "defined twice", NULL);
-    /* a grid without rhs; a content line without '=' */
-    BAD("[table x]\nkind = regression\ngrid = lt x all\n", GRAVRD_ERR_INVALID, "t.study:8:", "rhs");
-    BAD("[table x]\nkind = regression\ngrid lt x all\n", GRAVRD_ERR_PARSE, "t.study:8:", "expected 'key = value'");
-    /* numbers: references to unknown tables and totals */
-    BAD("[table x]\nkind = numbers\nitem a = `table9/c/partner`\n", GRAVRD_ERR_INVALID, "t.study:8:",
-        "table 'table9'");
-    BAD("[table x]\nkind = numbers\nitem a = 2 * total_trade\n", GRAVRD_ERR_INVALID, "t.study:8:", "total_trade");
-    /* a kind that needs more */
-    BAD("[table x]\nkind = mediation\ncoefficient = partner\ntest A = lt ~ partner + m\n", GRAVRD_ERR_INVALID,
-        "t.study:6:", "base");
-    BAD("[table x]\nkind = match\nrhs = partner\ngrid = lt x all\n", GRAVRD_ERR_INVALID, "t.study:6:", "match");
-    /* no tables at all */
-    parse_bad("[study]\ntitle = x\n", GRAVRD_ERR_INVALID, "no [table", NULL);
-    /* [study] keys */
-    parse_bad("[study]\ntitel = x\n[table x]\nkind = numbers\nitem a = 1\n", GRAVRD_ERR_INVALID, "t.study:2:",
-        "unknown key 'titel'", NULL);
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        const bad_case *c = &bad_cases[i];
+        char *text = malloc(strlen(head) + strlen(c->rest) + 1);
+        assert_non_null(text);
+        strcpy(text, c->bare ? "" : head);
+        strcat(text, c->rest);
+        gravrd_plan *p = NULL;
+        gravrd_error err = {0};
+        gravrd_status st = gravrd_plan_parse(text, strlen(text), "t.study", NULL, 0, &p, &err);
+        int ok = st != GRAVRD_OK && !p && strstr(err.message, c->where) == err.message && strstr(err.message, c->what);
+        if (!ok)
+            fprintf(stderr, "bad case %zu:\n%s\nwant '%s' ... '%s', got '%s'\n", i, c->rest, c->where, c->what,
+                    st ? err.message : "no error");
+        gravrd_plan_free(p);
+        free(text);
+        assert_true(ok);
+    }
+    /* the codes: syntax is a parse error, a bad value an invalid one */
+    parse_bad("[samples]\nall =\n[table x]\nkind = regression\ncolumn (1) = lt ~ partner + | fe\n", GRAVRD_ERR_PARSE,
+              "t.study:5:", NULL);
+    parse_bad("[table x]\nkind = regresion\n", GRAVRD_ERR_INVALID, "t.study:2:", NULL);
 }
 
 static void test_bad_file_on_disk(void **state)

@@ -43,55 +43,248 @@ typedef enum {
 /* "summary", "regression", ... */
 const char *gravrd_table_kind_name(gravrd_table_kind kind);
 
-/* One "key [arg] = value" of the file (macros expanded in value). */
+/* The rows a model or statistic runs on (`level`). */
+typedef enum {
+    GRAVRD_PLAN_LEVEL_FLOWS = 0,       /* the flows joined with the study variables */
+    GRAVRD_PLAN_LEVEL_PAIRS,           /* one row per east-west pair */
+    GRAVRD_PLAN_LEVEL_DIRECTED_PAIRS   /* summaries: averaged over each directed pair's months */
+} gravrd_plan_level;
+
+/* "flows", "pairs", "directed_pairs" */
+const char *gravrd_plan_level_name(gravrd_plan_level level);
+
+/* `vcov` when a model is not clustered. */
+typedef enum {
+    GRAVRD_PLAN_VCOV_DEFAULT = 0,      /* not set: the estimator's default */
+    GRAVRD_PLAN_VCOV_IID,
+    GRAVRD_PLAN_VCOV_HETERO
+} gravrd_plan_vcov;
+
+/* `side` of a local linear RD: whose neighbours are the controls. */
+typedef enum {
+    GRAVRD_PLAN_SIDE_EXPORTER = 0,
+    GRAVRD_PLAN_SIDE_IMPORTER,
+    GRAVRD_PLAN_SIDE_BOTH
+} gravrd_plan_side;
+
+/* `published_stat STAT`: the published statistics a template can name. */
+typedef enum {
+    GRAVRD_PLAN_STAT_ADJ_R2 = 0,
+    GRAVRD_PLAN_STAT_R2,
+    GRAVRD_PLAN_STAT_F,
+    GRAVRD_PLAN_STAT_NOBS,
+    GRAVRD_PLAN_STAT_BASE,             /* mediation: the coefficient without the mediator */
+    GRAVRD_PLAN_STAT_MEDIATED,         /* mediation: with it */
+    GRAVRD_PLAN_N_STATS
+} gravrd_plan_stat;
+
+/* A free attribute ("; ref = covid", "; label = ..."): used only to fill
+ * {outcome.ATTR}, {sample.ATTR} and {column.ATTR} in templates. */
 typedef struct {
-    char *key;
-    char *arg;                 /* "" when none */
-    char *value;
-    int line;
-} gravrd_plan_kv;
+    const char *key;
+    const char *value;
+} gravrd_plan_attr;
 
 /* A definition in [macros], [outcomes], [samples] or [labels]:
- * "name = value ; attr = value ; ...". */
+ * "name = value ; attr = value ; ...". value is the expression of an
+ * outcome or sample (macros expanded; "" = every row), the text of a macro,
+ * the printed label of a [labels] term. */
 typedef struct {
-    char *name;
-    char *value;
-    gravrd_plan_kv *attrs;
+    const char *name;
+    const char *value;
+    const char *label;         /* the "label" attribute, NULL when none */
+    gravrd_plan_attr *attrs;
     size_t n_attrs;
     int line;
 } gravrd_plan_def;
 
-/* A content line of a table: panel, grid, column, row, test, item, total. */
+/* A template setting with its term pattern: "published partner:* = T"
+ * (pattern "partner:*"), "truth = T" (pattern ""). */
 typedef struct {
-    char *verb;
-    char *arg;                 /* label / name before '=' ("" when none) */
-    char *value;               /* after '=' */
+    const char *pattern;
+    const char *tmpl;
     int line;
-    /* the settings in effect at this line, in file order, followed by the
-     * line's own trailing "; key = value" attributes: the last match wins */
-    gravrd_plan_kv *settings;
-    size_t n_settings;
-} gravrd_plan_entry;
+} gravrd_plan_template;
+
+/* A file a line needs in the data folder (`needs`), with the setting's line. */
+typedef struct {
+    const char *file;
+    int line;
+} gravrd_plan_need;
+
+/* What every content line carries: where it is, the files it needs, and
+ * its own trailing attributes for {column.ATTR}. */
+typedef struct {
+    int line;
+    gravrd_plan_need *needs;
+    size_t n_needs;
+    gravrd_plan_attr *attrs;
+    size_t n_attrs;
+} gravrd_plan_origin;
+
+/* The sample of a line: its definition (NULL = every row; name "all") and
+ * the row filter, the sample's expression ANDed with `subset` (NULL = none). */
+typedef struct {
+    const gravrd_plan_def *def;
+    const char *name;
+    const char *subset;
+} gravrd_plan_sample;
 
 typedef struct {
-    char *name;
+    const char *name, *title;  /* "panel = NAME | TITLE" (title = name when no '|') */
+} gravrd_plan_panel;
+
+/* One column of a regression or match table (a grid cell or a `column`). */
+typedef struct {
+    gravrd_plan_origin at;
+    const char *label, *name, *group;
+    const char *panel;                 /* NULL when before any panel */
+    const gravrd_plan_def *outcome;    /* NULL when the formula's outcome is not in [outcomes] */
+    const char *outcome_expr;          /* the outcome as written */
+    gravrd_plan_sample sample;
+    const char *formula;               /* OUTCOME ~ RHS | FE (validated) */
+    const char *rhsfe;                 /* what follows '~' */
+    gravrd_plan_level level;           /* flows or pairs */
+    double bandwidth;                  /* km: the line's, else [study]'s */
+    double match_km;                   /* match tables; NaN otherwise */
+    const char *cluster;               /* NULL = not clustered */
+    gravrd_plan_vcov vcov;
+    const char *const *show;           /* term patterns printed as rows; NULL = all */
+    size_t n_show;
+    gravrd_plan_template *published, *truth;   /* per term pattern; the last match wins */
+    size_t n_published, n_truth;
+    const char *published_stat[GRAVRD_PLAN_N_STATS];   /* NULL when not given */
+} gravrd_plan_column;
+
+/* One column of an rd table: a grid cell, one RD per bandwidth. */
+typedef struct {
+    gravrd_plan_origin at;
+    const char *label, *name, *group, *panel;
+    const gravrd_plan_def *outcome;
+    const char *outcome_expr;
+    gravrd_plan_sample sample;
+    const char *fe;                    /* residualise on these ("" = nothing) */
+    const char *model;                 /* OUTCOME ~ 1 | FE: the variables the RD reads */
+    double bandwidth;                  /* the segments' ([study]'s) */
+    const double *bandwidths;
+    size_t n_bandwidths;
+    double radius;                     /* neighbours up to this (default: the largest bandwidth) */
+    gravrd_plan_side side;
+    int optimal;                       /* add the MSE-optimal bandwidth */
+    const char *published, *published_range, *truth;   /* templates for the term "rd"; NULL = none */
+} gravrd_plan_rd_column;
+
+typedef struct {
+    gravrd_plan_origin at;
+    const char *expr, *label, *panel;
+    gravrd_plan_level level;
+    gravrd_plan_sample sample;
+    double bandwidth;
+    const char *published;             /* template; NULL = none */
+} gravrd_plan_row;
+
+typedef struct {
+    gravrd_plan_origin at;
+    const char *label, *name;
+    const char *formula;               /* the model with the mediator */
+    const char *base;                  /* the model without it */
+    const char *coefficient;           /* a term of both */
+    gravrd_plan_sample sample;
+    double bandwidth;
+    const char *cluster;               /* NULL = not clustered */
+    const char *truth;
+    const char *published_base, *published_mediated;
+} gravrd_plan_test;
+
+/* A `TABLE/COLUMN/TERM[/se|/t|/p]` reference of an item. */
+typedef enum { GRAVRD_PLAN_REF_ESTIMATE = 0, GRAVRD_PLAN_REF_SE, GRAVRD_PLAN_REF_T, GRAVRD_PLAN_REF_P } gravrd_plan_ref_stat;
+typedef struct {
+    const char *text;                  /* the variable as written in the expression */
+    size_t table;                      /* index of an earlier table */
+    const char *column, *term;
+    gravrd_plan_ref_stat stat;
+} gravrd_plan_ref;
+
+/* A numbers line in file order: a `total` (is_total) or an `item`. */
+typedef struct {
+    gravrd_plan_origin at;
+    int is_total;
+    const char *name, *expr;
+    const char *subset;                /* totals: NULL = every row */
+    double bandwidth;
+    const char *label, *unit;          /* items */
+    const char *published, *truth;     /* items: templates, NULL = none */
+    gravrd_plan_ref *refs;             /* items: the references to other tables */
+    size_t n_refs;
+} gravrd_plan_number;
+
+typedef struct {
+    gravrd_plan_need *needs;
+    size_t n_needs;
+    double bandwidth;                  /* [study]'s: the pairs' segments */
+    double *bandwidths;                /* one column per bandwidth, after the "none" column */
+    size_t n_bandwidths;
+    int without_fe;                    /* "none" given: a column without segment FE first */
+    const char *const *vars;           /* further regressors (validated expressions) */
+    size_t n_vars;
+    gravrd_plan_vcov vcov;
+} gravrd_plan_balance;
+
+/* A table of the study file, typed by kind: the lines of its kind are
+ * filled, the others are empty. */
+typedef struct {
+    const char *name;
     int line;                  /* of the [table NAME] header */
     gravrd_table_kind kind;
-    gravrd_plan_kv *settings;  /* every setting line of the table, in order */
-    size_t n_settings;
-    gravrd_plan_entry *entries;
-    size_t n_entries;
+    const char *title;         /* the name when not given */
+    const char *paper;         /* "" when not given */
+    const char *const *notes;
+    size_t n_notes;
+    gravrd_plan_panel *panels; /* in file order */
+    size_t n_panels;
+    gravrd_plan_row *rows;                  /* summary */
+    size_t n_rows;
+    gravrd_plan_column *columns;            /* regression, match */
+    size_t n_columns;
+    gravrd_plan_rd_column *rd_columns;      /* rd */
+    size_t n_rd_columns;
+    gravrd_plan_test *tests;                /* mediation */
+    size_t n_tests;
+    gravrd_plan_number *numbers;            /* numbers: totals and items */
+    size_t n_numbers;
+    gravrd_plan_balance balance;            /* balance */
 } gravrd_plan_table;
+
+typedef enum {
+    GRAVRD_PLAN_PUBLISHED_NONE = 0,
+    GRAVRD_PLAN_PUBLISHED_EMBEDDED,    /* data/paper_tables.json, compiled in */
+    GRAVRD_PLAN_PUBLISHED_FILE         /* a JSON file relative to the study file */
+} gravrd_plan_published;
+
+/* [study] */
+typedef struct {
+    const char *title, *reference;     /* "" when not given */
+    gravrd_plan_published published;
+    const char *published_file;        /* GRAVRD_PLAN_PUBLISHED_FILE: as written */
+    const char *flows;                 /* the flows file (default flows.csv) */
+    double bandwidth;                  /* default segment bandwidth (default 100) */
+    const char *cluster;               /* default cluster, NULL = none */
+    const char *const *notes;
+    size_t n_notes;
+    const char *flow;                  /* the ${flow} macro in force ("" when none) */
+} gravrd_plan_study;
+
+struct plan_pool;
 
 typedef struct {
     char *source;              /* file name used in messages */
     char *dir;                 /* its folder ("" for the embedded study) */
-    gravrd_plan_kv *study;     /* [study] */
-    size_t n_study;
+    gravrd_plan_study study;
     gravrd_plan_def *macros, *outcomes, *samples, *labels;
     size_t n_macros, n_outcomes, n_samples, n_labels;
     gravrd_plan_table *tables;
     size_t n_tables;
+    struct plan_pool *pool;    /* owns every string and array above */
 } gravrd_plan;
 
 /* A macro set from outside the file (`--flow log` sets flow = log). It
@@ -113,10 +306,6 @@ gravrd_status gravrd_plan_load(const char *path, const gravrd_plan_macro *overri
                                gravrd_plan **out, gravrd_error *err);
 void gravrd_plan_free(gravrd_plan *plan);
 
-/* The value of the last setting with this key (and arg, when arg is not
- * NULL; an arg ending in '*' in the file matches as a prefix) or NULL;
- * *line (may be NULL) receives its line. */
-const char *gravrd_plan_get(const gravrd_plan_kv *kv, size_t n, const char *key, const char *arg, int *line);
 const gravrd_plan_table *gravrd_plan_find_table(const gravrd_plan *plan, const char *name);
 const gravrd_plan_def *gravrd_plan_find_def(const gravrd_plan_def *defs, size_t n, const char *name);
 

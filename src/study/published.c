@@ -1,0 +1,162 @@
+/* published.c - the published tables and truth.json of a run, read once
+ * and looked up by dotted path (see published.h). */
+#include "study/published.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "study/plan_internal.h"
+#include "util/json.h"
+
+struct rep_sources {
+    json_value *paper;       /* NULL = no published numbers */
+    json_value *truth;       /* NULL = no truth.json */
+};
+
+gravrd_status rep_sources_load(const gravrd_plan *plan, const char *data_dir, rep_sources **out, gravrd_error *err)
+{
+    *out = NULL;
+    rep_sources *src = calloc(1, sizeof *src);
+    if (!src)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    gravrd_status st = GRAVRD_OK;
+    const gravrd_plan_study *sd = &plan->study;
+    if (sd->published == GRAVRD_PLAN_PUBLISHED_EMBEDDED) {
+        st = json_parse(gravrd_paper_tables_text(NULL), &src->paper, err);
+    } else if (sd->published == GRAVRD_PLAN_PUBLISHED_FILE) {
+        const char *f = sd->published_file;
+        char *path = f[0] == '/' || !plan->dir[0] ? plan_strdup(f) : plan_format("%s/%s", plan->dir, f);
+        st = path ? json_parse_file(path, &src->paper, err) : gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+        free(path);
+    }
+    if (st) {
+        rep_sources_free(src);
+        return st;
+    }
+    char *path = plan_format("%s/truth.json", data_dir);
+    if (!path) {
+        rep_sources_free(src);
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    }
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        fclose(f);
+        gravrd_error e2 = {0};
+        if (json_parse_file(path, &src->truth, &e2))
+            src->truth = NULL;    /* unreadable truth: go on without it */
+    }
+    free(path);
+    *out = src;
+    return GRAVRD_OK;
+}
+
+void rep_sources_free(rep_sources *src)
+{
+    if (!src)
+        return;
+    json_free(src->paper);
+    json_free(src->truth);
+    free(src);
+}
+
+int rep_sources_has_truth(const rep_sources *src) { return src && src->truth != NULL; }
+
+/* The value at a dotted path (array elements by index), or NULL. */
+static const json_value *at_path(const json_value *root, const char *path)
+{
+    if (!root || !path)
+        return NULL;
+    const json_value *v = root;
+    const char *c = path;
+    while (*c && v) {
+        const char *dot = strchr(c, '.');
+        size_t n = dot ? (size_t)(dot - c) : strlen(c);
+        char key[256];
+        if (n >= sizeof key)
+            return NULL;
+        memcpy(key, c, n);
+        key[n] = '\0';
+        if (v->type == JSON_OBJECT) {
+            v = json_get(v, key);
+        } else if (v->type == JSON_ARRAY) {
+            char *end;
+            long idx = strtol(key, &end, 10);
+            v = (*end || idx < 0 || (size_t)idx >= v->n) ? NULL : v->items[idx];
+        } else {
+            v = NULL;
+        }
+        c = dot ? dot + 1 : c + n;
+    }
+    return v;
+}
+
+static int is_number(const json_value *v) { return v && v->type == JSON_NUMBER; }
+
+void rep_published_pair(const rep_sources *src, const char *path, double *est, double *se)
+{
+    *est = *se = NAN;
+    const json_value *v = at_path(src->paper, path);
+    if (is_number(v))
+        *est = v->number;
+    else if (v && v->type == JSON_ARRAY && v->n >= 1 && is_number(v->items[0])) {
+        *est = v->items[0]->number;
+        if (v->n >= 2 && is_number(v->items[1]))
+            *se = v->items[1]->number;
+    }
+}
+
+void rep_published_range(const rep_sources *src, const char *path, double *lo, double *hi)
+{
+    *lo = *hi = NAN;
+    const json_value *v = at_path(src->paper, path);
+    if (v && v->type == JSON_ARRAY && v->n == 2 && is_number(v->items[0]) && is_number(v->items[1])) {
+        *lo = v->items[0]->number;
+        *hi = v->items[1]->number;
+    }
+}
+
+double rep_published_number(const rep_sources *src, const char *path)
+{
+    const json_value *v = at_path(src->paper, path);
+    if (is_number(v))
+        return v->number;
+    if (v && v->type == JSON_ARRAY && v->n >= 1 && is_number(v->items[0]))
+        return v->items[0]->number;
+    return NAN;
+}
+
+int rep_published_row(const rep_sources *src, const char *path, double out[8])
+{
+    for (int m = 0; m < 8; m++)
+        out[m] = NAN;
+    const json_value *v = at_path(src->paper, path);
+    if (!v || v->type != JSON_ARRAY)
+        return 0;
+    for (size_t m = 0; m < v->n && m < 8; m++)
+        if (is_number(v->items[m]))
+            out[m] = v->items[m]->number;
+    return 1;
+}
+
+void rep_published_item(const rep_sources *src, const char *path, double *value, double *lo, double *hi)
+{
+    *value = *lo = *hi = NAN;
+    const json_value *v = at_path(src->paper, path);
+    if (is_number(v))
+        *value = v->number;
+    else if (v && v->type == JSON_ARRAY && v->n == 2 && is_number(v->items[0]) && is_number(v->items[1])) {
+        *lo = v->items[0]->number;
+        *hi = v->items[1]->number;
+    }
+}
+
+int rep_truth_number(const rep_sources *src, const char *path, double *value)
+{
+    const json_value *v = at_path(src->truth, path);
+    if (!is_number(v))
+        return 0;
+    *value = v->number;
+    return 1;
+}

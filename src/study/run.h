@@ -1,0 +1,25 @@
+/* run.h - the table runners, one module per kind: each fills a result
+ * table from its typed specification, using the shared steps of rep_run.h
+ * and rep_column.h, and never calls back into the driver (replicate.c).
+ * A failing line is recorded in the table; a non-OK status means the whole
+ * table failed (out of memory, or a problem no line can carry).
+ * Internal to libgravrd. */
+#ifndef GRAVRD_RUN_H
+#define GRAVRD_RUN_H
+
+#include "study/rep_run.h"
+
+/* run_summary.c */
+gravrd_status run_summary(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err);
+/* run_regression.c: regression and match tables */
+gravrd_status run_regression(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err);
+/* run_balance.c */
+gravrd_status run_balance(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err);
+/* run_rd.c */
+gravrd_status run_rd(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err);
+/* run_mediation.c */
+gravrd_status run_mediation(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err);
+/* run_numbers.c */
+gravrd_status run_numbers(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err);
+
+#endif
