@@ -9,13 +9,28 @@
  * docs/study-file.md; studies/east-west-partnership.study describes the
  * reference paper and is compiled into the library (the default study).
  *
- * gravrd_plan_parse checks everything that does not depend on data (syntax,
- * keys, kinds, formulas, names of samples, outcomes and tables) and names
- * the file and line of a problem. gravrd_replicate runs a plan on a study
- * folder: it reads flows.csv once, builds each table's frame with only the
- * variables the table uses, checks variables against the data (a table with
- * an unknown variable fails naming the study line; others still run), runs
- * every model, and returns (and, with out_dir, writes) every table. */
+ * gravrd_plan_parse turns the file into a typed specification: the
+ * [study] section (gravrd_plan_study), the definitions (gravrd_plan_def),
+ * and per table the specs of its kind, each holding everything its line
+ * needs already parsed and checked, with its study-file line: the columns
+ * of regression and match tables (gravrd_plan_column: outcome and sample
+ * definitions, combined subset, level, bandwidth, cluster, vcov, formula,
+ * show patterns, matching distance, published and truth templates per term
+ * pattern, published statistics), rd columns (gravrd_plan_rd_column:
+ * bandwidths, radius, side, optimal), summary rows (gravrd_plan_row),
+ * mediation tests (gravrd_plan_test), totals and items with their parsed
+ * references to other tables (gravrd_plan_number) and the balance
+ * settings (gravrd_plan_balance). Closed value sets are enums, numbers
+ * doubles, lists arrays; templates, formulas and expressions stay text
+ * (checked), and the free attributes of definitions and lines serve only
+ * to fill {outcome.ATTR}, {sample.ATTR} and {column.ATTR}. Every error
+ * that does not depend on data is found here and names the file and line.
+ *
+ * gravrd_replicate runs a plan on a study folder: it reads flows.csv once,
+ * builds each table's frame with only the variables the table uses, checks
+ * variables against the data (a table with an unknown variable fails
+ * naming the study line; others still run), runs every model, and returns
+ * (and, with out_dir, writes) every table. */
 #ifndef GRAVRD_PLAN_H
 #define GRAVRD_PLAN_H
 
