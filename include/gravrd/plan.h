@@ -212,7 +212,12 @@ typedef struct {
 } gravrd_plan_test;
 
 /* A `TABLE/COLUMN/TERM[/se|/t|/p]` reference of an item. */
-typedef enum { GRAVRD_PLAN_REF_ESTIMATE = 0, GRAVRD_PLAN_REF_SE, GRAVRD_PLAN_REF_T, GRAVRD_PLAN_REF_P } gravrd_plan_ref_stat;
+typedef enum {
+    GRAVRD_PLAN_REF_ESTIMATE = 0,
+    GRAVRD_PLAN_REF_SE,
+    GRAVRD_PLAN_REF_T,
+    GRAVRD_PLAN_REF_P
+} gravrd_plan_ref_stat;
 typedef struct {
     const char *text;                  /* the variable as written in the expression */
     size_t table;                      /* index of an earlier table */

@@ -432,8 +432,8 @@ static gravrd_status add_name(table_ctx *tc, const char *name, int line)
 {
     for (size_t i = 0; i < tc->n_names; i++)
         if (!strcmp(tc->names[i], name))
-            return berr(tc->b, line, GRAVRD_ERR_INVALID, "table %s: two columns are named '%s' (give one a '; name = ...')",
-                        tc->tb->name, name);
+            return berr(tc->b, line, GRAVRD_ERR_INVALID,
+                        "table %s: two columns are named '%s' (give one a '; name = ...')", tc->tb->name, name);
     const char **slot = PLAN_PUSH(tc->b->pool, tc->names, tc->n_names);
     if (!slot)
         return nomem(tc->b);
@@ -544,8 +544,8 @@ static gravrd_status content_grid(table_ctx *tc, const state *s, const lex_pair 
     if (!rd && !s->rhs)
         return berr(b, line, GRAVRD_ERR_INVALID, "table %s: grid needs 'rhs = ...' set before it", tb->name);
     if (tb->kind == GRAVRD_TABLE_MATCH && isnan(s->match_km))
-        return berr(b, line, GRAVRD_ERR_INVALID, "table %s: a match table needs 'match = KM' before its grids and columns",
-                    tb->name);
+        return berr(b, line, GRAVRD_ERR_INVALID,
+                    "table %s: a match table needs 'match = KM' before its grids and columns", tb->name);
     if (rd && !s->bandwidths)
         return berr(b, line, GRAVRD_ERR_INVALID, "table %s: an rd table needs 'bandwidths = ...' before its grids",
                     tb->name);
@@ -765,8 +765,9 @@ static gravrd_status parse_ref(table_ctx *tc, const char *var, int line, gravrd_
             found = 1;
         }
     if (!found)
-        return berr(b, line, GRAVRD_ERR_INVALID, "item refers to table '%.*s', which is not a table defined before table %s",
-                    (int)tl, var, tc->tb->name);
+        return berr(b, line, GRAVRD_ERR_INVALID,
+                    "item refers to table '%.*s', which is not a table defined before table %s", (int)tl, var,
+                    tc->tb->name);
     if (!s2 || s2 == s1 + 1 || !s2[1])
         return berr(b, line, GRAVRD_ERR_INVALID, "item reference '%s': expected TABLE/COLUMN/COEFFICIENT[/se]", var);
     ref->text = plan_pool_strdup(b->pool, var);

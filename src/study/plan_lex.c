@@ -418,8 +418,8 @@ static int parse_header(lexer *p, const char *text, int line, const char **table
     if (!strcmp(t, "table"))
         lerr(p, line, GRAVRD_ERR_INVALID, "[table] needs a name: [table NAME]");
     else
-        lerr(p, line, GRAVRD_ERR_INVALID, "unknown section '[%s]' (study, macros, outcomes, samples, labels, table NAME)",
-             t);
+        lerr(p, line, GRAVRD_ERR_INVALID,
+             "unknown section '[%s]' (study, macros, outcomes, samples, labels, table NAME)", t);
     return -1;
 }
 

@@ -23,6 +23,7 @@ static void reg_options(const gravrd_plan_column *c, gravrd_reg_options *ro, con
     ro->threads = threads;
 }
 
+/* Equal strings, or both NULL. */
 static int same_str(const char *a, const char *b)
 {
     if (!a || !b)
@@ -79,7 +80,8 @@ static void fit_job(rep_run *r, const gravrd_plan_column *cols, batch_job *job, 
 }
 
 /* Records a fitted batch in the table (columns, notes, errors). */
-static gravrd_status take_job(rep_run *r, gravrd_rep_table *out, const gravrd_plan_column *cols, batch_job *job, gravrd_error *err)
+static gravrd_status take_job(rep_run *r, gravrd_rep_table *out, const gravrd_plan_column *cols, batch_job *job,
+                              gravrd_error *err)
 {
     gravrd_status st = GRAVRD_OK;
     if (job->st == GRAVRD_ERR_NOMEM) {
@@ -116,8 +118,8 @@ static gravrd_status take_job(rep_run *r, gravrd_rep_table *out, const gravrd_pl
 /* Fits the jobs, up to `parallel` at a time (each gravrd_reg then on one
  * thread); a batch of several columns that fails is refitted column by
  * column so the error lands on the column that causes it. */
-static gravrd_status run_jobs(rep_run *r, gravrd_rep_table *out, const gravrd_plan_column *cols, batch_job *jobs, size_t n_jobs,
-                              const gravrd_frame *frame, const gravrd_eval_env *env, gravrd_error *err)
+static gravrd_status run_jobs(rep_run *r, gravrd_rep_table *out, const gravrd_plan_column *cols, batch_job *jobs,
+                              size_t n_jobs, const gravrd_frame *frame, const gravrd_eval_env *env, gravrd_error *err)
 {
     int parallel = r->opt->threads > 1 ? r->opt->threads : 1;
     if ((size_t)parallel > n_jobs)
@@ -196,7 +198,8 @@ gravrd_status run_regression(rep_run *r, const gravrd_plan_table *tb, gravrd_rep
         size_t n_names = 0;
         const char *extra_pairs[] = {"east_city", "west_city", NULL};
         const char *extra_match[] = {"match_id", "match_treated", NULL};
-        const char *const *extra = (cols[i].level == GRAVRD_PLAN_LEVEL_PAIRS) ? extra_pairs : isnan(cols[i].match_km) ? NULL : extra_match;
+        int pairs = cols[i].level == GRAVRD_PLAN_LEVEL_PAIRS;
+        const char *const *extra = pairs ? extra_pairs : isnan(cols[i].match_km) ? NULL : extra_match;
         gravrd_eval_env env;
         if (!gs)
             gravrd_study_env(study, &env);

@@ -200,7 +200,8 @@ static gravrd_status summary_row(rep_run *r, const gravrd_plan_table *tb, const 
                     v[m++] = v[i];
         }
         if (!st && m == 0)
-            st = gravrd_error_set(err, GRAVRD_ERR_EMPTY, "%s:%d: table %s: empty sample: no observations of %s in sample '%s'",
+            st = gravrd_error_set(err, GRAVRD_ERR_EMPTY,
+                                  "%s:%d: table %s: empty sample: no observations of %s in sample '%s'",
                                   r->plan->source, e->at.line, tb->name, e->expr, sname);
         if (!st)
             describe(v, m, row);
