@@ -1,7 +1,8 @@
 /* plan_internal.h - helpers shared by the study-file parser (plan*.c), the
  * runner (replicate.c, run_*.c, rep_*.c) and the table writers
- * (src/report/table*.c): malloc'ed string helpers, term patterns, and the
- * pool that owns a parsed plan. Internal to libgravrd. */
+ * (src/report/table*.c), defined in plan_internal.c: malloc'ed string
+ * helpers, term patterns, template and attribute lookups, and the pool that
+ * owns a parsed plan. Internal to libgravrd. */
 #ifndef GRAVRD_PLAN_INTERNAL_H
 #define GRAVRD_PLAN_INTERNAL_H
 

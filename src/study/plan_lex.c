@@ -82,12 +82,6 @@ static const key_spec *find_key(const char *key)
     return NULL;
 }
 
-int plan_lex_key_has_arg(const char *key, gravrd_table_kind kind)
-{
-    const key_spec *ks = find_key(key);
-    return ks && (ks->arg_kinds & (1u << kind));
-}
-
 static const char *const kind_names[] = {"summary", "regression", "balance", "match", "rd", "mediation", "numbers"};
 
 /* ---- lexer state ---- */

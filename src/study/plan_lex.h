@@ -43,7 +43,4 @@ typedef struct {
 gravrd_status plan_lex(plan_pool *pool, const char *text, size_t len, const char *source,
                        const gravrd_plan_macro *overrides, size_t n_overrides, lex_plan *out, gravrd_error *err);
 
-/* 1 if the key takes an argument in this kind ("published partner = ..."). */
-int plan_lex_key_has_arg(const char *key, gravrd_table_kind kind);
-
 #endif
