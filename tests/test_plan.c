@@ -311,6 +311,9 @@ static const bad_case bad_cases[] = {
     {0, "[samples]\nall = x == 1\n", "t.study:7:", "'all' is defined twice"},
     {1, "[outcomes]\na = x\n[macros]\na = y\n", "t.study:4:", "share one name space"},
     {0, "[samples]\nw 2 = x\n", "t.study:7:", "not a valid name"},
+    {0, "[samples]\n= x\n", "t.study:7:", "a definition without a name"},
+    {0, "[samples]\nfoo = x == 1 ; = y\n", "t.study:7:", "an attribute without a name"},
+    {1, "[study]\ntitle main = x\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:2:", "unknown key 'title main'"},
     {0, "[samples]\nfoo\n", "t.study:7:", "expected 'name = value'"},
     {0, "[samples]\nfoo = x == 1 ; bar\n", "t.study:7:", "expected '; attribute = value'"},
     /* ---- definitions and [study] values ---- */
@@ -357,6 +360,7 @@ static const bad_case bad_cases[] = {
     {0, REG "rhs = partner\ngrid = lt, ld x all\n", "t.study:9:", "unknown outcome 'ld'"},
     {0, REG "rhs = partner\ngrid = lt x all, e2w\n", "t.study:9:", "unknown sample 'e2w'"},
     {0, REG "rhs = partner\ngrid = x all\n", "t.study:9:", "no outcome before 'x'"},
+    {0, REG "rhs = partner\ngrid = lt x ,\n", "t.study:9:", "no sample after 'x'"},
     {0, REG "grid = lt x all\n", "t.study:8:", "grid needs 'rhs = ...'"},
     {0, REG "rhs = partner\ngrid = lt x all\ncolumn lt.all = lt ~ partner\n", "t.study:10:",
      "two columns are named 'lt.all'"},

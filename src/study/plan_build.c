@@ -287,6 +287,8 @@ static gravrd_status apply(table_ctx *tc, state *s, const lex_pair *kv)
         if (n == 0)
             return berr(b, line, GRAVRD_ERR_INVALID, "needs: name at least one file");
         s->needs = clone_array(b, s->needs, s->n_needs, sizeof *s->needs);
+        if (s->n_needs && !s->needs)
+            return nomem(b);
         for (size_t i = 0; i < n; i++) {
             gravrd_plan_need *nd = PLAN_PUSH(b->pool, s->needs, s->n_needs);
             if (!nd)
