@@ -15,6 +15,7 @@ struct rep_sources {
     json_value *truth;       /* NULL = no truth.json */
 };
 
+/* A published file the study names must load; truth.json is optional. */
 gravrd_status rep_sources_load(const gravrd_plan *plan, const char *data_dir, rep_sources **out, gravrd_error *err)
 {
     *out = NULL;
@@ -52,6 +53,7 @@ gravrd_status rep_sources_load(const gravrd_plan *plan, const char *data_dir, re
     return GRAVRD_OK;
 }
 
+/* NULL-safe. */
 void rep_sources_free(rep_sources *src)
 {
     if (!src)
@@ -61,6 +63,7 @@ void rep_sources_free(rep_sources *src)
     free(src);
 }
 
+/* Whether truths can be looked up at all. */
 int rep_sources_has_truth(const rep_sources *src) { return src && src->truth != NULL; }
 
 /* The value at a dotted path (array elements by index), or NULL. */
@@ -94,6 +97,7 @@ static const json_value *at_path(const json_value *root, const char *path)
 
 static int is_number(const json_value *v) { return v && v->type == JSON_NUMBER; }
 
+/* A number is an estimate without standard error. */
 void rep_published_pair(const rep_sources *src, const char *path, double *est, double *se)
 {
     *est = *se = NAN;
@@ -107,6 +111,7 @@ void rep_published_pair(const rep_sources *src, const char *path, double *est, d
     }
 }
 
+/* Exactly two numbers. */
 void rep_published_range(const rep_sources *src, const char *path, double *lo, double *hi)
 {
     *lo = *hi = NAN;
@@ -117,6 +122,7 @@ void rep_published_range(const rep_sources *src, const char *path, double *lo, d
     }
 }
 
+/* A number, or the first element of an array. */
 double rep_published_number(const rep_sources *src, const char *path)
 {
     const json_value *v = at_path(src->paper, path);
@@ -127,6 +133,7 @@ double rep_published_number(const rep_sources *src, const char *path)
     return NAN;
 }
 
+/* Elements that are not numbers stay NaN. */
 int rep_published_row(const rep_sources *src, const char *path, double out[8])
 {
     for (int m = 0; m < 8; m++)
@@ -140,6 +147,7 @@ int rep_published_row(const rep_sources *src, const char *path, double out[8])
     return 1;
 }
 
+/* A number, else a [low, high] pair. */
 void rep_published_item(const rep_sources *src, const char *path, double *value, double *lo, double *hi)
 {
     *value = *lo = *hi = NAN;
@@ -152,6 +160,7 @@ void rep_published_item(const rep_sources *src, const char *path, double *value,
     }
 }
 
+/* Only numbers are truths. */
 int rep_truth_number(const rep_sources *src, const char *path, double *value)
 {
     const json_value *v = at_path(src->truth, path);

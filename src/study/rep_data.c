@@ -11,6 +11,7 @@
 #include "gravrd/formula.h"
 #include "study/rep_run.h"
 
+/* name inside dir, unless name is absolute. */
 static char *join_path(const char *dir, const char *name)
 {
     if (name[0] == '/')
@@ -18,6 +19,7 @@ static char *join_path(const char *dir, const char *name)
     return plan_format("%s/%s", dir, name);
 }
 
+/* A regular file of the data folder. */
 int rep_file_exists(const rep_run *r, const char *name)
 {
     char *path = join_path(r->data_dir, name);
@@ -29,6 +31,7 @@ int rep_file_exists(const rep_run *r, const char *name)
     return ok;
 }
 
+/* The base files first, then the flows, then the line's needs in file order: the first missing one is reported. */
 gravrd_status rep_check_needs(rep_run *r, const gravrd_plan_table *tb, const gravrd_plan_need *needs, size_t n_needs,
                               int needs_flows, gravrd_error *err)
 {
@@ -47,6 +50,7 @@ gravrd_status rep_check_needs(rep_run *r, const gravrd_plan_table *tb, const gra
     return GRAVRD_OK;
 }
 
+/* One study per bandwidth, loaded on first use and kept for the run. */
 gravrd_status rep_get_study(rep_run *r, double bandwidth, gravrd_study **out, gravrd_error *err)
 {
     for (size_t i = 0; i < r->n_studies; i++)
@@ -71,6 +75,7 @@ gravrd_status rep_get_study(rep_run *r, double bandwidth, gravrd_study **out, gr
     return GRAVRD_OK;
 }
 
+/* Read once; a failure is remembered so later tables report it without rereading. */
 gravrd_status rep_get_flows(rep_run *r, const gravrd_frame **out, gravrd_error *err)
 {
     *out = NULL;
@@ -103,6 +108,7 @@ gravrd_status rep_get_flows(rep_run *r, const gravrd_frame **out, gravrd_error *
     return GRAVRD_OK;
 }
 
+/* Grows the bandwidth's cached frame by the variables it lacks (moved, not copied). */
 gravrd_status rep_flow_frame(rep_run *r, double bandwidth, char *const *names, size_t n_names,
                              const gravrd_frame **out, gravrd_error *err)
 {
@@ -171,6 +177,7 @@ gravrd_status rep_flow_frame(rep_run *r, double bandwidth, char *const *names, s
     return st;
 }
 
+/* The frame goes with its cache, which borrows from it. */
 void rep_release_frame(rep_run *r, size_t i)
 {
     gravrd_reg_cache_free(r->frames[i].reg_cache);
@@ -179,6 +186,7 @@ void rep_release_frame(rep_run *r, size_t i)
     r->frames[i].frame = NULL;
 }
 
+/* Other bandwidths first: their caches borrow from the default frame's. */
 void rep_release_frames(rep_run *r)
 {
     for (int pass = 0; pass < 2; pass++)
@@ -187,6 +195,7 @@ void rep_release_frames(rep_run *r)
                 rep_release_frame(r, i);
 }
 
+/* Everything rep_data.c cached during the run. */
 void rep_data_free(rep_run *r)
 {
     rep_release_frames(r);
@@ -198,6 +207,7 @@ void rep_data_free(rep_run *r)
     free(r->studies);
 }
 
+/* Made on first use; at another bandwidth it shares the default frame's inputs. */
 gravrd_reg_cache *rep_reg_cache(rep_run *r, const gravrd_frame *frame)
 {
     for (size_t i = 0; i < r->n_frames; i++)
@@ -218,6 +228,7 @@ gravrd_reg_cache *rep_reg_cache(rep_run *r, const gravrd_frame *frame)
     return NULL;
 }
 
+/* Flows columns, then the extra names, then the study's derived variables. */
 int rep_known_variable(rep_run *r, const gravrd_study *study, const char *name, const char *const *extra)
 {
     for (size_t c = 0; c < r->n_flows_columns; c++)
@@ -241,6 +252,7 @@ int rep_known_variable(rep_run *r, const gravrd_study *study, const char *name, 
     return found;
 }
 
+/* The first unknown variable, named with the study line. */
 static gravrd_status check_names(rep_run *r, const gravrd_study *study, const gravrd_plan_table *tb, int line,
                                  char **names, size_t n, const char *const *extra, gravrd_error *err)
 {
@@ -253,6 +265,7 @@ static gravrd_status check_names(rep_run *r, const gravrd_study *study, const gr
     return GRAVRD_OK;
 }
 
+/* A formula the estimator cannot read is reported at the study line too. */
 gravrd_status rep_check_formula_vars(rep_run *r, const gravrd_study *study, const gravrd_plan_table *tb, int line,
                                      const char *formula, const gravrd_reg_options *ro, const char *const *extra,
                                      gravrd_error *err)
@@ -273,6 +286,7 @@ gravrd_status rep_check_formula_vars(rep_run *r, const gravrd_study *study, cons
     return st;
 }
 
+/* The variables of an expression, checked as check_names does. */
 gravrd_status rep_check_expr_vars(rep_run *r, const gravrd_study *study, const gravrd_plan_table *tb, int line,
                                   const char *expr, const char *const *extra, gravrd_error *err)
 {
@@ -302,6 +316,7 @@ gravrd_status rep_expr_names(const char *text, char ***names, size_t *n, gravrd_
     return st;
 }
 
+/* Names as a set, in first-seen order. */
 gravrd_status rep_add_names(char ***names, size_t *n, char **more, size_t n_more)
 {
     for (size_t i = 0; i < n_more; i++) {

@@ -11,6 +11,7 @@
 #include "gravrd/formula.h"
 #include "study/rep_run.h"
 
+/* Monotonic wall time in seconds. */
 double rep_now(void)
 {
     struct timespec ts;
@@ -18,6 +19,7 @@ double rep_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The library never prints: progress goes to the caller's callback. */
 void rep_progress(rep_run *r, const char *what)
 {
     if (!r->opt->progress)
@@ -27,6 +29,7 @@ void rep_progress(rep_run *r, const char *what)
     r->opt->progress(r->opt->progress_user, &pr);
 }
 
+/* The total grows when a table fits more models than it announced. */
 void rep_model_done(rep_run *r, size_t n)
 {
     r->models_done += n;
@@ -117,12 +120,14 @@ static char *fill_depth(const char *tmpl, const rep_ctx *ctx, int *missing, int 
     return s;
 }
 
+/* Placeholders without a value give NULL, never an error. */
 char *rep_fill(const char *tmpl, const rep_ctx *ctx, int *missing)
 {
     *missing = 0;
     return fill_depth(tmpl, ctx, missing, 0);
 }
 
+/* The expression on a one-row frame holding each variable's value. */
 gravrd_status rep_eval_scalar(const char *text, rep_scalar_fn fn, void *user, double *value, gravrd_error *err)
 {
     *value = NAN;
@@ -180,6 +185,7 @@ static int truth_scalar(void *user, const char *name, double *value)
     return rep_truth_number(tl->r->sources, name, value);
 }
 
+/* No truth.json, a missing placeholder or path, a non-finite value: NaN. */
 double rep_truth(rep_run *r, const char *tmpl, const rep_ctx *ctx, rep_scalar_fn extra, void *user)
 {
     if (!tmpl || !rep_sources_has_truth(r->sources))
@@ -241,6 +247,7 @@ void rep_pub_item(rep_run *r, const char *tmpl, const rep_ctx *ctx, double *valu
     free(path);
 }
 
+/* [labels] are compared ignoring spaces. */
 const char *rep_label(const gravrd_plan *plan, const char *term)
 {
     for (size_t i = 0; i < plan->n_labels; i++)
@@ -249,6 +256,7 @@ const char *rep_label(const gravrd_plan *plan, const char *term)
     return term;
 }
 
+/* Appends a copy of s. */
 static gravrd_status push_string(char ***arr, size_t *n, const char *s)
 {
     char **g = realloc(*arr, (*n + 1) * sizeof *g);
@@ -261,6 +269,7 @@ static gravrd_status push_string(char ***arr, size_t *n, const char *s)
     return GRAVRD_OK;
 }
 
+/* Notes are kept once each, in first-seen order. */
 gravrd_status rep_add_note(gravrd_rep_table *t, const char *note)
 {
     for (size_t i = 0; i < t->n_notes; i++)
@@ -269,6 +278,7 @@ gravrd_status rep_add_note(gravrd_rep_table *t, const char *note)
     return push_string(&t->notes, &t->n_notes, note);
 }
 
+/* The first error is also the table's error. */
 gravrd_status rep_add_error(gravrd_rep_table *t, const char *msg)
 {
     if (!t->error && !(t->error = plan_strdup(msg)))
@@ -276,6 +286,7 @@ gravrd_status rep_add_error(gravrd_rep_table *t, const char *msg)
     return push_string(&t->errors, &t->n_errors, msg);
 }
 
+/* Every panel of the table, in file order, columns or not. */
 gravrd_status rep_add_panels(gravrd_rep_table *out, const gravrd_plan_table *tb)
 {
     out->panels = calloc(tb->n_panels + 1, sizeof *out->panels);
@@ -291,6 +302,7 @@ gravrd_status rep_add_panels(gravrd_rep_table *out, const gravrd_plan_table *tb)
     return GRAVRD_OK;
 }
 
+/* Line 0 means no line. */
 char *rep_line_message(const rep_run *r, int line, const char *msg)
 {
     if (line > 0)
@@ -298,6 +310,7 @@ char *rep_line_message(const rep_run *r, int line, const char *msg)
     return plan_strdup(msg);
 }
 
+/* Frees a column's fields, not the column. */
 void rep_column_free(gravrd_rep_column *c)
 {
     free(c->label);
@@ -332,6 +345,7 @@ void rep_column_free(gravrd_rep_column *c)
     free(c->coefs);
 }
 
+/* Frees a table's fields, not the table. */
 void rep_table_free(gravrd_rep_table *t)
 {
     free(t->name);
