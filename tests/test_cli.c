@@ -223,7 +223,7 @@ static void test_bad_inputs(void **state)
     expect_panel_error(fx, "'trade ~ x | exp' --subset 'x > 100'", "no rows left after --subset");
     expect_panel_error(fx, "'trade ~ one | exp'", "collinear with the fixed effects");
     expect_panel_error(fx, "'trade ~ x' --frobnicate", "unknown option '--frobnicate'");
-    expect_panel_error(fx, "'trade ~ x' --format xml", "unknown format 'xml'");
+    expect_panel_error(fx, "'trade ~ x' --format xml", "--format must be one of text, json, csv, md, tex, not 'xml'");
     expect_panel_error(fx, "'trade ~ x' --solver fast", "--solver must be auto or general, not 'fast'");
 }
 
