@@ -12,7 +12,7 @@
 #include "gravrd/study.h"
 #include "opts.h"
 
-/* The command line of reg: what opt_parse fills (reg_table). */
+/* The command line of reg: what opt_parse fills from reg_options. */
 typedef struct {
     const char *data, *formula, *subset, *split, *cluster, *study, *out;
     int vcov, ssc, solver, strict, keep_singletons, maxiter, threads, format;

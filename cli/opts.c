@@ -315,14 +315,17 @@ void opt_usage(const opt_command *cmd, FILE *out)
 {
     char label[256], help[1024];
     fprintf(out, "usage: gravrd %s", cmd->name);
-    for (size_t p = 0; p < cmd->n_positionals; p++)
+    if (cmd->synopsis)
+        fprintf(out, " %s\n\n", cmd->synopsis);
+    for (size_t p = 0; p < cmd->n_positionals && !cmd->synopsis; p++)
         fprintf(out, cmd->positionals[p].required ? " %s" : " [%s]", cmd->positionals[p].name);
-    for (size_t k = 0; k < cmd->n_options; k++)
+    for (size_t k = 0; k < cmd->n_options && !cmd->synopsis; k++)
         if (cmd->options[k].required) {
             option_label(&cmd->options[k], label, sizeof label);
             fprintf(out, " %s", label);
         }
-    fputs(" [options]\n\n", out);
+    if (!cmd->synopsis)
+        fputs(" [options]\n\n", out);
     if (cmd->about)
         fprintf(out, "%s\n", cmd->about);
     /* the help column: past the longest label, within bounds so that one

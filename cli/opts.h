@@ -70,6 +70,7 @@ typedef struct {
  * exit codes that must keep their line breaks). */
 typedef struct {
     const char *name;  /* "reg": messages start "gravrd reg: " */
+    const char *synopsis; /* after "usage: gravrd NAME ", or NULL: from the tables */
     const char *about; /* after the usage line, or NULL */
     const opt_positional *positionals;
     size_t n_positionals;
