@@ -20,6 +20,7 @@ typedef struct {
     int vcov, format;
 } balance_args;
 
+/* hetero first: the default, a linear probability model. */
 static const opt_choice balance_vcov_choices[] = {{"hetero", GRAVRD_VCOV_HETERO, 0}, {"iid", GRAVRD_VCOV_IID, 0}, {0}};
 
 /* The names gravrd_format_parse accepts; aliases are not listed. */
@@ -42,6 +43,7 @@ static const opt_option balance_options[] = {
     {OPT_STRING("out", "FILE", balance_args, out), .help = "write to FILE instead of standard output"},
 };
 
+/* Everything balance --help shows and opt_parse accepts. */
 static const opt_command balance_command = {
     .name = "balance",
     .about = "One row per east-west pair (undirected): partner ~ log(distance) + gdp_diff\n"

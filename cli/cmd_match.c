@@ -19,12 +19,15 @@ typedef struct {
     int cross_province, json;
 } match_args;
 
+/* The value is match_args.json. */
 static const opt_choice match_format_choices[] = {{"text", 0, 0}, {"json", 1, 0}, {0}};
 
+/* FLOWS is optional: DIR/flows.csv by default. */
 static const opt_positional match_positionals[] = {
     {"FLOWS", OPT_AT(match_args, flows, const char *), 0, "flows file (default DIR/flows.csv)"},
 };
 
+/* match's options, in help order. */
 static const opt_option match_options[] = {
     {OPT_STRING("study", "DIR", match_args, study), .required = 1,
      .help = "study folder (cities.csv, partnerships.csv, ...)"},
@@ -36,6 +39,7 @@ static const opt_option match_options[] = {
     {OPT_CHOICE("format", match_args, json, match_format_choices), .def = "text", .help = "summary format"},
 };
 
+/* Everything match --help shows and opt_parse accepts. */
 static const opt_command match_command = {
     .name = "match",
     .about = "Spatial matching (docs/spatial.md): for each treated pair ij, the control\n"

@@ -24,12 +24,14 @@ typedef struct {
 
 /* direction: the study's dummies, named in the subset expression */
 static const opt_choice rd_direction_choices[] = {{"w2e", 0, 0}, {"e2w", 1, 0}, {0}};
+/* by rd_direction_choices value */
 static const char *const rd_direction_names[] = {"w2e", "e2w"};
 
 /* The names gravrd_rd_side_parse and gravrd_kernel_parse accept. */
 static const opt_choice rd_side_choices[] = {
     {"both", GRAVRD_RD_SIDE_BOTH, 0}, {"exporter", GRAVRD_RD_SIDE_EXPORTER, 0}, {"importer", GRAVRD_RD_SIDE_IMPORTER, 0},
     {0}};
+/* tri, epa and uni are aliases gravrd_kernel_parse accepts. */
 static const opt_choice rd_kernel_choices[] = {
     {"triangular", GRAVRD_KERNEL_TRIANGULAR, 0},     {"tri", GRAVRD_KERNEL_TRIANGULAR, 1},
     {"epanechnikov", GRAVRD_KERNEL_EPANECHNIKOV, 0}, {"epa", GRAVRD_KERNEL_EPANECHNIKOV, 1},
@@ -39,6 +41,7 @@ static const opt_choice rd_kernel_choices[] = {
 static const opt_choice rd_format_choices[] = {
     {"text", GRAVRD_FORMAT_TEXT, 0}, {"json", GRAVRD_FORMAT_JSON, 0}, {"csv", GRAVRD_FORMAT_CSV, 0}, {0}};
 
+/* FLOWS is optional: DIR/flows.csv by default. */
 static const opt_positional rd_positionals[] = {
     {"FLOWS", OPT_AT(rd_args, flows, const char *), 0, "flows file (default DIR/flows.csv)"},
 };
@@ -69,6 +72,7 @@ static const opt_option rd_options[] = {
     {OPT_STRING("out", "FILE", rd_args, out), .help = "write results to FILE instead of standard output"},
 };
 
+/* Everything rd --help shows and opt_parse accepts. */
 static const opt_command rd_command = {
     .name = "rd",
     .about = "Local linear spatial RD (docs/spatial.md): for each treated pair ij and each\n"

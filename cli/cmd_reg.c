@@ -19,6 +19,7 @@ typedef struct {
     double tol, bandwidth, match_km; /* bandwidth 0: not given (100 km) */
 } reg_args;
 
+/* Values of the library's enums, copied into gravrd_reg_options. */
 static const opt_choice reg_vcov_choices[] = {{"iid", GRAVRD_VCOV_IID, 0}, {"hetero", GRAVRD_VCOV_HETERO, 0}, {0}};
 static const opt_choice reg_ssc_choices[] = {{"fixest", GRAVRD_SSC_FIXEST, 0}, {"stata", GRAVRD_SSC_STATA, 0}, {0}};
 /* the value is gravrd_reg_options.no_shortcuts */
@@ -30,12 +31,14 @@ static const opt_choice reg_format_choices[] = {
     {"md", GRAVRD_FORMAT_MARKDOWN, 0}, {"markdown", GRAVRD_FORMAT_MARKDOWN, 1}, {"tex", GRAVRD_FORMAT_LATEX, 0},
     {"latex", GRAVRD_FORMAT_LATEX, 1}, {0}};
 
+/* Both required; the formula must be one argument (quoted). */
 static const opt_positional reg_positionals[] = {
     {"DATA", OPT_AT(reg_args, data, const char *), 1, "CSV file (.csv, .tsv, optionally .gz)"},
     {"FORMULA", OPT_AT(reg_args, formula, const char *), 1,
      "fixest syntax, quoted: 'y ~ x1 + log(x2) + x1:x3 | fe1 + fe2^fe3'; several outcomes: 'c(y1, y2) ~ ...'"},
 };
 
+/* reg's options, in help order; defaults from gravrd_reg_options_init. */
 static const opt_option reg_options[] = {
     {OPT_STRING("subset", "EXPR", reg_args, subset), .help = "estimate on rows where EXPR is true"},
     {OPT_STRING("split", "VAR", reg_args, split), .help = "one estimation per value of VAR"},
@@ -63,6 +66,7 @@ static const opt_option reg_options[] = {
     {OPT_STRING("out", "FILE", reg_args, out), .help = "write results to FILE instead of standard output"},
 };
 
+/* Everything reg --help shows and opt_parse accepts. */
 static const opt_command reg_command = {
     .name = "reg",
     .positionals = reg_positionals,

@@ -23,6 +23,7 @@ typedef struct {
 
 /* the values of the study file's ${flow} macro */
 static const opt_choice replicate_flow_choices[] = {{"log1p", 0, 0}, {"log", 1, 0}, {0}};
+/* by replicate_flow_choices value */
 static const char *const replicate_flow_names[] = {"log1p", "log"};
 
 /* --data and --out are required unless --list: checked after parsing. */
@@ -48,6 +49,7 @@ static const opt_option replicate_options[] = {
     {OPT_FLAG("quiet", replicate_args, quiet), .help = "no progress line"},
 };
 
+/* Everything replicate --help shows and opt_parse accepts. */
 static const opt_command replicate_command = {
     .name = "replicate",
     .synopsis = "--data DIR --out OUT [options]",

@@ -19,6 +19,7 @@ typedef struct {
     int figures, no_rd_plots, bins, threads;
 } report_args;
 
+/* report's options, in help order. */
 static const opt_option report_options[] = {
     {OPT_STRING("out", "OUT", report_args, out), .required = 1, .help = "the output folder of gravrd replicate"},
     {OPT_STRING("data", "DIR", report_args, data), .def = "the one named in OUT/replication.json",
@@ -35,6 +36,7 @@ static const opt_option report_options[] = {
     {OPT_STRING("title", "TEXT", report_args, title), .help = "page title"},
 };
 
+/* Everything report --help shows and opt_parse accepts. */
 static const opt_command report_command = {
     .name = "report",
     .about = "Writes OUT/index.html: one self-contained page (no network) with every table\n"

@@ -17,12 +17,15 @@ typedef struct {
     int by_province, format;
 } segments_args;
 
+/* The value is segments_args.by_province. */
 static const opt_choice segments_by_choices[] = {{"province", 1, 0}, {"none", 0, 0}, {0}};
 
+/* The three outputs of segments. */
 typedef enum { SEGMENTS_TEXT, SEGMENTS_CSV, SEGMENTS_JSON } segments_format;
 static const opt_choice segments_format_choices[] = {
     {"text", SEGMENTS_TEXT, 0}, {"csv", SEGMENTS_CSV, 0}, {"json", SEGMENTS_JSON, 0}, {0}};
 
+/* The city table is required. */
 static const opt_positional segments_positionals[] = {
     {"CITIES.csv", OPT_AT(segments_args, cities, const char *), 1,
      "columns city_id, lat, lng, and province_en (or province)"},
@@ -41,6 +44,7 @@ static const opt_option segments_options[] = {
     {OPT_STRING("out", "FILE", segments_args, out), .help = "write to FILE instead of standard output"},
 };
 
+/* Everything segments --help shows and opt_parse accepts. */
 static const opt_command segments_command = {
     .name = "segments",
     .about = "Groups cities so that within each group the largest great-circle distance\n"

@@ -86,6 +86,7 @@ static int simulate_table_build(simulate_table *t)
     return 0;
 }
 
+/* Prints "gravrd simulate: MSG" and returns 2 (bad input). */
 static int fail(const char *msg)
 {
     fprintf(stderr, "gravrd simulate: %s\n", msg);

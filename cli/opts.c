@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@
 
 /* Help lines wrap before this column. */
 #define OPT_HELP_WIDTH 79
+
+static void opt_usage(const opt_command *cmd, FILE *out);
 
 int opt_error(const opt_command *cmd, const char *fmt, ...)
 {
@@ -311,7 +314,8 @@ static void print_entry(FILE *out, const char *label, const char *help, int colu
     print_wrapped(out, help, col, column);
 }
 
-void opt_usage(const opt_command *cmd, FILE *out)
+/* Writes the command's help, generated from its tables. */
+static void opt_usage(const opt_command *cmd, FILE *out)
 {
     char label[256], help[1024];
     fprintf(out, "usage: gravrd %s", cmd->name);

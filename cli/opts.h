@@ -6,7 +6,6 @@
 #define GRAVRD_CLI_OPTS_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 /* What an option takes, and so the type of the field it is stored in. */
 typedef enum {
@@ -112,9 +111,6 @@ typedef struct {
  * printing the help to stdout (--help, -h), 2 after printing a one-line
  * error to stderr. */
 int opt_parse(const opt_command *cmd, int argc, char **argv, void *args);
-
-/* Writes the command's help, generated from its tables. */
-void opt_usage(const opt_command *cmd, FILE *out);
 
 /* Prints "gravrd NAME: MESSAGE" and a newline to stderr and returns 2: the
  * same shape for the commands' own checks across options. */
