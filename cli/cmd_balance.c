@@ -8,29 +8,52 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "commands.h"
 #include "gravrd/report.h"
 #include "gravrd/spatial.h"
 #include "gravrd/study.h"
+#include "opts.h"
 
-static const char balance_usage[] =
-    "usage: gravrd balance --study DIR [options]\n"
-    "\n"
-    "One row per east-west pair (undirected): partner ~ log(distance) + gdp_diff\n"
-    "[+ VARS], first without segment fixed effects, then with seg_east^seg_west\n"
-    "fixed effects at each bandwidth (the paper's Table A.6). Within a bandwidth\n"
-    "that balances the design, the observables should not predict partner:\n"
-    "a small joint Wald F and a large p-value.\n"
-    "\n"
-    "options:\n"
-    "  --study DIR          study folder (cities.csv, partnerships.csv, migration.csv)\n"
-    "  --bandwidth KM,...   segment bandwidths in km (default 100)\n"
-    "  --vars A,B,...       further pair-level regressors: any study variable or\n"
-    "                       expression, e.g. west_minority_share,log(east_population_2020_10k)\n"
-    "  --vcov hetero|iid    variance (default hetero: a linear probability model)\n"
-    "  --format F           text (default), json, csv, md, tex\n"
-    "  --out FILE           write to FILE instead of standard output\n";
+/* The command line of balance: what opt_parse fills from balance_options. */
+typedef struct {
+    const char *study, *bandwidths, *vars, *out;
+    int vcov, format;
+} balance_args;
+
+/* hetero first: the default, a linear probability model. */
+static const opt_choice balance_vcov_choices[] = {{"hetero", GRAVRD_VCOV_HETERO, 0}, {"iid", GRAVRD_VCOV_IID, 0}, {0}};
+
+/* The names gravrd_format_parse accepts; aliases are not listed. */
+static const opt_choice balance_format_choices[] = {
+    {"text", GRAVRD_FORMAT_TEXT, 0}, {"json", GRAVRD_FORMAT_JSON, 0},         {"csv", GRAVRD_FORMAT_CSV, 0},
+    {"md", GRAVRD_FORMAT_MARKDOWN, 0}, {"markdown", GRAVRD_FORMAT_MARKDOWN, 1}, {"tex", GRAVRD_FORMAT_LATEX, 0},
+    {"latex", GRAVRD_FORMAT_LATEX, 1}, {0}};
+
+/* --bandwidth stays text: gravrd_parse_bandwidths reads the list. */
+static const opt_option balance_options[] = {
+    {OPT_STRING("study", "DIR", balance_args, study), .required = 1,
+     .help = "study folder (cities.csv, partnerships.csv, migration.csv)"},
+    {OPT_STRING("bandwidth", "KM,...", balance_args, bandwidths), .def = "100", .help = "segment bandwidths in km"},
+    {OPT_STRING("vars", "A,B,...", balance_args, vars),
+     .help = "further pair-level regressors: any study variable or expression, e.g. "
+             "west_minority_share,log(east_population_2020_10k)"},
+    {OPT_CHOICE("vcov", balance_args, vcov, balance_vcov_choices), .def = "hetero: a linear probability model",
+     .help = "variance"},
+    {OPT_CHOICE("format", balance_args, format, balance_format_choices), .def = "text", .help = "output format"},
+    {OPT_STRING("out", "FILE", balance_args, out), .help = "write to FILE instead of standard output"},
+};
+
+/* Everything balance --help shows and opt_parse accepts. */
+static const opt_command balance_command = {
+    .name = "balance",
+    .about = "One row per east-west pair (undirected): partner ~ log(distance) + gdp_diff\n"
+             "[+ VARS], first without segment fixed effects, then with seg_east^seg_west\n"
+             "fixed effects at each bandwidth (the paper's Table A.6). Within a bandwidth\n"
+             "that balances the design, the observables should not predict partner:\n"
+             "a small joint Wald F and a large p-value.\n",
+    .options = balance_options,
+    .n_options = OPT_COUNT_OF(balance_options),
+};
 
 /* Splits at commas outside parentheses, so log(a, b)-style calls survive. */
 static char **split_vars(const char *text, size_t *n)
@@ -135,66 +158,16 @@ static void write_text(FILE *out, const gravrd_reg_results *res, const gravrd_st
 
 int cmd_balance(int argc, char **argv)
 {
-    const char *dir = NULL, *bw_text = "100", *vars_text = NULL, *format_name = "text", *out_path = NULL;
-    const char *vcov = "hetero", *value;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            fputs(balance_usage, stdout);
-            return 0;
-        } else if ((r = arg_value(argc, argv, &i, "--study", &value))) {
-            if (r < 0)
-                goto missing;
-            dir = value;
-        } else if ((r = arg_value(argc, argv, &i, "--bandwidth", &value))) {
-            if (r < 0)
-                goto missing;
-            bw_text = value;
-        } else if ((r = arg_value(argc, argv, &i, "--vars", &value))) {
-            if (r < 0)
-                goto missing;
-            vars_text = value;
-        } else if ((r = arg_value(argc, argv, &i, "--vcov", &value))) {
-            if (r < 0)
-                goto missing;
-            vcov = value;
-        } else if ((r = arg_value(argc, argv, &i, "--format", &value))) {
-            if (r < 0)
-                goto missing;
-            format_name = value;
-        } else if ((r = arg_value(argc, argv, &i, "--out", &value))) {
-            if (r < 0)
-                goto missing;
-            out_path = value;
-        } else {
-            fprintf(stderr, "gravrd balance: unknown argument '%s' (see gravrd balance --help)\n", arg);
-            return 2;
-        }
-        continue;
-    missing:
-        fprintf(stderr, "gravrd balance: option %s needs a value\n", arg);
-        return 2;
-    }
-    if (!dir) {
-        fputs(balance_usage, stderr);
-        return 2;
-    }
+    balance_args a = {.bandwidths = "100", .vcov = GRAVRD_VCOV_HETERO, .format = GRAVRD_FORMAT_TEXT};
+    int rc = opt_parse(&balance_command, argc, argv, &a);
+    if (rc != OPT_RUN)
+        return rc;
+    const char *dir = a.study, *bw_text = a.bandwidths, *vars_text = a.vars, *out_path = a.out;
+    const gravrd_format format = (gravrd_format)a.format;
+    const char *vcov = a.vcov == GRAVRD_VCOV_HETERO ? "hetero" : "iid";
     gravrd_balance_options bo = {0};
-    if (!strcmp(vcov, "hetero"))
-        bo.vcov = GRAVRD_VCOV_HETERO;
-    else if (!strcmp(vcov, "iid"))
-        bo.vcov = GRAVRD_VCOV_IID;
-    else {
-        fprintf(stderr, "gravrd balance: --vcov must be hetero or iid, not '%s'\n", vcov);
-        return 2;
-    }
+    bo.vcov = (gravrd_vcov_type)a.vcov;
     gravrd_error err = {0};
-    gravrd_format format;
-    if (gravrd_format_parse(format_name, &format, &err)) {
-        fprintf(stderr, "gravrd balance: %s\n", err.message);
-        return 2;
-    }
     double *bw = NULL;
     size_t n_bw = 0;
     if (gravrd_parse_bandwidths(bw_text, &bw, &n_bw, &err)) {
@@ -208,7 +181,7 @@ int cmd_balance(int argc, char **argv)
         free(bw);
         return 1;
     }
-    int rc = 0;
+    rc = 0;
     gravrd_study *study = NULL;
     gravrd_reg_results *res = NULL;
     /* The study's own segments use the first bandwidth; the balance rebuilds

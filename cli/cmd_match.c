@@ -6,31 +6,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "commands.h"
 #include "gravrd/data.h"
 #include "gravrd/match.h"
 #include "gravrd/study.h"
+#include "opts.h"
 
-static const char match_usage[] =
-    "usage: gravrd match --study DIR --bandwidth KM [FLOWS] [options]\n"
-    "\n"
-    "Spatial matching (docs/spatial.md): for each treated pair ij, the control\n"
-    "pairs kl with k within KM of i and l within KM of j (k in i's province and\n"
-    "l in j's), treated pairs excluded. The sample stacks every match's pairs\n"
-    "with all their months, so a control pair near several treated pairs appears\n"
-    "once per match; match_id numbers the matches. Estimate on it with\n"
-    "  gravrd reg FLOWS 'log1p(trade) ~ partner | exp_city^month + imp_city^month' \\\n"
-    "      --study DIR --match KM --cluster pair\n"
-    "\n"
-    "  FLOWS                flows file (default DIR/flows.csv)\n"
-    "options:\n"
-    "  --study DIR          study folder (cities.csv, partnerships.csv, ...)\n"
-    "  --bandwidth KM       matching distance d in km (default 100)\n"
-    "  --cross-province     neighbours may lie in another province\n"
-    "  --out FILE.csv       write the matched sample (flows columns, pair, partner,\n"
-    "                       distance, e2w, w2e, match_id, match_treated)\n"
-    "  --format F           summary as text (default) or json\n";
+/* The command line of match: what opt_parse fills from match_options. */
+typedef struct {
+    const char *flows, *study, *out;
+    double bandwidth;
+    int cross_province, json;
+} match_args;
+
+/* The value is match_args.json. */
+static const opt_choice match_format_choices[] = {{"text", 0, 0}, {"json", 1, 0}, {0}};
+
+/* FLOWS is optional: DIR/flows.csv by default. */
+static const opt_positional match_positionals[] = {
+    {"FLOWS", OPT_AT(match_args, flows, const char *), 0, "flows file (default DIR/flows.csv)"},
+};
+
+/* match's options, in help order. */
+static const opt_option match_options[] = {
+    {OPT_STRING("study", "DIR", match_args, study), .required = 1,
+     .help = "study folder (cities.csv, partnerships.csv, ...)"},
+    {OPT_KM("bandwidth", match_args, bandwidth), .def = "100", .help = "matching distance d in km"},
+    {OPT_FLAG("cross-province", match_args, cross_province), .help = "neighbours may lie in another province"},
+    {OPT_STRING("out", "FILE.csv", match_args, out),
+     .help = "write the matched sample (flows columns, pair, partner, distance, e2w, w2e, match_id, "
+             "match_treated)"},
+    {OPT_CHOICE("format", match_args, json, match_format_choices), .def = "text", .help = "summary format"},
+};
+
+/* Everything match --help shows and opt_parse accepts. */
+static const opt_command match_command = {
+    .name = "match",
+    .about = "Spatial matching (docs/spatial.md): for each treated pair ij, the control\n"
+             "pairs kl with k within KM of i and l within KM of j (k in i's province and\n"
+             "l in j's), treated pairs excluded. The sample stacks every match's pairs\n"
+             "with all their months, so a control pair near several treated pairs appears\n"
+             "once per match; match_id numbers the matches. Estimate on it with\n"
+             "  gravrd reg FLOWS 'log1p(trade) ~ partner | exp_city^month + imp_city^month' \\\n"
+             "      --study DIR --match KM --cluster pair\n",
+    .positionals = match_positionals,
+    .n_positionals = OPT_COUNT_OF(match_positionals),
+    .options = match_options,
+    .n_options = OPT_COUNT_OF(match_options),
+};
 
 static void write_summary(FILE *out, const gravrd_match_summary *s, int cross, int json)
 {
@@ -59,56 +82,13 @@ static void write_summary(FILE *out, const gravrd_match_summary *s, int cross, i
 
 int cmd_match(int argc, char **argv)
 {
-    const char *study_dir = NULL, *flows_path = NULL, *out_path = NULL, *format = "text", *value = NULL;
-    double bandwidth = 100;
-    int cross = 0;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            fputs(match_usage, stdout);
-            return 0;
-        } else if (!strcmp(arg, "--cross-province")) {
-            cross = 1;
-        } else if ((r = arg_value(argc, argv, &i, "--study", &value))) {
-            if (r < 0)
-                goto missing;
-            study_dir = value;
-        } else if ((r = arg_value(argc, argv, &i, "--bandwidth", &value))) {
-            if (r < 0)
-                goto missing;
-            if (arg_km("match", "--bandwidth", value, &bandwidth))
-                return 2;
-        } else if ((r = arg_value(argc, argv, &i, "--out", &value))) {
-            if (r < 0)
-                goto missing;
-            out_path = value;
-        } else if ((r = arg_value(argc, argv, &i, "--format", &value))) {
-            if (r < 0)
-                goto missing;
-            if (strcmp(value, "text") && strcmp(value, "json")) {
-                fprintf(stderr, "gravrd match: --format must be text or json, not '%s'\n", value);
-                return 2;
-            }
-            format = value;
-        } else if (arg[0] == '-' && arg[1] == '-') {
-            fprintf(stderr, "gravrd match: unknown option '%s' (see gravrd match --help)\n", arg);
-            return 2;
-        } else if (!flows_path) {
-            flows_path = arg;
-        } else {
-            fprintf(stderr, "gravrd match: unexpected argument '%s'\n", arg);
-            return 2;
-        }
-        continue;
-    missing:
-        fprintf(stderr, "gravrd match: option %s needs a value\n", arg);
-        return 2;
-    }
-    if (!study_dir) {
-        fputs(match_usage, stderr);
-        return 2;
-    }
+    match_args a = {.bandwidth = 100};
+    int rc = opt_parse(&match_command, argc, argv, &a);
+    if (rc != OPT_RUN)
+        return rc;
+    const char *study_dir = a.study, *flows_path = a.flows, *out_path = a.out;
+    const double bandwidth = a.bandwidth;
+    const int cross = a.cross_province;
     gravrd_error err = {0};
     gravrd_study *study = NULL;
     if (gravrd_study_load(study_dir, bandwidth, &study, &err)) {
@@ -160,8 +140,8 @@ int cmd_match(int argc, char **argv)
         fprintf(stderr, "gravrd match: %s\n", err.message);
         return st == GRAVRD_ERR_NOMEM ? 1 : 2;
     }
-    write_summary(stdout, &summary, cross, !strcmp(format, "json"));
-    if (out_path && strcmp(format, "json"))
+    write_summary(stdout, &summary, cross, a.json);
+    if (out_path && !a.json)
         printf("  written to %s\n", out_path);
     return 0;
 }

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "commands.h"
 #include "gravrd/data.h"
 #include "gravrd/formula.h"
@@ -14,41 +13,81 @@
 #include "gravrd/report.h"
 #include "gravrd/spatial.h"
 #include "gravrd/study.h"
+#include "opts.h"
 
-static const char rd_usage[] =
-    "usage: gravrd rd [FLOWS] --study DIR --outcome EXPR [options]\n"
-    "\n"
-    "Local linear spatial RD (docs/spatial.md): for each treated pair ij and each\n"
-    "city k near the exporter i (same province), the treated pair ij enters at\n"
-    "x = +distance(i,k) and the control pair kj at x = -distance(i,k); and, the\n"
-    "mirror, for each city l near the importer j, ij at +distance(j,l) and il at\n"
-    "-distance(j,l). The outcome is residualised on exporter-month and\n"
-    "importer-month fixed effects and averaged by pair; a local linear fit with a\n"
-    "triangular kernel on each side gives the jump at 0, with standard errors\n"
-    "clustered by pair.\n"
-    "\n"
-    "  FLOWS                flows file (default DIR/flows.csv)\n"
-    "options:\n"
-    "  --study DIR          study folder (cities.csv, partnerships.csv, ...)\n"
-    "  --outcome EXPR       outcome, e.g. 'log1p(trade)' (required)\n"
-    "  --direction D        w2e or e2w (the study's direction dummies)\n"
-    "  --subset EXPR        rows where EXPR is true (combined with --direction)\n"
-    "  --bandwidths KM,...  estimates at these bandwidths (default 60,70,...,130)\n"
-    "  --no-select          skip the MSE-optimal bandwidth\n"
-    "  --side S             both (default), exporter (only neighbours k of i,\n"
-    "                       controls kj) or importer (only neighbours l of j, il)\n"
-    "  --radius KM          neighbours up to KM enter the sample (default 300)\n"
-    "  --cross-province     neighbours may lie in another province\n"
-    "  --fe 'FE'            residualise on these fixed effects\n"
-    "                       (default 'exp_city^month + imp_city^month')\n"
-    "  --no-fe              do not residualise\n"
-    "  --kernel K           triangular (default), epanechnikov or uniform\n"
-    "  --level PCT          confidence level (default 95)\n"
-    "  --plot FILE.svg      write the RD plot (binned means and the two fits)\n"
-    "  --plot-bandwidth KM  bandwidth of the plotted fits (default: MSE-optimal)\n"
-    "  --bins N             bins per side in the plot (default 10)\n"
-    "  --format F           text (default), json or csv\n"
-    "  --out FILE           write results to FILE instead of standard output\n";
+/* The command line of rd: what opt_parse fills from rd_options. */
+typedef struct {
+    const char *flows, *study, *outcome, *subset, *bandwidths, *fe, *plot, *out;
+    int direction, no_select, side, cross_province, no_fe, kernel, bins, format; /* direction -1: none */
+    double radius, level, plot_bandwidth;
+} rd_args;
+
+/* direction: the study's dummies, named in the subset expression */
+static const opt_choice rd_direction_choices[] = {{"w2e", 0, 0}, {"e2w", 1, 0}, {0}};
+/* by rd_direction_choices value */
+static const char *const rd_direction_names[] = {"w2e", "e2w"};
+
+/* The names gravrd_rd_side_parse and gravrd_kernel_parse accept. */
+static const opt_choice rd_side_choices[] = {
+    {"both", GRAVRD_RD_SIDE_BOTH, 0}, {"exporter", GRAVRD_RD_SIDE_EXPORTER, 0}, {"importer", GRAVRD_RD_SIDE_IMPORTER, 0},
+    {0}};
+/* tri, epa and uni are aliases gravrd_kernel_parse accepts. */
+static const opt_choice rd_kernel_choices[] = {
+    {"triangular", GRAVRD_KERNEL_TRIANGULAR, 0},     {"tri", GRAVRD_KERNEL_TRIANGULAR, 1},
+    {"epanechnikov", GRAVRD_KERNEL_EPANECHNIKOV, 0}, {"epa", GRAVRD_KERNEL_EPANECHNIKOV, 1},
+    {"uniform", GRAVRD_KERNEL_UNIFORM, 0},           {"uni", GRAVRD_KERNEL_UNIFORM, 1},
+    {0}};
+/* gravrd_report_rd writes these three */
+static const opt_choice rd_format_choices[] = {
+    {"text", GRAVRD_FORMAT_TEXT, 0}, {"json", GRAVRD_FORMAT_JSON, 0}, {"csv", GRAVRD_FORMAT_CSV, 0}, {0}};
+
+/* FLOWS is optional: DIR/flows.csv by default. */
+static const opt_positional rd_positionals[] = {
+    {"FLOWS", OPT_AT(rd_args, flows, const char *), 0, "flows file (default DIR/flows.csv)"},
+};
+
+/* --bandwidths stays text: gravrd_parse_bandwidths reads the list. */
+static const opt_option rd_options[] = {
+    {OPT_STRING("study", "DIR", rd_args, study), .required = 1,
+     .help = "study folder (cities.csv, partnerships.csv, ...)"},
+    {OPT_STRING("outcome", "EXPR", rd_args, outcome), .required = 1, .help = "outcome, e.g. 'log1p(trade)'"},
+    {OPT_CHOICE("direction", rd_args, direction, rd_direction_choices), .help = "the study's direction dummies"},
+    {OPT_STRING("subset", "EXPR", rd_args, subset), .help = "rows where EXPR is true (combined with --direction)"},
+    {OPT_STRING("bandwidths", "KM,...", rd_args, bandwidths), .def = "60,70,...,130",
+     .help = "estimates at these bandwidths"},
+    {OPT_FLAG("no-select", rd_args, no_select), .help = "skip the MSE-optimal bandwidth"},
+    {OPT_CHOICE("side", rd_args, side, rd_side_choices), .def = "both",
+     .help = "both sides, exporter (only neighbours k of i, controls kj) or importer (only neighbours l of j, il)"},
+    {OPT_KM("radius", rd_args, radius), .def = "300", .help = "neighbours up to KM enter the sample"},
+    {OPT_FLAG("cross-province", rd_args, cross_province), .help = "neighbours may lie in another province"},
+    {OPT_STRING("fe", "'FE'", rd_args, fe), .def = "'exp_city^month + imp_city^month'",
+     .help = "residualise on these fixed effects"},
+    {OPT_FLAG("no-fe", rd_args, no_fe), .help = "do not residualise"},
+    {OPT_CHOICE("kernel", rd_args, kernel, rd_kernel_choices), .def = "triangular", .help = "kernel"},
+    {OPT_NUMBER("level", "PCT", rd_args, level, 0, 100, OPT_OPEN), .def = "95", .help = "confidence level"},
+    {OPT_STRING("plot", "FILE.svg", rd_args, plot), .help = "write the RD plot (binned means and the two fits)"},
+    {OPT_KM("plot-bandwidth", rd_args, plot_bandwidth), .def = "MSE-optimal", .help = "bandwidth of the plotted fits"},
+    {OPT_INT("bins", "N", rd_args, bins, 1, 1000), .def = "10", .help = "bins per side in the plot"},
+    {OPT_CHOICE("format", rd_args, format, rd_format_choices), .def = "text", .help = "output format"},
+    {OPT_STRING("out", "FILE", rd_args, out), .help = "write results to FILE instead of standard output"},
+};
+
+/* Everything rd --help shows and opt_parse accepts. */
+static const opt_command rd_command = {
+    .name = "rd",
+    .about = "Local linear spatial RD (docs/spatial.md): for each treated pair ij and each\n"
+             "city k near the exporter i (same province), the treated pair ij enters at\n"
+             "x = +distance(i,k) and the control pair kj at x = -distance(i,k); and, the\n"
+             "mirror, for each city l near the importer j, ij at +distance(j,l) and il at\n"
+             "-distance(j,l). The outcome is residualised on exporter-month and\n"
+             "importer-month fixed effects and averaged by pair; a local linear fit with a\n"
+             "triangular kernel on each side gives the jump at 0, with standard errors\n"
+             "clustered by pair.\n",
+    .positionals = rd_positionals,
+    .n_positionals = OPT_COUNT_OF(rd_positionals),
+    .options = rd_options,
+    .n_options = OPT_COUNT_OF(rd_options),
+};
 
 /* Appends the variables of an expression to names (no duplicates). */
 static gravrd_status add_vars(const char *text, char ***names, size_t *n, gravrd_error *err)
@@ -81,125 +120,28 @@ int cmd_rd(int argc, char **argv)
 {
     gravrd_rd_study_options opt;
     gravrd_rd_study_options_init(&opt);
-    const char *study_dir = NULL, *flows_path = NULL, *direction = NULL, *subset = NULL, *bandwidths = NULL;
-    const char *plot_path = NULL, *format_name = "text", *out_path = NULL, *value = NULL;
-    double plot_h = 0;
-    long bins = 0;
+    rd_args a = {.direction = -1, .side = (int)opt.side, .kernel = (int)opt.rd.kernel, .format = GRAVRD_FORMAT_TEXT,
+                 .radius = opt.radius_km, .level = opt.rd.level};
+    int rc = opt_parse(&rd_command, argc, argv, &a);
+    if (rc != OPT_RUN)
+        return rc;
+    if (a.fe && a.no_fe)
+        return opt_error(&rd_command, "--fe and --no-fe contradict each other");
+    opt.outcome = a.outcome;
+    opt.select_bandwidth = !a.no_select;
+    opt.side = (gravrd_rd_side)a.side;
+    opt.radius_km = a.radius;
+    opt.cross_province = a.cross_province;
+    opt.fixed_effects = a.no_fe ? "" : a.fe;
+    opt.rd.kernel = (gravrd_kernel)a.kernel;
+    opt.rd.level = a.level;
+    const char *study_dir = a.study, *flows_path = a.flows, *subset = a.subset, *bandwidths = a.bandwidths;
+    const char *direction = a.direction >= 0 ? rd_direction_names[a.direction] : NULL;
+    const char *plot_path = a.plot, *out_path = a.out;
+    const gravrd_format format = (gravrd_format)a.format;
+    const double plot_h = a.plot_bandwidth;
+    const int bins = a.bins;
     gravrd_error err = {0};
-    for (int i = 1; i < argc; i++) {
-        int r;
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            fputs(rd_usage, stdout);
-            return 0;
-        } else if (!strcmp(arg, "--cross-province")) {
-            opt.cross_province = 1;
-        } else if (!strcmp(arg, "--no-select")) {
-            opt.select_bandwidth = 0;
-        } else if (!strcmp(arg, "--no-fe")) {
-            opt.fixed_effects = "";
-        } else if ((r = arg_value(argc, argv, &i, "--study", &value))) {
-            if (r < 0)
-                goto missing;
-            study_dir = value;
-        } else if ((r = arg_value(argc, argv, &i, "--outcome", &value))) {
-            if (r < 0)
-                goto missing;
-            opt.outcome = value;
-        } else if ((r = arg_value(argc, argv, &i, "--direction", &value))) {
-            if (r < 0)
-                goto missing;
-            if (strcmp(value, "w2e") && strcmp(value, "e2w")) {
-                fprintf(stderr, "gravrd rd: --direction must be w2e or e2w, not '%s'\n", value);
-                return 2;
-            }
-            direction = value;
-        } else if ((r = arg_value(argc, argv, &i, "--subset", &value))) {
-            if (r < 0)
-                goto missing;
-            subset = value;
-        } else if ((r = arg_value(argc, argv, &i, "--bandwidths", &value))) {
-            if (r < 0)
-                goto missing;
-            bandwidths = value;
-        } else if ((r = arg_value(argc, argv, &i, "--side", &value))) {
-            if (r < 0)
-                goto missing;
-            if (gravrd_rd_side_parse(value, &opt.side, &err)) {
-                fprintf(stderr, "gravrd rd: --side: %s\n", err.message);
-                return 2;
-            }
-        } else if ((r = arg_value(argc, argv, &i, "--radius", &value))) {
-            if (r < 0)
-                goto missing;
-            if (arg_km("rd", "--radius", value, &opt.radius_km))
-                return 2;
-        } else if ((r = arg_value(argc, argv, &i, "--fe", &value))) {
-            if (r < 0)
-                goto missing;
-            opt.fixed_effects = value;
-        } else if ((r = arg_value(argc, argv, &i, "--kernel", &value))) {
-            if (r < 0)
-                goto missing;
-            if (gravrd_kernel_parse(value, &opt.rd.kernel, &err)) {
-                fprintf(stderr, "gravrd rd: --kernel: %s\n", err.message);
-                return 2;
-            }
-        } else if ((r = arg_value(argc, argv, &i, "--level", &value))) {
-            if (r < 0)
-                goto missing;
-            if (arg_double(value, &opt.rd.level) || !(opt.rd.level > 0 && opt.rd.level < 100)) {
-                fprintf(stderr, "gravrd rd: --level must be a percentage in (0, 100), not '%s'\n", value);
-                return 2;
-            }
-        } else if ((r = arg_value(argc, argv, &i, "--plot", &value))) {
-            if (r < 0)
-                goto missing;
-            plot_path = value;
-        } else if ((r = arg_value(argc, argv, &i, "--plot-bandwidth", &value))) {
-            if (r < 0)
-                goto missing;
-            if (arg_km("rd", "--plot-bandwidth", value, &plot_h))
-                return 2;
-        } else if ((r = arg_value(argc, argv, &i, "--bins", &value))) {
-            if (r < 0)
-                goto missing;
-            if (arg_int(value, 1, 1000, &bins)) {
-                fprintf(stderr, "gravrd rd: --bins must be an integer in 1..1000, not '%s'\n", value);
-                return 2;
-            }
-        } else if ((r = arg_value(argc, argv, &i, "--format", &value))) {
-            if (r < 0)
-                goto missing;
-            format_name = value;
-        } else if ((r = arg_value(argc, argv, &i, "--out", &value))) {
-            if (r < 0)
-                goto missing;
-            out_path = value;
-        } else if (arg[0] == '-' && arg[1] == '-') {
-            fprintf(stderr, "gravrd rd: unknown option '%s' (see gravrd rd --help)\n", arg);
-            return 2;
-        } else if (!flows_path) {
-            flows_path = arg;
-        } else {
-            fprintf(stderr, "gravrd rd: unexpected argument '%s'\n", arg);
-            return 2;
-        }
-        continue;
-    missing:
-        fprintf(stderr, "gravrd rd: option %s needs a value\n", arg);
-        return 2;
-    }
-    if (!study_dir || !opt.outcome) {
-        fputs(rd_usage, stderr);
-        return 2;
-    }
-    gravrd_format format;
-    if (gravrd_format_parse(format_name, &format, &err) ||
-        (format != GRAVRD_FORMAT_TEXT && format != GRAVRD_FORMAT_JSON && format != GRAVRD_FORMAT_CSV)) {
-        fprintf(stderr, "gravrd rd: --format must be text, json or csv, not '%s'\n", format_name);
-        return 2;
-    }
     double *bw = NULL;
     size_t n_bw = 0;
     if (gravrd_parse_bandwidths(bandwidths ? bandwidths : "60,70,80,90,100,110,120,130", &bw, &n_bw, &err)) {
@@ -275,7 +217,7 @@ int cmd_rd(int argc, char **argv)
     for (int w = 0; w < res->n_warnings; w++)
         fprintf(stderr, "note: %s\n", res->warnings[w]);
     if (plot_path) {
-        gravrd_rd_plot_options popt = {plot_h, 0, (int)bins, NULL};
+        gravrd_rd_plot_options popt = {plot_h, 0, bins, NULL};
         if ((st = gravrd_rd_plot(res, &popt, plot_path, &err)))
             goto fail;
     }

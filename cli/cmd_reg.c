@@ -4,186 +4,106 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "args.h"
 #include "commands.h"
 #include "gravrd/data.h"
 #include "gravrd/estimate.h"
 #include "gravrd/match.h"
 #include "gravrd/report.h"
 #include "gravrd/study.h"
+#include "opts.h"
 
-static const char reg_usage[] =
-    "usage: gravrd reg DATA 'FORMULA' [options]\n"
-    "\n"
-    "  DATA       CSV file (.csv, .tsv, optionally .gz)\n"
-    "  FORMULA    fixest syntax: y ~ x1 + log(x2) + x1:x3 | fe1 + fe2^fe3\n"
-    "             several outcomes: c(y1, y2) ~ ...\n"
-    "options:\n"
-    "  --subset EXPR        estimate on rows where EXPR is true\n"
-    "  --split VAR          one estimation per value of VAR\n"
-    "  --vcov iid|hetero    variance (default iid; clustered with --cluster)\n"
-    "  --cluster VARS       cluster by VAR, a^b, or a + b (multi-way)\n"
-    "  --ssc fixest|stata   small-sample corrections (default fixest)\n"
-    "  --strict             missing or non-finite values are an error\n"
-    "  --keep-singletons    keep singleton observations (dropped by default)\n"
-    "  --solver auto|general  auto (default): the exact pair-level collapse when the panel\n"
-    "                       allows it (docs/algorithms.md), else the general demeaning;\n"
-    "                       general: always the general demeaning (same numbers, slower)\n"
-    "  --tol X              demeaning tolerance (default 1e-10)\n"
-    "  --maxiter N          demeaning iteration limit (default 100000)\n"
-    "  --threads N          threads (results do not depend on it)\n"
-    "  --format F           text (default), json, csv, md, tex\n"
-    "  --study DIR          join the study's derived variables (partner, distance, pair,\n"
-    "                       seg_exp, seg_imp, control_type, exp_/imp_/east_/west_ city\n"
-    "                       characteristics, ...; see docs/study-frame.md) onto DATA\n"
-    "  --bandwidth KM       segment bandwidth with --study (default 100)\n"
-    "  --match KM           with --study: estimate on the spatially matched sample\n"
-    "                       (treated pairs and control pairs within KM on both ends,\n"
-    "                       see gravrd match --help); adds match_id\n"
-    "  --out FILE           write results to FILE instead of standard output\n";
+/* The command line of reg: what opt_parse fills from reg_options. */
+typedef struct {
+    const char *data, *formula, *subset, *split, *cluster, *study, *out;
+    int vcov, ssc, solver, strict, keep_singletons, maxiter, threads, format;
+    double tol, bandwidth, match_km; /* bandwidth 0: not given (100 km) */
+} reg_args;
+
+/* Values of the library's enums, copied into gravrd_reg_options. */
+static const opt_choice reg_vcov_choices[] = {{"iid", GRAVRD_VCOV_IID, 0}, {"hetero", GRAVRD_VCOV_HETERO, 0}, {0}};
+static const opt_choice reg_ssc_choices[] = {{"fixest", GRAVRD_SSC_FIXEST, 0}, {"stata", GRAVRD_SSC_STATA, 0}, {0}};
+/* the value is gravrd_reg_options.no_shortcuts */
+static const opt_choice reg_solver_choices[] = {{"auto", 0, 0}, {"general", 1, 0}, {0}};
+
+/* The names gravrd_format_parse accepts; aliases are not listed. */
+static const opt_choice reg_format_choices[] = {
+    {"text", GRAVRD_FORMAT_TEXT, 0}, {"json", GRAVRD_FORMAT_JSON, 0},         {"csv", GRAVRD_FORMAT_CSV, 0},
+    {"md", GRAVRD_FORMAT_MARKDOWN, 0}, {"markdown", GRAVRD_FORMAT_MARKDOWN, 1}, {"tex", GRAVRD_FORMAT_LATEX, 0},
+    {"latex", GRAVRD_FORMAT_LATEX, 1}, {0}};
+
+/* Both required; the formula must be one argument (quoted). */
+static const opt_positional reg_positionals[] = {
+    {"DATA", OPT_AT(reg_args, data, const char *), 1, "CSV file (.csv, .tsv, optionally .gz)"},
+    {"FORMULA", OPT_AT(reg_args, formula, const char *), 1,
+     "fixest syntax, quoted: 'y ~ x1 + log(x2) + x1:x3 | fe1 + fe2^fe3'; several outcomes: 'c(y1, y2) ~ ...'"},
+};
+
+/* reg's options, in help order; defaults from gravrd_reg_options_init. */
+static const opt_option reg_options[] = {
+    {OPT_STRING("subset", "EXPR", reg_args, subset), .help = "estimate on rows where EXPR is true"},
+    {OPT_STRING("split", "VAR", reg_args, split), .help = "one estimation per value of VAR"},
+    {OPT_CHOICE("vcov", reg_args, vcov, reg_vcov_choices), .def = "iid", .hint = "use --cluster VARS to cluster",
+     .help = "variance; clustered with --cluster"},
+    {OPT_STRING("cluster", "VARS", reg_args, cluster), .help = "cluster by VAR, a^b, or a + b (multi-way)"},
+    {OPT_CHOICE("ssc", reg_args, ssc, reg_ssc_choices), .def = "fixest", .help = "small-sample corrections"},
+    {OPT_FLAG("strict", reg_args, strict), .help = "missing or non-finite values are an error"},
+    {OPT_FLAG("keep-singletons", reg_args, keep_singletons),
+     .help = "keep singleton observations (dropped by default)"},
+    {OPT_CHOICE("solver", reg_args, solver, reg_solver_choices), .def = "auto",
+     .help = "auto: the exact pair-level collapse when the panel allows it (docs/algorithms.md), else the general "
+             "demeaning; general: always the general demeaning (same numbers, slower)"},
+    {OPT_NUMBER("tol", "X", reg_args, tol, 0, 1, OPT_OPEN), .def = "1e-10", .help = "demeaning tolerance"},
+    {OPT_COUNT("maxiter", "N", reg_args, maxiter, 100000000), .def = "100000", .help = "demeaning iteration limit"},
+    {OPT_COUNT("threads", "N", reg_args, threads, 1024), .help = "threads (results do not depend on it)"},
+    {OPT_CHOICE("format", reg_args, format, reg_format_choices), .def = "text", .help = "output format"},
+    {OPT_STRING("study", "DIR", reg_args, study),
+     .help = "join the study's derived variables (partner, distance, pair, seg_exp, seg_imp, control_type, "
+             "exp_/imp_/east_/west_ city characteristics, ...; see docs/study-frame.md) onto DATA"},
+    {OPT_KM("bandwidth", reg_args, bandwidth), .def = "100", .help = "segment bandwidth with --study"},
+    {OPT_KM("match", reg_args, match_km),
+     .help = "with --study: estimate on the spatially matched sample (treated pairs and control pairs within KM "
+             "on both ends, see gravrd match --help); adds match_id"},
+    {OPT_STRING("out", "FILE", reg_args, out), .help = "write results to FILE instead of standard output"},
+};
+
+/* Everything reg --help shows and opt_parse accepts. */
+static const opt_command reg_command = {
+    .name = "reg",
+    .positionals = reg_positionals,
+    .n_positionals = OPT_COUNT_OF(reg_positionals),
+    .options = reg_options,
+    .n_options = OPT_COUNT_OF(reg_options),
+    .extra_hint = "quote the formula",
+};
 
 int cmd_reg(int argc, char **argv)
 {
     gravrd_reg_options opt;
     gravrd_reg_options_init(&opt);
-    const char *positional[2] = {NULL, NULL}, *format_name = "text", *out_path = NULL, *value = NULL;
-    const char *study_dir = NULL;
-    double bandwidth = 100.0;
-    int bandwidth_given = 0;
-    double match_km = 0;
-    int n_positional = 0;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            fputs(reg_usage, stdout);
-            return 0;
-        } else if (!strcmp(arg, "--strict")) {
-            opt.strict = 1;
-        } else if (!strcmp(arg, "--keep-singletons")) {
-            opt.keep_singletons = 1;
-        } else if ((r = arg_value(argc, argv, &i, "--subset", &value))) {
-            if (r < 0)
-                goto missing;
-            opt.subset = value;
-        } else if ((r = arg_value(argc, argv, &i, "--split", &value))) {
-            if (r < 0)
-                goto missing;
-            opt.split = value;
-        } else if ((r = arg_value(argc, argv, &i, "--cluster", &value))) {
-            if (r < 0)
-                goto missing;
-            opt.cluster = value;
-        } else if ((r = arg_value(argc, argv, &i, "--vcov", &value))) {
-            if (r < 0)
-                goto missing;
-            if (!strcmp(value, "iid"))
-                opt.vcov = GRAVRD_VCOV_IID;
-            else if (!strcmp(value, "hetero"))
-                opt.vcov = GRAVRD_VCOV_HETERO;
-            else {
-                fprintf(stderr, "gravrd reg: --vcov must be iid or hetero (use --cluster VARS to cluster), not '%s'\n",
-                        value);
-                return 2;
-            }
-        } else if ((r = arg_value(argc, argv, &i, "--ssc", &value))) {
-            if (r < 0)
-                goto missing;
-            if (!strcmp(value, "fixest"))
-                opt.ssc = GRAVRD_SSC_FIXEST;
-            else if (!strcmp(value, "stata"))
-                opt.ssc = GRAVRD_SSC_STATA;
-            else {
-                fprintf(stderr, "gravrd reg: --ssc must be fixest or stata, not '%s'\n", value);
-                return 2;
-            }
-        } else if ((r = arg_value(argc, argv, &i, "--solver", &value))) {
-            if (r < 0)
-                goto missing;
-            if (!strcmp(value, "auto"))
-                opt.no_shortcuts = 0;
-            else if (!strcmp(value, "general"))
-                opt.no_shortcuts = 1;
-            else {
-                fprintf(stderr, "gravrd reg: --solver must be auto or general, not '%s'\n", value);
-                return 2;
-            }
-        } else if ((r = arg_value(argc, argv, &i, "--tol", &value))) {
-            if (r < 0)
-                goto missing;
-            if (arg_double(value, &opt.tol) || !(opt.tol > 0 && opt.tol < 1)) {
-                fprintf(stderr, "gravrd reg: --tol must be a number in (0, 1), not '%s'\n", value);
-                return 2;
-            }
-        } else if ((r = arg_value(argc, argv, &i, "--maxiter", &value))) {
-            long v;
-            if (r < 0)
-                goto missing;
-            if (arg_count("reg", "--maxiter", value, 100000000, &v))
-                return 2;
-            opt.max_iter = (int)v;
-        } else if ((r = arg_value(argc, argv, &i, "--threads", &value))) {
-            long v;
-            if (r < 0)
-                goto missing;
-            if (arg_count("reg", "--threads", value, 1024, &v))
-                return 2;
-            opt.threads = (int)v;
-        } else if ((r = arg_value(argc, argv, &i, "--format", &value))) {
-            if (r < 0)
-                goto missing;
-            format_name = value;
-        } else if ((r = arg_value(argc, argv, &i, "--study", &value))) {
-            if (r < 0)
-                goto missing;
-            study_dir = value;
-        } else if ((r = arg_value(argc, argv, &i, "--bandwidth", &value))) {
-            if (r < 0)
-                goto missing;
-            if (arg_km("reg", "--bandwidth", value, &bandwidth))
-                return 2;
-            bandwidth_given = 1;
-        } else if ((r = arg_value(argc, argv, &i, "--match", &value))) {
-            if (r < 0)
-                goto missing;
-            if (arg_km("reg", "--match", value, &match_km))
-                return 2;
-        } else if ((r = arg_value(argc, argv, &i, "--out", &value))) {
-            if (r < 0)
-                goto missing;
-            out_path = value;
-        } else if (arg[0] == '-' && arg[1] == '-') {
-            fprintf(stderr, "gravrd reg: unknown option '%s' (see gravrd reg --help)\n", arg);
-            return 2;
-        } else if (n_positional < 2) {
-            positional[n_positional++] = arg;
-        } else {
-            fprintf(stderr, "gravrd reg: unexpected argument '%s' (quote the formula)\n", arg);
-            return 2;
-        }
-        continue;
-    missing:
-        fprintf(stderr, "gravrd reg: option %s needs a value\n", arg);
-        return 2;
-    }
-    if (n_positional < 2) {
-        fputs(reg_usage, stderr);
-        return 2;
-    }
+    reg_args a = {.vcov = (int)opt.vcov, .ssc = (int)opt.ssc, .solver = opt.no_shortcuts, .maxiter = opt.max_iter,
+                  .threads = opt.threads, .format = GRAVRD_FORMAT_TEXT, .tol = opt.tol};
+    int rc = opt_parse(&reg_command, argc, argv, &a);
+    if (rc != OPT_RUN)
+        return rc;
+    if (a.bandwidth > 0 && !a.study)
+        return opt_error(&reg_command, "--bandwidth needs --study DIR");
+    if (a.match_km > 0 && !a.study)
+        return opt_error(&reg_command, "--match needs --study DIR");
+    opt.subset = a.subset;
+    opt.split = a.split;
+    opt.cluster = a.cluster;
+    opt.vcov = (gravrd_vcov_type)a.vcov;
+    opt.ssc = (gravrd_ssc_rule)a.ssc;
+    opt.no_shortcuts = a.solver;
+    opt.strict = a.strict;
+    opt.keep_singletons = a.keep_singletons;
+    opt.tol = a.tol;
+    opt.max_iter = a.maxiter;
+    opt.threads = a.threads;
+    const gravrd_format format = (gravrd_format)a.format;
+    const char *study_dir = a.study, *out_path = a.out;
+    const double bandwidth = a.bandwidth > 0 ? a.bandwidth : 100.0, match_km = a.match_km;
     gravrd_error err = {0};
-    gravrd_format format;
-    if (gravrd_format_parse(format_name, &format, &err)) {
-        fprintf(stderr, "gravrd reg: %s\n", err.message);
-        return 2;
-    }
-    if (bandwidth_given && !study_dir) {
-        fprintf(stderr, "gravrd reg: --bandwidth needs --study DIR\n");
-        return 2;
-    }
-    if (match_km > 0 && !study_dir) {
-        fprintf(stderr, "gravrd reg: --match needs --study DIR\n");
-        return 2;
-    }
     gravrd_study *study = NULL;
     gravrd_eval_env env;
     if (study_dir) {
@@ -195,7 +115,7 @@ int cmd_reg(int argc, char **argv)
         opt.env = &env;
     }
     gravrd_frame *frame = NULL;
-    if (gravrd_csv_read(positional[0], NULL, &frame, &err)) {
+    if (gravrd_csv_read(a.data, NULL, &frame, &err)) {
         fprintf(stderr, "gravrd reg: %s\n", err.message);
         gravrd_study_free(study);
         return 2;
@@ -207,7 +127,7 @@ int cmd_reg(int argc, char **argv)
         char **names = NULL;
         size_t n_names = 0;
         gravrd_frame *joined = NULL;
-        st = gravrd_reg_variables(positional[1], &opt, &names, &n_names, &err);
+        st = gravrd_reg_variables(a.formula, &opt, &names, &n_names, &err);
         if (!st)
             st = gravrd_study_frame(study, frame, (const char *const *)names, n_names, &joined, &err);
         gravrd_strings_free(names, n_names);
@@ -227,7 +147,7 @@ int cmd_reg(int argc, char **argv)
     }
     gravrd_reg_results *res = NULL;
     if (!st)
-        st = gravrd_reg(frame, positional[1], &opt, &res, &err);
+        st = gravrd_reg(frame, a.formula, &opt, &res, &err);
     gravrd_frame_free(frame);
     gravrd_study_free(study);
     if (st) {

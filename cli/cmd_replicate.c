@@ -10,39 +10,57 @@
 #include <malloc.h>
 #endif
 
-#include "args.h"
 #include "commands.h"
 #include "gravrd/plan.h"
+#include "opts.h"
 
-static const char replicate_usage[] =
-    "usage: gravrd replicate --data DIR --out OUT [options]\n"
-    "\n"
-    "Runs a whole study (every table of a study file) on a study folder and\n"
-    "writes each table as OUT/NAME.md, .tex, .csv and .json, and the index\n"
-    "OUT/replication.json (docs/replicate.md, docs/study-file.md).\n"
-    "\n"
-    "options:\n"
-    "  --data DIR          the study folder (cities.csv, partnerships.csv, flows.csv,\n"
-    "                      migration.csv; truth.json when simulated)\n"
-    "  --out OUT           output folder (created if needed)\n"
-    "  --study FILE        study file (default: the embedded\n"
-    "                      studies/east-west-partnership.study)\n"
-    "  --flow log1p|log    how flows become logs: log1p keeps zeros (default),\n"
-    "                      log uses positive flows only (sets the macro ${flow})\n"
-    "  --macro NAME=VALUE  override another macro of the study file\n"
-    "  --bootstrap B       also a pairs cluster bootstrap (B replications) of the\n"
-    "                      mediation tests\n"
-    "  --seed N            bootstrap seed (default 20240523)\n"
-    "  --threads N         models fitted at the same time (default: the number of\n"
-    "                      processors; results do not depend on it)\n"
-    "  --only T1,T2,...    run only these tables (and the tables they refer to)\n"
-    "  --list              list the study's tables and exit\n"
-    "  --no-report         tables only: no figures and no OUT/index.html\n"
-    "                      (gravrd report --out OUT --figures makes them later)\n"
-    "  --quiet             no progress line\n"
-    "\n"
-    "Exit code: 0 every table succeeded, 1 a table failed (the others still ran),\n"
-    "2 bad usage or a bad study file.\n";
+/* The command line of replicate: what opt_parse fills from replicate_options. */
+typedef struct {
+    const char *data, *out, *study, *only;
+    int flow, bootstrap, seed, threads, list, no_report, quiet; /* flow -1: not given */
+    opt_list macros;
+} replicate_args;
+
+/* the values of the study file's ${flow} macro */
+static const opt_choice replicate_flow_choices[] = {{"log1p", 0, 0}, {"log", 1, 0}, {0}};
+/* by replicate_flow_choices value */
+static const char *const replicate_flow_names[] = {"log1p", "log"};
+
+/* --data and --out are required unless --list: checked after parsing. */
+static const opt_option replicate_options[] = {
+    {OPT_STRING("data", "DIR", replicate_args, data),
+     .help = "the study folder (cities.csv, partnerships.csv, flows.csv, migration.csv; truth.json when simulated)"},
+    {OPT_STRING("out", "OUT", replicate_args, out), .help = "output folder (created if needed)"},
+    {OPT_STRING("study", "FILE", replicate_args, study),
+     .def = "the embedded studies/east-west-partnership.study", .help = "study file"},
+    {OPT_CHOICE("flow", replicate_args, flow, replicate_flow_choices), .def = "log1p",
+     .help = "how flows become logs: log1p keeps zeros, log uses positive flows only (sets the macro ${flow})"},
+    {OPT_LIST("macro", "NAME=VALUE", replicate_args, macros), .help = "override another macro of the study file"},
+    {OPT_INT("bootstrap", "B", replicate_args, bootstrap, 0, 100000),
+     .help = "also a pairs cluster bootstrap (B replications) of the mediation tests"},
+    {OPT_COUNT("seed", "N", replicate_args, seed, 2147483647L), .def = "20240523", .help = "bootstrap seed"},
+    {OPT_COUNT("threads", "N", replicate_args, threads, 1024), .def = "the number of processors",
+     .help = "models fitted at the same time (results do not depend on it)"},
+    {OPT_STRING("only", "T1,T2,...", replicate_args, only),
+     .help = "run only these tables (and the tables they refer to)"},
+    {OPT_FLAG("list", replicate_args, list), .help = "list the study's tables and exit"},
+    {OPT_FLAG("no-report", replicate_args, no_report),
+     .help = "tables only: no figures and no OUT/index.html (gravrd report --out OUT --figures makes them later)"},
+    {OPT_FLAG("quiet", replicate_args, quiet), .help = "no progress line"},
+};
+
+/* Everything replicate --help shows and opt_parse accepts. */
+static const opt_command replicate_command = {
+    .name = "replicate",
+    .synopsis = "--data DIR --out OUT [options]",
+    .about = "Runs a whole study (every table of a study file) on a study folder and\n"
+             "writes each table as OUT/NAME.md, .tex, .csv and .json, and the index\n"
+             "OUT/replication.json (docs/replicate.md, docs/study-file.md).\n",
+    .options = replicate_options,
+    .n_options = OPT_COUNT_OF(replicate_options),
+    .epilog = "Exit code: 0 every table succeeded, 1 a table failed (the others still ran),\n"
+              "2 bad usage or a bad study file.\n",
+};
 
 typedef struct {
     int tty;
@@ -81,94 +99,33 @@ static void progress(void *user, const gravrd_progress *p)
 
 int cmd_replicate(int argc, char **argv)
 {
-    const char *data = NULL, *out = NULL, *study = NULL, *value = NULL, *only = NULL;
-    gravrd_plan_macro macros[32];
-    size_t n_macros = 0;
     gravrd_replicate_options opt;
     gravrd_replicate_options_init(&opt);
-    int list = 0, quiet = 0, no_report = 0;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            fputs(replicate_usage, stdout);
-            return 0;
-        } else if (!strcmp(arg, "--list")) {
-            list = 1;
-        } else if (!strcmp(arg, "--quiet")) {
-            quiet = 1;
-        } else if (!strcmp(arg, "--no-report")) {
-            no_report = 1;
-        } else if ((r = arg_value(argc, argv, &i, "--data", &value))) {
-            if (r < 0)
-                goto missing;
-            data = value;
-        } else if ((r = arg_value(argc, argv, &i, "--out", &value))) {
-            if (r < 0)
-                goto missing;
-            out = value;
-        } else if ((r = arg_value(argc, argv, &i, "--study", &value))) {
-            if (r < 0)
-                goto missing;
-            study = value;
-        } else if ((r = arg_value(argc, argv, &i, "--flow", &value))) {
-            if (r < 0)
-                goto missing;
-            if (strcmp(value, "log1p") && strcmp(value, "log")) {
-                fprintf(stderr, "gravrd replicate: --flow must be log1p or log, not '%s'\n", value);
-                return 2;
-            }
-            if (n_macros < 32)
-                macros[n_macros++] = (gravrd_plan_macro){"flow", value};
-        } else if ((r = arg_value(argc, argv, &i, "--macro", &value))) {
-            if (r < 0)
-                goto missing;
-            const char *eq = strchr(value, '=');
-            if (!eq || eq == value || n_macros >= 32) {
-                fprintf(stderr, "gravrd replicate: --macro takes NAME=VALUE, not '%s'\n", value);
-                return 2;
-            }
-            /* split in place: argv strings are writable */
-            char *name = (char *)value;
-            name[eq - value] = '\0';
-            macros[n_macros++] = (gravrd_plan_macro){name, eq + 1};
-        } else if ((r = arg_value(argc, argv, &i, "--bootstrap", &value))) {
-            long v;
-            if (r < 0)
-                goto missing;
-            if (arg_int(value, 0, 100000, &v)) {
-                fprintf(stderr, "gravrd replicate: --bootstrap must be a number of replications >= 0, not '%s'\n",
-                        value);
-                return 2;
-            }
-            opt.bootstrap = (int)v;
-        } else if ((r = arg_value(argc, argv, &i, "--seed", &value))) {
-            long v;
-            if (r < 0)
-                goto missing;
-            if (arg_count("replicate", "--seed", value, 2147483647L, &v))
-                return 2;
-            opt.seed = (uint64_t)v;
-        } else if ((r = arg_value(argc, argv, &i, "--threads", &value))) {
-            long v;
-            if (r < 0)
-                goto missing;
-            if (arg_count("replicate", "--threads", value, 1024, &v))
-                return 2;
-            opt.threads = (int)v;
-        } else if ((r = arg_value(argc, argv, &i, "--only", &value))) {
-            if (r < 0)
-                goto missing;
-            only = value;
-        } else {
-            fprintf(stderr, "gravrd replicate: unknown option '%s' (see gravrd replicate --help)\n", arg);
-            return 2;
-        }
-        continue;
-    missing:
-        fprintf(stderr, "gravrd replicate: option %s needs a value\n", arg);
-        return 2;
+    replicate_args a = {.flow = -1, .bootstrap = opt.bootstrap, .seed = (int)opt.seed, .threads = opt.threads};
+    int rc = opt_parse(&replicate_command, argc, argv, &a);
+    if (rc != OPT_RUN)
+        return rc;
+    /* ${flow} first: gravrd_plan_load takes the first override of a name */
+    gravrd_plan_macro macros[OPT_LIST_MAX + 1];
+    size_t n_macros = 0;
+    if (a.flow >= 0)
+        macros[n_macros++] = (gravrd_plan_macro){"flow", replicate_flow_names[a.flow]};
+    for (size_t m = 0; m < a.macros.n; m++) {
+        const char *value = a.macros.items[m], *eq = strchr(value, '=');
+        if (!eq || eq == value)
+            return opt_error(&replicate_command, "--macro must be NAME=VALUE, not '%s'", value);
+        /* split in place: argv strings are writable */
+        char *name = (char *)value;
+        name[eq - value] = '\0';
+        if (a.flow >= 0 && !strcmp(name, "flow"))
+            return opt_error(&replicate_command, "--flow and --macro flow=... both set ${flow}");
+        macros[n_macros++] = (gravrd_plan_macro){name, eq + 1};
     }
+    opt.bootstrap = a.bootstrap;
+    opt.seed = (uint64_t)a.seed;
+    opt.threads = a.threads;
+    const char *data = a.data, *out = a.out, *study = a.study, *only = a.only;
+    const int list = a.list, quiet = a.quiet, no_report = a.no_report;
     gravrd_error err = {0};
     gravrd_plan *plan = NULL;
     if (gravrd_plan_load(study, macros, n_macros, &plan, &err)) {
@@ -187,10 +144,9 @@ int cmd_replicate(int argc, char **argv)
         return 0;
     }
     if (!data || !out) {
-        fprintf(stderr, "gravrd replicate: %s is required\n\n%s", !data ? "--data DIR" : "--out OUT",
-                replicate_usage);
         gravrd_plan_free(plan);
-        return 2;
+        return opt_error(&replicate_command, "%s is required (see gravrd replicate --help)",
+                         !data ? "--data DIR" : "--out OUT");
     }
     /* --only list */
     char *only_copy = NULL;

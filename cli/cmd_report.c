@@ -7,96 +7,56 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "args.h"
 #include "commands.h"
 #include "gravrd/figures.h"
 #include "gravrd/html.h"
 #include "gravrd/study.h"
+#include "opts.h"
 
-static const char report_usage[] =
-    "usage: gravrd report --out OUT [options]\n"
-    "\n"
-    "Writes OUT/index.html: one self-contained page (no network) with every table\n"
-    "listed in OUT/replication.json (our estimates, the paper's published numbers\n"
-    "and, on simulated data, the planted truth marked by whether it lies in our 95%\n"
-    "interval) and every figure in OUT (OUT/figures.json and the SVG files).\n"
-    "See docs/report.md.\n"
-    "\n"
-    "options:\n"
-    "  --out OUT           the output folder of gravrd replicate (required)\n"
-    "  --data DIR          the study folder (default: the one named in\n"
-    "                      OUT/replication.json); its truth.json is described\n"
-    "  --figures           first write the figures into OUT: Figure 1 (map),\n"
-    "                      Figure 2 (binned scatter, three panels), RD plots, and\n"
-    "                      OUT/figures.json; needs the study folder (cities.csv,\n"
-    "                      partnerships.csv and the flows)\n"
-    "  --flows FILE        flows for --figures (default DIR/flows.csv)\n"
-    "  --outcome EXPR      outcome of Figure 2 and the RD plots (default log1p(trade))\n"
-    "  --bins N            bins of Figure 2 (default 50)\n"
-    "  --no-rd-plots       --figures without the RD plots\n"
-    "  --threads N         threads for the demeaning (default 1)\n"
-    "  --title TEXT        page title\n"
-    "\n"
-    "Exit code: 0 when every table rendered, 1 when some table failed, 2 bad input.\n";
+/* The command line of report: what opt_parse fills from report_options. */
+typedef struct {
+    const char *out, *data, *flows, *outcome, *title;
+    int figures, no_rd_plots, bins, threads;
+} report_args;
+
+/* report's options, in help order. */
+static const opt_option report_options[] = {
+    {OPT_STRING("out", "OUT", report_args, out), .required = 1, .help = "the output folder of gravrd replicate"},
+    {OPT_STRING("data", "DIR", report_args, data), .def = "the one named in OUT/replication.json",
+     .help = "the study folder; its truth.json is described"},
+    {OPT_FLAG("figures", report_args, figures),
+     .help = "first write the figures into OUT: Figure 1 (map), Figure 2 (binned scatter, three panels), RD plots, "
+             "and OUT/figures.json; needs the study folder (cities.csv, partnerships.csv and the flows)"},
+    {OPT_STRING("flows", "FILE", report_args, flows), .def = "DIR/flows.csv", .help = "flows for --figures"},
+    {OPT_STRING("outcome", "EXPR", report_args, outcome), .def = "log1p(trade)",
+     .help = "outcome of Figure 2 and the RD plots"},
+    {OPT_INT("bins", "N", report_args, bins, 1, 100000), .def = "50", .help = "bins of Figure 2"},
+    {OPT_FLAG("no-rd-plots", report_args, no_rd_plots), .help = "--figures without the RD plots"},
+    {OPT_INT("threads", "N", report_args, threads, 1, 256), .def = "1", .help = "threads for the demeaning"},
+    {OPT_STRING("title", "TEXT", report_args, title), .help = "page title"},
+};
+
+/* Everything report --help shows and opt_parse accepts. */
+static const opt_command report_command = {
+    .name = "report",
+    .about = "Writes OUT/index.html: one self-contained page (no network) with every table\n"
+             "listed in OUT/replication.json (our estimates, the paper's published numbers\n"
+             "and, on simulated data, the planted truth marked by whether it lies in our 95%\n"
+             "interval) and every figure in OUT (OUT/figures.json and the SVG files).\n"
+             "See docs/report.md.\n",
+    .options = report_options,
+    .n_options = OPT_COUNT_OF(report_options),
+    .epilog = "Exit code: 0 when every table rendered, 1 when some table failed, 2 bad input.\n",
+};
 
 int cmd_report(int argc, char **argv)
 {
-    const char *out_dir = NULL, *data_dir = NULL, *flows_path = NULL, *outcome = NULL, *title = NULL, *value;
-    int figures = 0, rd_plots = 1;
-    long threads = 1, bins = 50;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(report_usage, stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--figures")) {
-            figures = 1;
-            continue;
-        }
-        if (!strcmp(argv[i], "--no-rd-plots")) {
-            rd_plots = 0;
-            continue;
-        }
-        const char *names[] = {"--out", "--data", "--flows", "--outcome", "--title", "--threads", "--bins"};
-        int matched = 0;
-        for (size_t k = 0; k < sizeof names / sizeof names[0] && !matched; k++) {
-            if ((r = arg_value(argc, argv, &i, names[k], &value)) < 0) {
-                fprintf(stderr, "gravrd report: %s needs a value\n", names[k]);
-                return 2;
-            }
-            if (!r)
-                continue;
-            matched = 1;
-            switch (k) {
-            case 0: out_dir = value; break;
-            case 1: data_dir = value; break;
-            case 2: flows_path = value; break;
-            case 3: outcome = value; break;
-            case 4: title = value; break;
-            case 5:
-                if (arg_int(value, 1, 256, &threads)) {
-                    fprintf(stderr, "gravrd report: --threads must be an integer in 1..256, not '%s'\n", value);
-                    return 2;
-                }
-                break;
-            case 6:
-                if (arg_int(value, 1, 100000, &bins)) {
-                    fprintf(stderr, "gravrd report: --bins must be an integer in 1..100000, not '%s'\n", value);
-                    return 2;
-                }
-                break;
-            }
-        }
-        if (!matched) {
-            fprintf(stderr, "gravrd report: unknown argument '%s'\n%s", argv[i], report_usage);
-            return 2;
-        }
-    }
-    if (!out_dir) {
-        fprintf(stderr, "gravrd report: --out OUT is required\n%s", report_usage);
-        return 2;
-    }
+    report_args a = {.bins = 50, .threads = 1};
+    int rc = opt_parse(&report_command, argc, argv, &a);
+    if (rc != OPT_RUN)
+        return rc;
+    const char *out_dir = a.out, *data_dir = a.data, *flows_path = a.flows, *outcome = a.outcome, *title = a.title;
+    const int figures = a.figures, rd_plots = !a.no_rd_plots, threads = a.threads, bins = a.bins;
     struct stat sb;
     if (stat(out_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         fprintf(stderr, "gravrd report: %s is not a folder\n", out_dir);
@@ -122,9 +82,9 @@ int cmd_report(int argc, char **argv)
             gravrd_report_figures_options fo;
             gravrd_report_figures_options_init(&fo);
             fo.rd_plots = rd_plots;
-            fo.threads = (int)threads;
+            fo.threads = threads;
             fo.figure2_opt.outcome = outcome;
-            fo.figure2_opt.n_bins = (int)bins;
+            fo.figure2_opt.n_bins = bins;
             st = gravrd_report_figures(study, flows, out_dir, &fo, &err);
         }
         gravrd_frame_free(flows);

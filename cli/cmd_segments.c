@@ -6,26 +6,55 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "commands.h"
 #include "gravrd/spatial.h"
 #include "gravrd/study.h"
+#include "opts.h"
 
-static const char segments_usage[] =
-    "usage: gravrd segments CITIES.csv --bandwidth KM[,KM...] [options]\n"
-    "\n"
-    "Groups cities so that within each group the largest great-circle distance\n"
-    "is at most KM: complete-linkage clustering cut at KM, never across\n"
-    "provinces unless --by none (see docs/spatial.md).\n"
-    "\n"
-    "  CITIES.csv          columns city_id, lat, lng, and province_en (or province)\n"
-    "options:\n"
-    "  --bandwidth KM,...  one or more bandwidths in km (required)\n"
-    "  --by province|none  cluster within provinces (default) or across them\n"
-    "  --format F          text (default: segment-size distribution), csv, json\n"
-    "                      csv: city_id,segment_id (one bandwidth) or\n"
-    "                      city_id,segment_id_KM,... (several), rows in city_id order\n"
-    "  --out FILE          write to FILE instead of standard output\n";
+/* The command line of segments: what opt_parse fills from segments_options. */
+typedef struct {
+    const char *cities, *bandwidths, *out;
+    int by_province, format;
+} segments_args;
+
+/* The value is segments_args.by_province. */
+static const opt_choice segments_by_choices[] = {{"province", 1, 0}, {"none", 0, 0}, {0}};
+
+/* The three outputs of segments. */
+typedef enum { SEGMENTS_TEXT, SEGMENTS_CSV, SEGMENTS_JSON } segments_format;
+static const opt_choice segments_format_choices[] = {
+    {"text", SEGMENTS_TEXT, 0}, {"csv", SEGMENTS_CSV, 0}, {"json", SEGMENTS_JSON, 0}, {0}};
+
+/* The city table is required. */
+static const opt_positional segments_positionals[] = {
+    {"CITIES.csv", OPT_AT(segments_args, cities, const char *), 1,
+     "columns city_id, lat, lng, and province_en (or province)"},
+};
+
+/* --bandwidth stays text: gravrd_parse_bandwidths reads the list. */
+static const opt_option segments_options[] = {
+    {OPT_STRING("bandwidth", "KM,...", segments_args, bandwidths), .required = 1,
+     .help = "one or more bandwidths in km"},
+    {OPT_CHOICE("by", segments_args, by_province, segments_by_choices), .def = "province",
+     .help = "cluster within provinces or across them"},
+    {OPT_CHOICE("format", segments_args, format, segments_format_choices),
+     .def = "text: segment-size distribution",
+     .help = "output format; csv: city_id,segment_id (one bandwidth) or city_id,segment_id_KM,... (several), rows "
+             "in city_id order"},
+    {OPT_STRING("out", "FILE", segments_args, out), .help = "write to FILE instead of standard output"},
+};
+
+/* Everything segments --help shows and opt_parse accepts. */
+static const opt_command segments_command = {
+    .name = "segments",
+    .about = "Groups cities so that within each group the largest great-circle distance\n"
+             "is at most KM: complete-linkage clustering cut at KM, never across\n"
+             "provinces unless --by none (see docs/spatial.md).\n",
+    .positionals = segments_positionals,
+    .n_positionals = OPT_COUNT_OF(segments_positionals),
+    .options = segments_options,
+    .n_options = OPT_COUNT_OF(segments_options),
+};
 
 typedef struct {
     int64_t id;
@@ -75,60 +104,13 @@ static void write_text(FILE *out, const gravrd_cities *c, const double *bw, size
 
 int cmd_segments(int argc, char **argv)
 {
-    const char *path = NULL, *bw_text = NULL, *by = "province", *format = "text", *out_path = NULL, *value;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            fputs(segments_usage, stdout);
-            return 0;
-        } else if ((r = arg_value(argc, argv, &i, "--bandwidth", &value))) {
-            if (r < 0)
-                goto missing;
-            bw_text = value;
-        } else if ((r = arg_value(argc, argv, &i, "--by", &value))) {
-            if (r < 0)
-                goto missing;
-            by = value;
-        } else if ((r = arg_value(argc, argv, &i, "--format", &value))) {
-            if (r < 0)
-                goto missing;
-            format = value;
-        } else if ((r = arg_value(argc, argv, &i, "--out", &value))) {
-            if (r < 0)
-                goto missing;
-            out_path = value;
-        } else if (arg[0] == '-' && arg[1] == '-') {
-            fprintf(stderr, "gravrd segments: unknown option '%s' (see gravrd segments --help)\n", arg);
-            return 2;
-        } else if (!path) {
-            path = arg;
-        } else {
-            fprintf(stderr, "gravrd segments: unexpected argument '%s'\n", arg);
-            return 2;
-        }
-        continue;
-    missing:
-        fprintf(stderr, "gravrd segments: option %s needs a value\n", arg);
-        return 2;
-    }
-    if (!path || !bw_text) {
-        fputs(segments_usage, stderr);
-        return 2;
-    }
-    int by_province;
-    if (!strcmp(by, "province"))
-        by_province = 1;
-    else if (!strcmp(by, "none"))
-        by_province = 0;
-    else {
-        fprintf(stderr, "gravrd segments: --by must be province or none, not '%s'\n", by);
-        return 2;
-    }
-    if (strcmp(format, "text") && strcmp(format, "csv") && strcmp(format, "json")) {
-        fprintf(stderr, "gravrd segments: --format must be text, csv or json, not '%s'\n", format);
-        return 2;
-    }
+    segments_args a = {.by_province = 1, .format = SEGMENTS_TEXT};
+    int rc = opt_parse(&segments_command, argc, argv, &a);
+    if (rc != OPT_RUN)
+        return rc;
+    const char *path = a.cities, *bw_text = a.bandwidths, *out_path = a.out;
+    const int by_province = a.by_province;
+    const segments_format format = (segments_format)a.format;
     gravrd_error err = {0};
     double *bw = NULL;
     size_t n_bw = 0;
@@ -142,7 +124,7 @@ int cmd_segments(int argc, char **argv)
         free(bw);
         return err.code == GRAVRD_ERR_NOMEM ? 1 : 2;
     }
-    int rc = 0;
+    rc = 0;
     int32_t **seg = calloc(n_bw, sizeof *seg), *n_seg = calloc(n_bw, sizeof *n_seg);
     size_t **counts = calloc(n_bw, sizeof *counts), *max_size = calloc(n_bw, sizeof *max_size);
     id_row *order = malloc(c->n * sizeof *order);
@@ -177,9 +159,9 @@ int cmd_segments(int argc, char **argv)
         rc = 2;
         goto done;
     }
-    if (!strcmp(format, "text")) {
+    if (format == SEGMENTS_TEXT) {
         write_text(out, c, bw, n_bw, n_seg, counts, max_size, by_province);
-    } else if (!strcmp(format, "csv")) {
+    } else if (format == SEGMENTS_CSV) {
         fputs("city_id", out);
         for (size_t b = 0; b < n_bw; b++) {
             if (n_bw == 1)

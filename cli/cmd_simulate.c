@@ -1,142 +1,139 @@
 /* cmd_simulate.c - `gravrd simulate --out DIR [options]`: write the simulated
  * study folder. All work is done by libgravrd (gravrd/sim.h); this file parses
  * arguments and reports. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "args.h"
 #include "commands.h"
 #include "gravrd/sim.h"
+#include "opts.h"
 
-static void simulate_usage(FILE *out)
+/* The most simulator parameters the command line takes; gravrd_sim_param_count
+ * is checked against it. */
+#define SIMULATE_MAX_PARAMS 64
+
+/* The command line of simulate: what opt_parse fills. The simulator
+ * parameters stay text: gravrd_sim_param_set checks them (as it does those
+ * of a --params file). */
+typedef struct {
+    const char *out, *params, *cities, *partnerships, *seed, *months, *start;
+    int force;
+    const char *values[SIMULATE_MAX_PARAMS]; /* by the library's parameter index */
+} simulate_args;
+
+/* The fixed options; simulate_table appends one --NAME per other simulator
+ * parameter, from the library's list, so the table follows the library. */
+static const opt_option simulate_fixed_options[] = {
+    {OPT_STRING("out", "DIR", simulate_args, out), .required = 1, .help = "output folder (must not exist or be empty)"},
+    {OPT_FLAG("force", simulate_args, force), .help = "write into a non-empty DIR, replacing those five files"},
+    {OPT_STRING("seed", "N", simulate_args, seed), .def = "1", .help = "random seed"},
+    {OPT_STRING("months", "N", simulate_args, months), .def = "60", .help = "number of months"},
+    {OPT_STRING("start", "YYYY-MM", simulate_args, start), .def = "2017-01", .help = "first month"},
+    {OPT_STRING("params", "FILE", simulate_args, params), .help = "parameter file: 'name = value' lines, '#' comments"},
+    {OPT_STRING("cities", "FILE", simulate_args, cities), .def = "the project's data/cities.csv",
+     .help = "city table"},
+    {OPT_STRING("partnerships", "FILE", simulate_args, partnerships), .def = "data/partnerships.csv",
+     .help = "partnership pairs"},
+    {OPT_SECTION("simulator parameters, --NAME X (explicit options override --params):")},
+};
+
+/* simulate's whole table: the fixed options, then the parameters. */
+typedef struct {
+    opt_option options[OPT_COUNT_OF(simulate_fixed_options) + SIMULATE_MAX_PARAMS];
+    char names[SIMULATE_MAX_PARAMS][64];
+    opt_command command;
+} simulate_table;
+
+/* The parameters with their own fixed option above. */
+static int simulate_is_fixed(const char *param)
 {
-    fprintf(out,
-            "usage: gravrd simulate --out DIR [options]\n"
-            "\n"
-            "Writes cities.csv, partnerships.csv, flows.csv, migration.csv and truth.json\n"
-            "(a calibrated simulation of the study's world; see docs/simulator.md).\n"
-            "\n"
-            "options:\n"
-            "  --out DIR             output folder (must not exist or be empty)\n"
-            "  --force               write into a non-empty DIR, replacing those five files\n"
-            "  --seed N              random seed (default 1)\n"
-            "  --months N            number of months (default 60)\n"
-            "  --start YYYY-MM       first month (default 2017-01)\n"
-            "  --params FILE         parameter file: 'name = value' lines, '#' comments\n"
-            "  --cities FILE         city table (default: the project's data/cities.csv)\n"
-            "  --partnerships FILE   partnership pairs (default: data/partnerships.csv)\n"
-            "  --NAME VALUE          set parameter NAME (explicit options override --params):\n");
-    for (size_t i = 0; i < gravrd_sim_param_count(); i++) {
-        const char *name = gravrd_sim_param_name(i);
-        if (!strcmp(name, "seed") || !strcmp(name, "months") || !strcmp(name, "start"))
-            continue;
-        char opt[64];
-        snprintf(opt, sizeof opt, "--%s", name);
-        for (char *s = opt + 2; *s; s++)
-            if (*s == '_')
-                *s = '-';
-        fprintf(out, "    %-32s %s\n", opt, gravrd_sim_param_help(i));
-    }
+    return !strcmp(param, "seed") || !strcmp(param, "months") || !strcmp(param, "start");
 }
 
+/* Fills t from the library's parameter list; -1 when the list does not fit. */
+static int simulate_table_build(simulate_table *t)
+{
+    size_t n = OPT_COUNT_OF(simulate_fixed_options);
+    if (gravrd_sim_param_count() > SIMULATE_MAX_PARAMS)
+        return -1;
+    memcpy(t->options, simulate_fixed_options, sizeof simulate_fixed_options);
+    for (size_t i = 0; i < gravrd_sim_param_count(); i++) {
+        const char *param = gravrd_sim_param_name(i);
+        if (simulate_is_fixed(param))
+            continue;
+        if (strlen(param) >= sizeof t->names[i])
+            return -1;
+        /* --partner-w2e for partner_w2e (gravrd_sim_param_set takes both) */
+        char *name = t->names[i];
+        size_t c = 0;
+        for (; param[c]; c++)
+            name[c] = param[c] == '_' ? '-' : param[c];
+        name[c] = '\0';
+        t->options[n++] = (opt_option){.name = name,
+                                       .kind = OPT_KIND_STRING,
+                                       .metavar = "X",
+                                       .offset = offsetof(simulate_args, values) + i * sizeof(const char *),
+                                       .help = gravrd_sim_param_help(i)};
+    }
+    t->command = (opt_command){
+        .name = "simulate",
+        .about = "Writes cities.csv, partnerships.csv, flows.csv, migration.csv and truth.json\n"
+                 "(a calibrated simulation of the study's world; see docs/simulator.md).\n",
+        .options = t->options,
+        .n_options = n,
+    };
+    return 0;
+}
+
+/* Prints "gravrd simulate: MSG" and returns 2 (bad input). */
 static int fail(const char *msg)
 {
     fprintf(stderr, "gravrd simulate: %s\n", msg);
     return 2;
 }
 
+/* Sets parameter name to value when given; non-zero (the exit code) after
+ * printing the library's error. */
+static int simulate_set(gravrd_sim_params *p, const char *name, const char *value)
+{
+    gravrd_error err;
+    gravrd_error_clear(&err);
+    if (value && gravrd_sim_param_set(p, name, value, &err) != GRAVRD_OK)
+        return fail(err.message);
+    return 0;
+}
+
 int cmd_simulate(int argc, char **argv)
 {
+    simulate_table t;
+    if (simulate_table_build(&t))
+        return fail("internal error: the simulator's parameters do not fit the command line table");
+    simulate_args a = {0};
+    int rc = opt_parse(&t.command, argc, argv, &a);
+    if (rc != OPT_RUN)
+        return rc;
+    if (!*a.out)
+        return fail("--out needs a folder name");
     gravrd_sim_params p;
     gravrd_sim_params_init(&p);
     gravrd_error err;
     gravrd_error_clear(&err);
-    const char *out_dir = NULL, *params_file = NULL, *value = NULL;
-    int force = 0;
-    char msg[GRAVRD_ERROR_MSG_LEN + 64];
-
-    /* first pass: the parameter file, so explicit options override it */
-    for (int i = 1; i < argc; i++) {
-        int r = arg_value(argc, argv, &i, "--params", &value);
-        if (r < 0)
-            return fail("--params needs a file name");
-        if (r > 0)
-            params_file = value;
-    }
-    if (params_file && gravrd_sim_params_load(&p, params_file, &err) != GRAVRD_OK)
+    /* the parameter file first, so that explicit options override it */
+    if (a.params && gravrd_sim_params_load(&p, a.params, &err) != GRAVRD_OK)
         return fail(err.message);
-
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        int r;
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            simulate_usage(stdout);
-            return 0;
-        }
-        if (!strcmp(arg, "--force")) {
-            force = 1;
-            continue;
-        }
-        if ((r = arg_value(argc, argv, &i, "--params", &value)) != 0)
-            continue; /* handled above */
-        if ((r = arg_value(argc, argv, &i, "--out", &value)) != 0) {
-            if (r < 0 || !*value)
-                return fail("--out needs a folder name");
-            out_dir = value;
-            continue;
-        }
-        if ((r = arg_value(argc, argv, &i, "--cities", &value)) != 0) {
-            if (r < 0)
-                return fail("--cities needs a file name");
-            p.cities_path = value;
-            continue;
-        }
-        if ((r = arg_value(argc, argv, &i, "--partnerships", &value)) != 0) {
-            if (r < 0)
-                return fail("--partnerships needs a file name");
-            p.partnerships_path = value;
-            continue;
-        }
-        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-            snprintf(msg, sizeof msg, "unexpected argument '%s' (see gravrd simulate --help)", arg);
-            return fail(msg);
-        }
-        /* --NAME VALUE or --NAME=VALUE for any simulator parameter */
-        char name[128];
-        const char *eq = strchr(arg + 2, '=');
-        size_t len = eq ? (size_t)(eq - (arg + 2)) : strlen(arg + 2);
-        if (len >= sizeof name) {
-            snprintf(msg, sizeof msg, "unknown option '%.100s'", arg);
-            return fail(msg);
-        }
-        memcpy(name, arg + 2, len);
-        name[len] = '\0';
-        int known = 0;
-        for (size_t k = 0; k < gravrd_sim_param_count(); k++) {
-            const char *a = gravrd_sim_param_name(k), *b = name;
-            for (; *a && *b; a++, b++)
-                if (!(*a == *b || (*a == '_' && *b == '-')))
-                    break;
-            if (!*a && !*b)
-                known = 1;
-        }
-        if (!known) {
-            snprintf(msg, sizeof msg, "unknown option '%s' (see gravrd simulate --help)", arg);
-            return fail(msg);
-        }
-        if (eq)
-            value = eq + 1;
-        else if (i + 1 < argc)
-            value = argv[++i];
-        else {
-            snprintf(msg, sizeof msg, "%s needs a value", arg);
-            return fail(msg);
-        }
-        if (gravrd_sim_param_set(&p, name, value, &err) != GRAVRD_OK)
-            return fail(err.message);
-    }
-    if (!out_dir)
-        return fail("--out DIR is required (see gravrd simulate --help)");
+    if ((rc = simulate_set(&p, "seed", a.seed)) || (rc = simulate_set(&p, "months", a.months)) ||
+        (rc = simulate_set(&p, "start", a.start)))
+        return rc;
+    for (size_t i = 0; i < gravrd_sim_param_count(); i++)
+        if ((rc = simulate_set(&p, gravrd_sim_param_name(i), a.values[i])))
+            return rc;
+    if (a.cities)
+        p.cities_path = a.cities;
+    if (a.partnerships)
+        p.partnerships_path = a.partnerships;
+    const char *out_dir = a.out;
+    int force = a.force;
     if (gravrd_sim_params_validate(&p, &err) != GRAVRD_OK)
         return fail(err.message);
     gravrd_status st = gravrd_sim_write(&p, out_dir, force, &err);

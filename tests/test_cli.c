@@ -14,6 +14,7 @@
 #include "support/clirun.h"
 #include "support/testutil.h"
 #include "util/json.h"
+#include "gravrd/sim.h"
 
 typedef struct {
     char *dir;
@@ -223,7 +224,7 @@ static void test_bad_inputs(void **state)
     expect_panel_error(fx, "'trade ~ x | exp' --subset 'x > 100'", "no rows left after --subset");
     expect_panel_error(fx, "'trade ~ one | exp'", "collinear with the fixed effects");
     expect_panel_error(fx, "'trade ~ x' --frobnicate", "unknown option '--frobnicate'");
-    expect_panel_error(fx, "'trade ~ x' --format xml", "unknown format 'xml'");
+    expect_panel_error(fx, "'trade ~ x' --format xml", "--format must be one of text, json, csv, md, tex, not 'xml'");
     expect_panel_error(fx, "'trade ~ x' --solver fast", "--solver must be auto or general, not 'fast'");
 }
 
@@ -254,6 +255,199 @@ static void test_solver_option(void **state)
     assert_true(fabs(ba - bg) <= 1e-10 * fabs(bg));
 }
 
+/* ---- the option parser of every subcommand (cli/opts.c) ---------------------- */
+
+/* Every option and positional of each subcommand's table, as its help must
+ * name them; simulate's simulator parameters come from the library's list
+ * (cli_help_names_every_option adds them). */
+static const struct {
+    const char *command;
+    const char *positionals; /* space-separated */
+    const char *options;     /* space-separated, without "--" */
+} cli_commands[] = {
+    {"reg", "DATA FORMULA",
+     "subset split vcov cluster ssc strict keep-singletons solver tol maxiter threads format study bandwidth match "
+     "out"},
+    {"match", "FLOWS", "study bandwidth cross-province out format"},
+    {"balance", "", "study bandwidth vars vcov format out"},
+    {"rd", "FLOWS",
+     "study outcome direction subset bandwidths no-select side radius cross-province fe no-fe kernel level plot "
+     "plot-bandwidth bins format out"},
+    {"replicate", "", "data out study flow macro bootstrap seed threads only list no-report quiet"},
+    {"report", "", "out data figures flows outcome bins no-rd-plots threads title"},
+    {"segments", "CITIES.csv", "bandwidth by format out"},
+    {"simulate", "", "out force seed months start params cities partnerships"},
+};
+
+/* Fails unless the help text has an entry line for option `name`
+ * ("  --name ..."). */
+static void expect_help_names_option(const char *command, const char *help, const char *name)
+{
+    char line[160];
+    snprintf(line, sizeof line, "\n  --%s ", name);
+    if (!strstr(help, line))
+        fail_msg("gravrd %s --help does not list --%s:\n%s", command, name, help);
+}
+
+/* Checks each space-separated word of names with check (help, word). */
+static void for_each_word(const char *names, const char *command, const char *help,
+                          void (*check)(const char *, const char *, const char *))
+{
+    char word[96];
+    for (const char *p = names; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn(p, " ");
+        if (!len)
+            break;
+        snprintf(word, sizeof word, "%.*s", (int)len, p);
+        check(command, help, word);
+        p += len;
+    }
+}
+
+/* Fails unless positional `name` has its line in the help. */
+static void expect_help_names_positional(const char *command, const char *help, const char *name)
+{
+    char line[160];
+    snprintf(line, sizeof line, "\n  %s ", name);
+    if (!strstr(help, line))
+        fail_msg("gravrd %s --help does not describe %s:\n%s", command, name, help);
+}
+
+/* `gravrd CMD --help` and `-h`: exit 0, the same complete text on stdout
+ * (usage line, every positional and option of the table), nothing on
+ * stderr; also with the required arguments missing. */
+static void test_help_of_every_command(void **state)
+{
+    fixture *fx = *state;
+    for (size_t c = 0; c < sizeof cli_commands / sizeof cli_commands[0]; c++) {
+        const char *cmd = cli_commands[c].command;
+        char args[128];
+        snprintf(args, sizeof args, "%s --help", cmd);
+        cli_result r = cli_run(fx->dir, args);
+        if (r.status != 0 || !r.out || (r.err && *r.err))
+            fail_msg("gravrd %s --help: exit %d, stderr: %s", cmd, r.status, r.err ? r.err : "");
+        char usage[64];
+        snprintf(usage, sizeof usage, "usage: gravrd %s ", cmd);
+        assert_non_null(strstr(r.out, usage));
+        assert_non_null(strstr(r.out, "\n  -h, --help "));
+        for_each_word(cli_commands[c].options, cmd, r.out, expect_help_names_option);
+        for_each_word(cli_commands[c].positionals, cmd, r.out, expect_help_names_positional);
+        if (!strcmp(cmd, "simulate"))
+            for (size_t i = 0; i < gravrd_sim_param_count(); i++) {
+                char name[96];
+                snprintf(name, sizeof name, "%s", gravrd_sim_param_name(i));
+                for (char *s = name; *s; s++)
+                    if (*s == '_')
+                        *s = '-';
+                expect_help_names_option(cmd, r.out, name);
+            }
+        snprintf(args, sizeof args, "%s -h", cmd);
+        cli_result h = cli_run(fx->dir, args);
+        assert_int_equal(h.status, 0);
+        assert_string_equal(h.out, r.out);
+        cli_result_free(&h);
+        cli_result_free(&r);
+    }
+}
+
+/* The parser's errors: for every subcommand, an unknown option, a repeated
+ * option, a missing value, an out-of-range number and a bad choice (where
+ * the command has such an option; balance and segments take no number but
+ * a list, simulate no choice and checks its parameters in the library)
+ * each exit 2 with one line on stderr, "gravrd CMD: " and the option. */
+static void test_option_errors_of_every_command(void **state)
+{
+    fixture *fx = *state;
+    static const struct {
+        const char *args, *message;
+    } cases[] = {
+        {"reg d.csv 'y ~ x' --tool 1", "gravrd reg: unknown option '--tool' (see gravrd reg --help)"},
+        {"reg d.csv 'y ~ x' --cluster a --cluster b", "gravrd reg: --cluster given twice"},
+        {"reg d.csv 'y ~ x' --cluster", "gravrd reg: --cluster needs a value"},
+        {"reg d.csv 'y ~ x' --cluster --strict", "gravrd reg: --cluster needs a value"},
+        {"reg d.csv 'y ~ x' --tol x", "gravrd reg: --tol must be a number in (0, 1), not 'x'"},
+        {"reg d.csv 'y ~ x' --tol=1", "gravrd reg: --tol must be a number in (0, 1), not '1'"},
+        {"reg d.csv 'y ~ x' --maxiter 0", "gravrd reg: --maxiter must be a positive integer, not '0'"},
+        {"reg d.csv 'y ~ x' --format xml", "gravrd reg: --format must be one of text, json, csv, md, tex, not 'xml'"},
+        {"reg d.csv 'y ~ x' --strict=1", "gravrd reg: --strict takes no value"},
+        {"reg d.csv", "gravrd reg: FORMULA is required (see gravrd reg --help)"},
+        {"reg d.csv y + x", "gravrd reg: unexpected argument '+' (quote the formula)"},
+        {"match --bogus", "gravrd match: unknown option '--bogus'"},
+        {"match --study a --study b", "gravrd match: --study given twice"},
+        {"match --study", "gravrd match: --study needs a value"},
+        {"match --study d --bandwidth -3", "gravrd match: --bandwidth must be a positive number of km, not '-3'"},
+        {"match --study d --format xml", "gravrd match: --format must be text or json, not 'xml'"},
+        {"match", "gravrd match: --study DIR is required (see gravrd match --help)"},
+        {"balance --bogus", "gravrd balance: unknown option '--bogus'"},
+        {"balance --vars a --vars b", "gravrd balance: --vars given twice"},
+        {"balance --study d --out", "gravrd balance: --out needs a value"},
+        {"balance --study d --vcov cluster", "gravrd balance: --vcov must be hetero or iid, not 'cluster'"},
+        {"balance --study d stray", "gravrd balance: unexpected argument 'stray' (see gravrd balance --help)"},
+        {"rd --bogus", "gravrd rd: unknown option '--bogus'"},
+        {"rd --no-fe --no-fe", "gravrd rd: --no-fe given twice"},
+        {"rd --study d --outcome", "gravrd rd: --outcome needs a value"},
+        {"rd --study d --outcome y --level 100", "gravrd rd: --level must be a number in (0, 100), not '100'"},
+        {"rd --study d --outcome y --bins 1001", "gravrd rd: --bins must be an integer in 1..1000, not '1001'"},
+        {"rd --study d --outcome y --kernel box",
+         "gravrd rd: --kernel must be one of triangular, epanechnikov, uniform, not 'box'"},
+        {"rd --study d --outcome y --fe a --no-fe", "gravrd rd: --fe and --no-fe contradict each other"},
+        {"replicate --bogus", "gravrd replicate: unknown option '--bogus'"},
+        {"replicate --seed 1 --seed 2", "gravrd replicate: --seed given twice"},
+        {"replicate --data", "gravrd replicate: --data needs a value"},
+        {"replicate --bootstrap -1", "gravrd replicate: --bootstrap must be an integer in 0..100000, not '-1'"},
+        {"replicate --flow log2", "gravrd replicate: --flow must be log1p or log, not 'log2'"},
+        {"replicate --macro nothing", "gravrd replicate: --macro must be NAME=VALUE, not 'nothing'"},
+        {"report --bogus", "gravrd report: unknown option '--bogus'"},
+        {"report --figures --figures", "gravrd report: --figures given twice"},
+        {"report --out", "gravrd report: --out needs a value"},
+        {"report --out d --threads 257", "gravrd report: --threads must be an integer in 1..256, not '257'"},
+        {"report", "gravrd report: --out OUT is required (see gravrd report --help)"},
+        {"segments c.csv --bogus", "gravrd segments: unknown option '--bogus'"},
+        {"segments c.csv --by none --by province", "gravrd segments: --by given twice"},
+        {"segments c.csv --bandwidth", "gravrd segments: --bandwidth needs a value"},
+        {"segments c.csv --bandwidth 50 --format xml",
+         "gravrd segments: --format must be one of text, csv, json, not 'xml'"},
+        {"segments --bandwidth 50", "gravrd segments: CITIES.csv is required (see gravrd segments --help)"},
+        {"simulate --bogus-effect 1", "gravrd simulate: unknown option '--bogus-effect'"},
+        {"simulate --seed 1 --seed 2", "gravrd simulate: --seed given twice"},
+        {"simulate --out", "gravrd simulate: --out needs a value"},
+        {"simulate --out nowhere --months 0", "gravrd simulate: months: '0' is not a whole number"},
+        {"simulate --force=yes", "gravrd simulate: --force takes no value"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        cli_expect_error(fx->dir, cases[k].args, cases[k].message, 1);
+}
+
+/* --opt=value and --opt value mean the same; a repeatable option keeps
+ * every value (replicate --macro, checked through --list). */
+static void test_option_forms(void **state)
+{
+    fixture *fx = *state;
+    char *a = args_for(fx->panel, "'trade ~ x | exp' --vcov=hetero --format=json --tol=1e-12");
+    char *b = args_for(fx->panel, "'trade ~ x | exp' --vcov hetero --format json --tol 1e-12");
+    cli_result ra = run_reg(fx, a), rb = run_reg(fx, b);
+    expect_success(&ra);
+    expect_success(&rb);
+    /* the outputs differ only in the timing */
+    const char *ta = strstr(ra.out, "\"seconds\""), *tb = strstr(rb.out, "\"seconds\"");
+    assert_non_null(ta);
+    assert_non_null(tb);
+    assert_int_equal(ta - ra.out, tb - rb.out);
+    assert_memory_equal(ra.out, rb.out, (size_t)(ta - ra.out));
+    cli_result_free(&ra);
+    cli_result_free(&rb);
+    free(a);
+    free(b);
+    cli_result r = cli_run(fx->dir, "replicate --list --macro main=partner --macro flow=log");
+    expect_success(&r);
+    assert_non_null(strstr(r.out, "table"));
+    cli_result_free(&r);
+    /* the second --macro reaches the study file */
+    cli_expect_error(fx->dir, "replicate --list --macro main=partner --macro nope=1", "no macro 'nope'", 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +457,9 @@ int main(void)
         cmocka_unit_test(test_text_and_tables),
         cmocka_unit_test(test_missing_values_warn_or_fail_under_strict),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_help_of_every_command),
+        cmocka_unit_test(test_option_errors_of_every_command),
+        cmocka_unit_test(test_option_forms),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
