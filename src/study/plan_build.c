@@ -35,14 +35,11 @@ static gravrd_status berr(builder *b, int line, gravrd_status code, const char *
 
 static gravrd_status berr(builder *b, int line, gravrd_status code, const char *fmt, ...)
 {
-    char msg[GRAVRD_ERROR_MSG_LEN];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    gravrd_status st = plan_line_verror(b->err, b->source, line, code, fmt, ap);
     va_end(ap);
-    if (line > 0)
-        return gravrd_error_set(b->err, code, "%s:%d: %s", b->source, line, msg);
-    return gravrd_error_set(b->err, code, "%s: %s", b->source, msg);
+    return st;
 }
 
 static gravrd_status nomem(builder *b) { return gravrd_error_set(b->err, GRAVRD_ERR_NOMEM, "out of memory"); }

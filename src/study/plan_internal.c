@@ -61,21 +61,35 @@ char *plan_strndup(const char *s, size_t n)
     return d;
 }
 
+char *plan_vformat(const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *s = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (s)
+        vsnprintf(s, (size_t)n + 1, fmt, again);
+    va_end(again);
+    return s;
+}
+
 char *plan_format(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    char *s = plan_vformat(fmt, ap);
     va_end(ap);
     return s;
+}
+
+gravrd_status plan_line_verror(gravrd_error *err, const char *source, int line, gravrd_status code, const char *fmt,
+                               va_list ap)
+{
+    char msg[GRAVRD_ERROR_MSG_LEN];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (line > 0)
+        return gravrd_error_set(err, code, "%s:%d: %s", source, line, msg);
+    return gravrd_error_set(err, code, "%s: %s", source, msg);
 }
 
 /* Equal ignoring whitespace (for term names: "I(a+b)" == "I(a + b)"). */
@@ -267,20 +281,16 @@ char *plan_pool_strndup(plan_pool *pool, const char *s, size_t n)
 
 char *plan_pool_strdup(plan_pool *pool, const char *s) { return plan_pool_strndup(pool, s, strlen(s)); }
 
+/* Formatted by plan_vformat, then copied into the pool: only the parser
+ * formats into a pool, so the copy costs nothing that matters. */
 char *plan_pool_format(plan_pool *pool, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *tmp = plan_vformat(fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *s = plan_pool_alloc(pool, (size_t)n + 1);
-    if (!s)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    char *s = tmp ? plan_pool_strdup(pool, tmp) : NULL;
+    free(tmp);
     return s;
 }
 

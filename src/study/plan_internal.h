@@ -6,6 +6,7 @@
 #ifndef GRAVRD_PLAN_INTERNAL_H
 #define GRAVRD_PLAN_INTERNAL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "gravrd/plan.h"
@@ -18,6 +19,13 @@ char *plan_format(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* The same with a va_list (ap is consumed). */
+char *plan_vformat(const char *fmt, va_list ap);
+/* A study-file error: "SOURCE:LINE: message" (just "SOURCE: message" when
+ * line <= 0) into err; returns code. The parser's and the builder's errors
+ * all take this shape. */
+gravrd_status plan_line_verror(gravrd_error *err, const char *source, int line, gravrd_status code, const char *fmt,
+                               va_list ap);
 /* Term names equal ignoring whitespace. */
 int plan_same_term(const char *a, const char *b);
 /* pattern is a term, or a prefix ending in '*'. */

@@ -113,14 +113,11 @@ static gravrd_status lerr(lexer *p, int line, gravrd_status code, const char *fm
 
 static gravrd_status lerr(lexer *p, int line, gravrd_status code, const char *fmt, ...)
 {
-    char msg[GRAVRD_ERROR_MSG_LEN];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    gravrd_status st = plan_line_verror(p->err, p->source, line, code, fmt, ap);
     va_end(ap);
-    if (line > 0)
-        return gravrd_error_set(p->err, code, "%s:%d: %s", p->source, line, msg);
-    return gravrd_error_set(p->err, code, "%s: %s", p->source, msg);
+    return st;
 }
 
 static gravrd_status nomem(lexer *p) { return gravrd_error_set(p->err, GRAVRD_ERR_NOMEM, "out of memory"); }

@@ -111,6 +111,10 @@ gravrd_status rep_add_names(char ***names, size_t *n, char **more, size_t n_more
 double rep_now(void);
 void rep_progress(rep_run *r, const char *what);
 void rep_model_done(rep_run *r, size_t n);
+/* How the run's threads are split over n_jobs independent fits: the number
+ * of fits run at once (at least 1, at most n_jobs), and in *inner the threads
+ * each fit gets (all of them when the fits run one at a time). */
+int rep_split_threads(const rep_run *r, size_t n_jobs, int *inner);
 /* Fills {placeholders}; NULL (and *missing set) when an attribute is not defined. */
 char *rep_fill(const char *tmpl, const rep_ctx *ctx, int *missing);
 /* A template filled, then looked up in the published tables (NaN when none). */

@@ -20,6 +20,15 @@ double rep_now(void)
 }
 
 /* The library never prints: progress goes to the caller's callback. */
+int rep_split_threads(const rep_run *r, size_t n_jobs, int *inner)
+{
+    int parallel = r->opt->threads > 1 ? r->opt->threads : 1;
+    if ((size_t)parallel > n_jobs)
+        parallel = n_jobs ? (int)n_jobs : 1;
+    *inner = parallel > 1 ? 1 : r->opt->threads;
+    return parallel;
+}
+
 void rep_progress(rep_run *r, const char *what)
 {
     if (!r->opt->progress)

@@ -462,10 +462,8 @@ gravrd_status run_mediation(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_
         job->st = cs;
         n_ready += !cs;
     }
-    int parallel = r->opt->threads > 1 ? r->opt->threads : 1;
-    if ((size_t)parallel > n_ready)
-        parallel = n_ready ? (int)n_ready : 1;
-    int inner = parallel > 1 ? 1 : r->opt->threads;
+    int inner;
+    int parallel = rep_split_threads(r, n_ready, &inner);
     if (!st) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(parallel) if (parallel > 1)

@@ -152,10 +152,8 @@ gravrd_status run_rd(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *
             st = NOMEM(err);
         n_ready += !job->st;
     }
-    int parallel = r->opt->threads > 1 ? r->opt->threads : 1;
-    if ((size_t)parallel > n_ready)
-        parallel = n_ready ? (int)n_ready : 1;
-    int inner = parallel > 1 ? 1 : r->opt->threads;
+    int inner;
+    int parallel = rep_split_threads(r, n_ready, &inner);
     if (!st) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(parallel) if (parallel > 1)

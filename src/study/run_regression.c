@@ -121,10 +121,8 @@ static gravrd_status take_job(rep_run *r, gravrd_rep_table *out, const gravrd_pl
 static gravrd_status run_jobs(rep_run *r, gravrd_rep_table *out, const gravrd_plan_column *cols, batch_job *jobs,
                               size_t n_jobs, const gravrd_frame *frame, const gravrd_eval_env *env, gravrd_error *err)
 {
-    int parallel = r->opt->threads > 1 ? r->opt->threads : 1;
-    if ((size_t)parallel > n_jobs)
-        parallel = (int)n_jobs;
-    int inner = parallel > 1 ? 1 : r->opt->threads;
+    int inner;
+    int parallel = rep_split_threads(r, n_jobs, &inner);
     /* Jobs share their outcomes, regressors, FE and clusters: one cache for
      * all of them (the flow frame's, which lives across tables, or one for
      * this group on a table's own frame). */
