@@ -10,7 +10,7 @@
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES := cmake gcc make pkg-config zlib1g-dev libgsl-dev liblapack-dev libblas-dev \
-                liblapacke-dev libcmocka-dev
+                liblapacke-dev libcmocka-dev libjansson-dev
 # Needed by the tests only (not by build or demo): tests/test_html.c opens
 # the HTML report in headless Chromium.
 DEB_TEST_PACKAGES := chromium
