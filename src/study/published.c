@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "study/plan_internal.h"
-#include "util/json.h"
+#include "util/json_read.h"
 
 struct rep_sources {
-    json_value *paper;       /* NULL = no published numbers */
-    json_value *truth;       /* NULL = no truth.json */
+    json_t *paper;           /* NULL = no published numbers */
+    json_t *truth;           /* NULL = no truth.json */
 };
 
 /* A published file the study names must load; truth.json is optional. */
@@ -25,11 +25,11 @@ gravrd_status rep_sources_load(const gravrd_plan *plan, const char *data_dir, re
     gravrd_status st = GRAVRD_OK;
     const gravrd_plan_study *sd = &plan->study;
     if (sd->published == GRAVRD_PLAN_PUBLISHED_EMBEDDED) {
-        st = json_parse(gravrd_paper_tables_text(NULL), &src->paper, err);
+        st = jr_parse(gravrd_paper_tables_text(NULL), &src->paper, err);
     } else if (sd->published == GRAVRD_PLAN_PUBLISHED_FILE) {
         const char *f = sd->published_file;
         char *path = f[0] == '/' || !plan->dir[0] ? plan_strdup(f) : plan_format("%s/%s", plan->dir, f);
-        st = path ? json_parse_file(path, &src->paper, err) : gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+        st = path ? jr_parse_file(path, &src->paper, err) : gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
         free(path);
     }
     if (st) {
@@ -45,7 +45,7 @@ gravrd_status rep_sources_load(const gravrd_plan *plan, const char *data_dir, re
     if (f) {
         fclose(f);
         gravrd_error e2 = {0};
-        if (json_parse_file(path, &src->truth, &e2))
+        if (jr_parse_file(path, &src->truth, &e2))
             src->truth = NULL;    /* unreadable truth: go on without it */
     }
     free(path);
@@ -58,8 +58,8 @@ void rep_sources_free(rep_sources *src)
 {
     if (!src)
         return;
-    json_free(src->paper);
-    json_free(src->truth);
+    json_decref(src->paper);
+    json_decref(src->truth);
     free(src);
 }
 
@@ -67,11 +67,11 @@ void rep_sources_free(rep_sources *src)
 int rep_sources_has_truth(const rep_sources *src) { return src && src->truth != NULL; }
 
 /* The value at a dotted path (array elements by index), or NULL. */
-static const json_value *at_path(const json_value *root, const char *path)
+static const json_t *at_path(const json_t *root, const char *path)
 {
     if (!root || !path)
         return NULL;
-    const json_value *v = root;
+    const json_t *v = root;
     const char *c = path;
     while (*c && v) {
         const char *dot = strchr(c, '.');
@@ -81,12 +81,12 @@ static const json_value *at_path(const json_value *root, const char *path)
             return NULL;
         memcpy(key, c, n);
         key[n] = '\0';
-        if (v->type == JSON_OBJECT) {
-            v = json_get(v, key);
-        } else if (v->type == JSON_ARRAY) {
+        if (json_is_object(v)) {
+            v = json_object_get(v, key);
+        } else if (json_is_array(v)) {
             char *end;
             long idx = strtol(key, &end, 10);
-            v = (*end || idx < 0 || (size_t)idx >= v->n) ? NULL : v->items[idx];
+            v = (*end || idx < 0 || (size_t)idx >= json_array_size(v)) ? NULL : json_array_get(v, (size_t)idx);
         } else {
             v = NULL;
         }
@@ -95,19 +95,22 @@ static const json_value *at_path(const json_value *root, const char *path)
     return v;
 }
 
-static int is_number(const json_value *v) { return v && v->type == JSON_NUMBER; }
+static int is_number(const json_t *v) { return json_is_number(v); }
+
+/* Element i of an array (NULL past its end). */
+static const json_t *item(const json_t *arr, size_t i) { return json_array_get(arr, i); }
 
 /* A number is an estimate without standard error. */
 void rep_published_pair(const rep_sources *src, const char *path, double *est, double *se)
 {
     *est = *se = NAN;
-    const json_value *v = at_path(src->paper, path);
+    const json_t *v = at_path(src->paper, path);
     if (is_number(v))
-        *est = v->number;
-    else if (v && v->type == JSON_ARRAY && v->n >= 1 && is_number(v->items[0])) {
-        *est = v->items[0]->number;
-        if (v->n >= 2 && is_number(v->items[1]))
-            *se = v->items[1]->number;
+        *est = json_number_value(v);
+    else if (json_is_array(v) && json_array_size(v) >= 1 && is_number(item(v, 0))) {
+        *est = json_number_value(item(v, 0));
+        if (json_array_size(v) >= 2 && is_number(item(v, 1)))
+            *se = json_number_value(item(v, 1));
     }
 }
 
@@ -115,21 +118,21 @@ void rep_published_pair(const rep_sources *src, const char *path, double *est, d
 void rep_published_range(const rep_sources *src, const char *path, double *lo, double *hi)
 {
     *lo = *hi = NAN;
-    const json_value *v = at_path(src->paper, path);
-    if (v && v->type == JSON_ARRAY && v->n == 2 && is_number(v->items[0]) && is_number(v->items[1])) {
-        *lo = v->items[0]->number;
-        *hi = v->items[1]->number;
+    const json_t *v = at_path(src->paper, path);
+    if (json_is_array(v) && json_array_size(v) == 2 && is_number(item(v, 0)) && is_number(item(v, 1))) {
+        *lo = json_number_value(item(v, 0));
+        *hi = json_number_value(item(v, 1));
     }
 }
 
 /* A number, or the first element of an array. */
 double rep_published_number(const rep_sources *src, const char *path)
 {
-    const json_value *v = at_path(src->paper, path);
+    const json_t *v = at_path(src->paper, path);
     if (is_number(v))
-        return v->number;
-    if (v && v->type == JSON_ARRAY && v->n >= 1 && is_number(v->items[0]))
-        return v->items[0]->number;
+        return json_number_value(v);
+    if (json_is_array(v) && json_array_size(v) >= 1 && is_number(item(v, 0)))
+        return json_number_value(item(v, 0));
     return NAN;
 }
 
@@ -138,12 +141,12 @@ int rep_published_row(const rep_sources *src, const char *path, double out[8])
 {
     for (int m = 0; m < 8; m++)
         out[m] = NAN;
-    const json_value *v = at_path(src->paper, path);
-    if (!v || v->type != JSON_ARRAY)
+    const json_t *v = at_path(src->paper, path);
+    if (!json_is_array(v))
         return 0;
-    for (size_t m = 0; m < v->n && m < 8; m++)
-        if (is_number(v->items[m]))
-            out[m] = v->items[m]->number;
+    for (size_t m = 0; m < json_array_size(v) && m < 8; m++)
+        if (is_number(item(v, m)))
+            out[m] = json_number_value(item(v, m));
     return 1;
 }
 
@@ -151,21 +154,21 @@ int rep_published_row(const rep_sources *src, const char *path, double out[8])
 void rep_published_item(const rep_sources *src, const char *path, double *value, double *lo, double *hi)
 {
     *value = *lo = *hi = NAN;
-    const json_value *v = at_path(src->paper, path);
+    const json_t *v = at_path(src->paper, path);
     if (is_number(v))
-        *value = v->number;
-    else if (v && v->type == JSON_ARRAY && v->n == 2 && is_number(v->items[0]) && is_number(v->items[1])) {
-        *lo = v->items[0]->number;
-        *hi = v->items[1]->number;
+        *value = json_number_value(v);
+    else if (json_is_array(v) && json_array_size(v) == 2 && is_number(item(v, 0)) && is_number(item(v, 1))) {
+        *lo = json_number_value(item(v, 0));
+        *hi = json_number_value(item(v, 1));
     }
 }
 
 /* Only numbers are truths. */
 int rep_truth_number(const rep_sources *src, const char *path, double *value)
 {
-    const json_value *v = at_path(src->truth, path);
+    const json_t *v = at_path(src->truth, path);
     if (!is_number(v))
         return 0;
-    *value = v->number;
+    *value = json_number_value(v);
     return 1;
 }
