@@ -29,35 +29,6 @@ void html_esc(FILE *out, const char *s)
     }
 }
 
-const json_value *hj_get(const json_value *obj, const char *key)
-{
-    return obj && obj->type == JSON_OBJECT ? json_get(obj, key) : NULL;
-}
-
-double hj_num(const json_value *obj, const char *key)
-{
-    const json_value *v = hj_get(obj, key);
-    return v && v->type == JSON_NUMBER ? v->number : NAN;
-}
-
-const char *hj_str(const json_value *obj, const char *key)
-{
-    const json_value *v = hj_get(obj, key);
-    return v && v->type == JSON_STRING ? v->string : NULL;
-}
-
-int hj_bool(const json_value *obj, const char *key)
-{
-    const json_value *v = hj_get(obj, key);
-    return v && v->type == JSON_BOOL ? v->number != 0 : -1;
-}
-
-const json_value *hj_arr(const json_value *obj, const char *key)
-{
-    const json_value *v = hj_get(obj, key);
-    return v && v->type == JSON_ARRAY ? v : NULL;
-}
-
 /* Inserts thousands separators into the integer part of a formatted
  * number in place (buf holds 64 bytes). */
 static void group_thousands(char *buf)
@@ -344,12 +315,12 @@ static void info_row(FILE *out, const char *label, const char *value)
  * elements into out. */
 static gravrd_status render_figures(FILE *out, const char *out_dir, gravrd_html_summary *sum, gravrd_error *err)
 {
-    json_value *fj = NULL;
+    json_t *fj = NULL;
     char *fj_path = join(out_dir, "figures.json");
     if (!fj_path)
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
     gravrd_status st = GRAVRD_OK;
-    if (file_exists(fj_path) && (st = json_parse_file(fj_path, &fj, err))) {
+    if (file_exists(fj_path) && (st = jr_parse_file(fj_path, &fj, err))) {
         free(fj_path);
         return st;
     }
@@ -357,26 +328,26 @@ static gravrd_status render_figures(FILE *out, const char *out_dir, gravrd_html_
     char **svgs = NULL;
     size_t n_svgs = 0;
     if ((st = list_svgs(out_dir, &svgs, &n_svgs, err))) {
-        json_free(fj);
+        json_decref(fj);
         return st;
     }
     unsigned char *listed = calloc(n_svgs ? n_svgs : 1, 1);
     if (!listed) {
         gravrd_strings_free(svgs, n_svgs);
-        json_free(fj);
+        json_decref(fj);
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
     }
-    const json_value *figs = hj_arr(fj, "figures");
-    size_t n_entries = figs ? figs->n : 0, fig_no = 0;
+    const json_t *figs = jr_arr(fj, "figures");
+    size_t n_entries = figs ? json_array_size(figs) : 0, fig_no = 0;
     const char *last_group = NULL;
     for (size_t k = 0; k < n_entries + n_svgs; k++) {
-        const json_value *e = k < n_entries ? figs->items[k] : NULL;
+        const json_t *e = k < n_entries ? json_array_get(figs, k) : NULL;
         const char *file, *title, *caption = NULL, *group;
         if (e) {
-            file = hj_str(e, "file");
-            title = hj_str(e, "title");
-            caption = hj_str(e, "caption");
-            group = hj_str(e, "group");
+            file = jr_str(e, "file");
+            title = jr_str(e, "title");
+            caption = jr_str(e, "caption");
+            group = jr_str(e, "group");
             for (size_t s = 0; file && s < n_svgs; s++)
                 if (!strcmp(svgs[s], file))
                     listed[s] = 1;
@@ -424,13 +395,13 @@ static gravrd_status render_figures(FILE *out, const char *out_dir, gravrd_html_
         }
         fputs("</figcaption></figure>\n", out);
     }
-    const json_value *warn = hj_arr(fj, "warnings");
-    if (warn && warn->n) {
+    const json_t *warn = jr_arr(fj, "warnings");
+    if (warn && json_array_size(warn)) {
         fputs("<ul class=\"errors\">", out);
-        for (size_t i = 0; i < warn->n; i++)
-            if (warn->items[i]->type == JSON_STRING) {
+        for (size_t i = 0; i < json_array_size(warn); i++)
+            if (json_is_string(json_array_get(warn, i))) {
                 fputs("<li>", out);
-                html_esc(out, warn->items[i]->string);
+                html_esc(out, json_string_value(json_array_get(warn, i)));
                 fputs("</li>", out);
             }
         fputs("</ul>\n", out);
@@ -439,7 +410,7 @@ static gravrd_status render_figures(FILE *out, const char *out_dir, gravrd_html_
         fputs("<p class=\"err\">No figures in this folder (figures.json or SVG files).</p>\n", out);
     free(listed);
     gravrd_strings_free(svgs, n_svgs);
-    json_free(fj);
+    json_decref(fj);
     return GRAVRD_OK;
 }
 
@@ -451,7 +422,7 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
     gravrd_html_summary sum;
     memset(&sum, 0, sizeof sum);
     gravrd_status st = GRAVRD_OK;
-    json_value *rep = NULL, *truth = NULL;
+    json_t *rep = NULL, *truth = NULL;
     char *rep_path = join(out_dir, "replication.json"), *index_path = join(out_dir, "index.html");
     char *tmp_path = join(out_dir, ".index.html.tmp");
     char *figs = NULL, *tabs = NULL, *toc = NULL;
@@ -467,23 +438,23 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
         goto done;
     }
     int have_rep = file_exists(rep_path);
-    if (have_rep && (st = json_parse_file(rep_path, &rep, err)))
+    if (have_rep && (st = jr_parse_file(rep_path, &rep, err)))
         goto done;
-    if (have_rep && rep->type != JSON_OBJECT) {
+    if (have_rep && !json_is_object(rep)) {
         st = gravrd_error_set(err, GRAVRD_ERR_PARSE, "%s: not a JSON object", rep_path);
         goto done;
     }
-    const char *data_dir = opt && opt->data_dir ? opt->data_dir : hj_str(rep, "data");
+    const char *data_dir = opt && opt->data_dir ? opt->data_dir : jr_str(rep, "data");
     if (data_dir) {
         char *tp = join(data_dir, "truth.json");
         if (tp && file_exists(tp)) {
             gravrd_error e2 = {0};
-            if (json_parse_file(tp, &truth, &e2))
+            if (jr_parse_file(tp, &truth, &e2))
                 truth = NULL;
         }
         free(tp);
     }
-    int has_truth_flag = hj_bool(rep, "has_truth");
+    int has_truth_flag = jr_bool(rep, "has_truth");
     int show_truth = has_truth_flag == 1 || truth != NULL || (has_truth_flag < 0 && !have_rep);
 
     /* figures */
@@ -502,17 +473,17 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
         st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
         goto done;
     }
-    const json_value *tables = hj_arr(rep, "tables");
+    const json_t *tables = jr_arr(rep, "tables");
     if (have_rep && !tables)
         fputs("<p class=\"err\">replication.json lists no tables.</p>\n", tb);
     if (!have_rep)
         fputs("<p class=\"err\">No replication.json in this folder: no tables to show (run gravrd replicate).</p>\n",
               tb);
-    for (size_t i = 0; tables && i < tables->n; i++) {
-        const json_value *entry = tables->items[i];
-        const char *name = hj_str(entry, "name");
-        const json_value *files = hj_get(entry, "files");
-        const char *jfile = files ? hj_str(files, "json") : NULL;
+    for (size_t i = 0; tables && i < json_array_size(tables); i++) {
+        const json_t *entry = json_array_get(tables, i);
+        const char *name = jr_str(entry, "name");
+        const json_t *files = jr_get(entry, "files");
+        const char *jfile = files ? jr_str(files, "json") : NULL;
         char *alloc_name = NULL;
         if (!jfile && name) {
             size_t len = strlen(name) + 6;
@@ -520,7 +491,7 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
                 snprintf(alloc_name, len, "%s.json", name);
             jfile = alloc_name;
         }
-        json_value *table = NULL;
+        json_t *table = NULL;
         char load_error[GRAVRD_ERROR_MSG_LEN + 64] = "";
         if (jfile) {
             char *jp = join(out_dir, jfile);
@@ -529,7 +500,7 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
                 snprintf(load_error, sizeof load_error, "out of memory");
             else if (!file_exists(jp))
                 snprintf(load_error, sizeof load_error, "%s is missing", jfile);
-            else if (json_parse_file(jp, &table, &e2)) {
+            else if (jr_parse_file(jp, &table, &e2)) {
                 snprintf(load_error, sizeof load_error, "%s", e2.message);
                 table = NULL;
             }
@@ -543,15 +514,15 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
             sum.tables_rendered++;
         else
             sum.tables_failed++;
-        const char *status = hj_str(entry, "status");
+        const char *status = jr_str(entry, "status");
         fputs("<li><a href=\"#t-", cb);
         html_esc(cb, name ? name : "unnamed");
         fputs("\">", cb);
-        if (hj_str(entry, "paper") && hj_str(entry, "paper")[0]) {
-            html_esc(cb, hj_str(entry, "paper"));
+        if (jr_str(entry, "paper") && jr_str(entry, "paper")[0]) {
+            html_esc(cb, jr_str(entry, "paper"));
             fputs(": ", cb);
         }
-        html_esc(cb, hj_str(entry, "title") ? hj_str(entry, "title") : name);
+        html_esc(cb, jr_str(entry, "title") ? jr_str(entry, "title") : name);
         fputs("</a>", cb);
         if (!ok || (status && strcmp(status, "ok"))) {
             fputs(" <span class=\"status ", cb);
@@ -561,7 +532,7 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
             fputs("</span>", cb);
         }
         fputs("</li>\n", cb);
-        json_free(table);
+        json_decref(table);
     }
     fclose(tb);
     tb = NULL;
@@ -573,7 +544,7 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
         st = gravrd_error_set(err, GRAVRD_ERR_IO, "%s: cannot write: %s", tmp_path, strerror(errno));
         goto done;
     }
-    const char *study_title = hj_str(rep, "study_title");
+    const char *study_title = jr_str(rep, "study_title");
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
           "script-src 'unsafe-inline'; img-src data:\">\n"
@@ -598,39 +569,39 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
         html_esc(out, study_title ? study_title : "gravrd replication report");
     fputs("</h1>\n<table class=\"info\">\n", out);
     char b[64];
-    info_row(out, "Study file", hj_str(rep, "study"));
+    info_row(out, "Study file", jr_str(rep, "study"));
     info_row(out, "Data folder", data_dir);
-    if (hj_str(rep, "flow"))
+    if (jr_str(rep, "flow"))
         info_row(out, "Flows as",
-                 !strcmp(hj_str(rep, "flow"), "log") ? "log (positive flows only)" : "log1p (log(1 + x), zeros kept)");
-    if (isfinite(hj_num(rep, "models"))) {
-        snprintf(b, sizeof b, "%.0f", hj_num(rep, "models"));
+                 !strcmp(jr_str(rep, "flow"), "log") ? "log (positive flows only)" : "log1p (log(1 + x), zeros kept)");
+    if (isfinite(jr_num(rep, "models"))) {
+        snprintf(b, sizeof b, "%.0f", jr_num(rep, "models"));
         info_row(out, "Models", b);
     }
-    if (isfinite(hj_num(rep, "seconds"))) {
-        snprintf(b, sizeof b, "%.1f s", hj_num(rep, "seconds"));
+    if (isfinite(jr_num(rep, "seconds"))) {
+        snprintf(b, sizeof b, "%.1f s", jr_num(rep, "seconds"));
         info_row(out, "Run time", b);
     }
-    if (hj_num(rep, "bootstrap") > 0) {
-        snprintf(b, sizeof b, "%.0f replications", hj_num(rep, "bootstrap"));
+    if (jr_num(rep, "bootstrap") > 0) {
+        snprintf(b, sizeof b, "%.0f replications", jr_num(rep, "bootstrap"));
         info_row(out, "Bootstrap", b);
     }
     if (have_rep) {
         char s[160];
         snprintf(s, sizeof s, "%s: %zu tables, %zu rendered, %zu failed",
-                 hj_str(rep, "status") ? hj_str(rep, "status") : "?", sum.tables_listed, sum.tables_rendered,
+                 jr_str(rep, "status") ? jr_str(rep, "status") : "?", sum.tables_listed, sum.tables_rendered,
                  sum.tables_failed);
         info_row(out, "Status", s);
     }
     if (truth) {
         char s[200];
-        double seed = hj_num(truth, "seed"), months = hj_num(truth, "months");
-        snprintf(s, sizeof s, "truth.json of %s%s%.0f%s%.0f%s", hj_str(truth, "generator") ? hj_str(truth, "generator") : "the data",
+        double seed = jr_num(truth, "seed"), months = jr_num(truth, "months");
+        snprintf(s, sizeof s, "truth.json of %s%s%.0f%s%.0f%s", jr_str(truth, "generator") ? jr_str(truth, "generator") : "the data",
                  isfinite(seed) ? " (seed " : "", isfinite(seed) ? seed : 0, isfinite(seed) ? ", " : "",
                  isfinite(months) ? months : 0, isfinite(months) ? " months)" : "");
         info_row(out, "Planted values", s);
     }
-    info_row(out, "Generator", hj_str(rep, "version") ? hj_str(rep, "version") : NULL);
+    info_row(out, "Generator", jr_str(rep, "version") ? jr_str(rep, "version") : NULL);
     fputs("</table>\n</header>\n", out);
 
     fputs("<div class=\"legend\"><b>How to read the tables.</b> For each estimate: <i>gravrd</i>, our estimate "
@@ -698,8 +669,8 @@ done:
     free(rep_path);
     free(index_path);
     free(tmp_path);
-    json_free(rep);
-    json_free(truth);
+    json_decref(rep);
+    json_decref(truth);
     if (sum_out)
         *sum_out = sum;
     return st;

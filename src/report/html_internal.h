@@ -6,19 +6,10 @@
 #include <stdio.h>
 
 #include "gravrd/html.h"
-#include "util/json.h"
+#include "util/json_read.h"
 
 /* Text with & < > " ' escaped. NULL writes nothing. */
 void html_esc(FILE *out, const char *s);
-
-/* Object members; NULL / NaN when absent, null or of another type. */
-const json_value *hj_get(const json_value *obj, const char *key);
-double hj_num(const json_value *obj, const char *key);
-const char *hj_str(const json_value *obj, const char *key);
-/* 1 true, 0 false, -1 absent/null/other. */
-int hj_bool(const json_value *obj, const char *key);
-/* Array member (NULL unless an array). */
-const json_value *hj_arr(const json_value *obj, const char *key);
 
 /* Number formats: fixed decimals ("%.3f", thousands separators from 1e3 on
  * when decimals == 0); "" for NaN. buf must hold 64 bytes. */
@@ -34,7 +25,7 @@ const char *hstars(double p);
  * it could not be read, then load_error says why). entry: its
  * replication.json entry (may be NULL). Returns 1 when the table was
  * rendered as results, 0 when as an error. */
-int html_table_section(FILE *out, const char *out_dir, const json_value *entry, const json_value *table,
+int html_table_section(FILE *out, const char *out_dir, const json_t *entry, const json_t *table,
                        const char *load_error, int show_truth, gravrd_html_summary *sum);
 
 #endif

@@ -31,29 +31,29 @@ static void write_num_cell(FILE *out, double v, int decimals)
 }
 
 /* Coefficient key of a coefficient object: "key", else "name". */
-static const char *coef_key(const json_value *c)
+static const char *coef_key(const json_t *c)
 {
-    const char *k = hj_str(c, "key");
-    return k ? k : hj_str(c, "name");
+    const char *k = jr_str(c, "key");
+    return k ? k : jr_str(c, "name");
 }
 
-static const json_value *find_coef(const json_value *col, const char *key)
+static const json_t *find_coef(const json_t *col, const char *key)
 {
-    const json_value *cs = hj_arr(col, "coefficients");
-    for (size_t i = 0; cs && i < cs->n; i++)
-        if (str_eq(coef_key(cs->items[i]), key))
-            return cs->items[i];
+    const json_t *cs = jr_arr(col, "coefficients");
+    for (size_t i = 0; cs && i < json_array_size(cs); i++)
+        if (str_eq(coef_key(json_array_get(cs, i)), key))
+            return json_array_get(cs, i);
     return NULL;
 }
 
 /* 1 / 0 whether the truth lies in the interval, -1 unknown. Prefers the
  * interval [ci_lo, ci_hi]; else the table's truth_in_ci. */
-static int truth_in(const json_value *c, double truth)
+static int truth_in(const json_t *c, double truth)
 {
-    double lo = hj_num(c, "ci_lo"), hi = hj_num(c, "ci_hi");
+    double lo = jr_num(c, "ci_lo"), hi = jr_num(c, "ci_hi");
     if (isfinite(truth) && isfinite(lo) && isfinite(hi))
         return lo <= truth && truth <= hi;
-    return hj_bool(c, "truth_in_ci");
+    return jr_bool(c, "truth_in_ci");
 }
 
 /* Distinct strings in order of first appearance (pointers into the JSON). */
@@ -83,40 +83,40 @@ static int set_add(str_set *set, const char *s)
 
 /* The printed name of a column's control i: control_labels[i] when
  * present, else controls[i]. */
-static const char *control_name(const json_value *col, size_t i)
+static const char *control_name(const json_t *col, size_t i)
 {
-    const json_value *ctl = hj_arr(col, "controls"), *lab = hj_arr(col, "control_labels");
-    if (lab && i < lab->n && lab->items[i]->type == JSON_STRING)
-        return lab->items[i]->string;
-    if (ctl && i < ctl->n && ctl->items[i]->type == JSON_STRING)
-        return ctl->items[i]->string;
+    const json_t *ctl = jr_arr(col, "controls"), *lab = jr_arr(col, "control_labels");
+    if (lab && i < json_array_size(lab) && json_is_string(json_array_get(lab, i)))
+        return json_string_value(json_array_get(lab, i));
+    if (ctl && i < json_array_size(ctl) && json_is_string(json_array_get(ctl, i)))
+        return json_string_value(json_array_get(ctl, i));
     return NULL;
 }
 
-static int has_control(const json_value *col, const char *name)
+static int has_control(const json_t *col, const char *name)
 {
-    const json_value *ctl = hj_arr(col, "controls");
-    for (size_t i = 0; ctl && i < ctl->n; i++)
+    const json_t *ctl = jr_arr(col, "controls");
+    for (size_t i = 0; ctl && i < json_array_size(ctl); i++)
         if (str_eq(control_name(col, i), name))
             return 1;
     return 0;
 }
 
 /* A published estimate (number) or range ([low, high]) of a coefficient. */
-static int published_range(const json_value *pub, double *lo, double *hi)
+static int published_range(const json_t *pub, double *lo, double *hi)
 {
-    const json_value *r = pub && pub->type == JSON_OBJECT ? hj_arr(pub, "range") : NULL;
-    if (!r || r->n != 2 || r->items[0]->type != JSON_NUMBER || r->items[1]->type != JSON_NUMBER)
+    const json_t *r = json_is_object(pub) ? jr_arr(pub, "range") : NULL;
+    if (!r || json_array_size(r) != 2 || !json_is_number(json_array_get(r, 0)) || !json_is_number(json_array_get(r, 1)))
         return 0;
-    *lo = r->items[0]->number;
-    *hi = r->items[1]->number;
+    *lo = json_number_value(json_array_get(r, 0));
+    *hi = json_number_value(json_array_get(r, 1));
     return 1;
 }
 
-static int in_str_array(const json_value *arr, const char *s)
+static int in_str_array(const json_t *arr, const char *s)
 {
-    for (size_t i = 0; arr && i < arr->n; i++)
-        if (arr->items[i]->type == JSON_STRING && !strcmp(arr->items[i]->string, s))
+    for (size_t i = 0; arr && i < json_array_size(arr); i++)
+        if (json_is_string(json_array_get(arr, i)) && !strcmp(json_string_value(json_array_get(arr, i)), s))
             return 1;
     return 0;
 }
@@ -124,7 +124,7 @@ static int in_str_array(const json_value *arr, const char *s)
 /* ---- kind regression / balance / match / rd ---- */
 
 typedef struct {
-    const json_value **cols;
+    const json_t **cols;
     size_t n;
 } col_group;
 
@@ -133,16 +133,16 @@ static void header_span_row(FILE *out, const col_group *g, const char *key, cons
 {
     int any = 0;
     for (size_t j = 0; j < g->n; j++)
-        if (hj_str(g->cols[j], key))
+        if (jr_str(g->cols[j], key))
             any = 1;
     if (!any)
         return;
     fprintf(out, "<tr class=\"%s\"><th></th><th></th>", cls);
     size_t j = 0;
     while (j < g->n) {
-        const char *v = hj_str(g->cols[j], key);
+        const char *v = jr_str(g->cols[j], key);
         size_t k = j + 1;
-        while (k < g->n && ((v == NULL && hj_str(g->cols[k], key) == NULL) || str_eq(v, hj_str(g->cols[k], key))))
+        while (k < g->n && ((v == NULL && jr_str(g->cols[k], key) == NULL) || str_eq(v, jr_str(g->cols[k], key))))
             k++;
         fprintf(out, "<th colspan=\"%zu\">", k - j);
         html_esc(out, v ? v : "");
@@ -152,12 +152,12 @@ static void header_span_row(FILE *out, const col_group *g, const char *key, cons
     fputs("</tr>\n", out);
 }
 
-static void estimate_cell(FILE *out, const json_value *col, const json_value *c)
+static void estimate_cell(FILE *out, const json_t *col, const json_t *c)
 {
     char b[64];
-    if (hj_str(col, "error")) {
+    if (jr_str(col, "error")) {
         fputs("<td class=\"fail\" title=\"", out);
-        html_esc(out, hj_str(col, "error"));
+        html_esc(out, jr_str(col, "error"));
         fputs("\">failed</td>", out);
         return;
     }
@@ -165,29 +165,29 @@ static void estimate_cell(FILE *out, const json_value *col, const json_value *c)
         fputs("<td></td>", out);
         return;
     }
-    double est = hj_num(c, "estimate");
-    fprintf(out, "<td>%s<sup class=\"stars\">%s</sup></td>", hfmt(b, est, 3), isfinite(est) ? hstars(hj_num(c, "p")) : "");
+    double est = jr_num(c, "estimate");
+    fprintf(out, "<td>%s<sup class=\"stars\">%s</sup></td>", hfmt(b, est, 3), isfinite(est) ? hstars(jr_num(c, "p")) : "");
 }
 
-static void regression_group(FILE *out, const json_value *table, const col_group *g, int show_truth,
+static void regression_group(FILE *out, const json_t *table, const col_group *g, int show_truth,
                              gravrd_html_summary *sum, int *ok)
 {
-    const int is_rd = str_eq(hj_str(table, "kind"), "rd");
+    const int is_rd = str_eq(jr_str(table, "kind"), "rd");
     str_set keys = {0}, controls = {0}, fes = {0};
     for (size_t j = 0; j < g->n; j++) {
-        const json_value *cs = hj_arr(g->cols[j], "coefficients");
-        for (size_t i = 0; cs && i < cs->n; i++)
-            if (set_add(&keys, coef_key(cs->items[i])))
+        const json_t *cs = jr_arr(g->cols[j], "coefficients");
+        for (size_t i = 0; cs && i < json_array_size(cs); i++)
+            if (set_add(&keys, coef_key(json_array_get(cs, i))))
                 *ok = 0;
-        const json_value *ctl = hj_arr(g->cols[j], "controls");
-        for (size_t i = 0; ctl && i < ctl->n; i++)
+        const json_t *ctl = jr_arr(g->cols[j], "controls");
+        for (size_t i = 0; ctl && i < json_array_size(ctl); i++)
             if (set_add(&controls, control_name(g->cols[j], i)))
                 *ok = 0;
-        const json_value *fl = hj_arr(g->cols[j], "fe_labels");
-        if (!fl || !fl->n)
-            fl = hj_arr(g->cols[j], "fe");
-        for (size_t i = 0; fl && i < fl->n; i++)
-            if (fl->items[i]->type == JSON_STRING && set_add(&fes, fl->items[i]->string))
+        const json_t *fl = jr_arr(g->cols[j], "fe_labels");
+        if (!fl || !json_array_size(fl))
+            fl = jr_arr(g->cols[j], "fe");
+        for (size_t i = 0; fl && i < json_array_size(fl); i++)
+            if (json_is_string(json_array_get(fl, i)) && set_add(&fes, json_string_value(json_array_get(fl, i))))
                 *ok = 0;
     }
     fputs("<div class=\"scroll\"><table class=\"result\">\n<thead>\n", out);
@@ -195,26 +195,26 @@ static void regression_group(FILE *out, const json_value *table, const col_group
     /* the sample row, unless every column's label already is its sample */
     int sample_is_label = 1;
     for (size_t j = 0; j < g->n; j++)
-        if (!str_eq(hj_str(g->cols[j], "sample_label"), hj_str(g->cols[j], "label")))
+        if (!str_eq(jr_str(g->cols[j], "sample_label"), jr_str(g->cols[j], "label")))
             sample_is_label = 0;
     if (!sample_is_label)
         header_span_row(out, g, "sample_label", "smp");
     fputs("<tr class=\"lab\"><th></th><th></th>", out);
     for (size_t j = 0; j < g->n; j++) {
-        const char *label = hj_str(g->cols[j], "label"), *formula = hj_str(g->cols[j], "formula");
+        const char *label = jr_str(g->cols[j], "label"), *formula = jr_str(g->cols[j], "formula");
         fputs("<th", out);
         if (formula) {
             fputs(" title=\"", out);
             html_esc(out, formula);
-            if (hj_str(g->cols[j], "subset")) {
+            if (jr_str(g->cols[j], "subset")) {
                 fputs(" [subset: ", out);
-                html_esc(out, hj_str(g->cols[j], "subset"));
+                html_esc(out, jr_str(g->cols[j], "subset"));
                 fputs("]", out);
             }
             fputs("\"", out);
         }
         fputs(">", out);
-        html_esc(out, label ? label : hj_str(g->cols[j], "name"));
+        html_esc(out, label ? label : jr_str(g->cols[j], "name"));
         fputs("</th>", out);
     }
     fputs("</tr>\n</thead>\n<tbody>\n", out);
@@ -223,18 +223,18 @@ static void regression_group(FILE *out, const json_value *table, const col_group
         const char *key = keys.s[r], *name = NULL;
         int any_pub = 0, any_truth = 0, any_bc = 0;
         for (size_t j = 0; j < g->n; j++) {
-            const json_value *c = find_coef(g->cols[j], key);
+            const json_t *c = find_coef(g->cols[j], key);
             if (!c)
                 continue;
             if (!name)
-                name = hj_str(c, "name");
-            const json_value *pub = hj_get(c, "published");
+                name = jr_str(c, "name");
+            const json_t *pub = jr_get(c, "published");
             double rlo, rhi;
-            if (pub && pub->type == JSON_OBJECT && (isfinite(hj_num(pub, "estimate")) || published_range(pub, &rlo, &rhi)))
+            if (json_is_object(pub) && (isfinite(jr_num(pub, "estimate")) || published_range(pub, &rlo, &rhi)))
                 any_pub = 1;
-            if (show_truth && isfinite(hj_num(c, "truth")))
+            if (show_truth && isfinite(jr_num(c, "truth")))
                 any_truth = 1;
-            if (is_rd && isfinite(hj_num(c, "estimate_bc")))
+            if (is_rd && isfinite(jr_num(c, "estimate_bc")))
                 any_bc = 1;
         }
         int n_sub = 2 + any_pub + any_truth + any_bc;
@@ -251,8 +251,8 @@ static void regression_group(FILE *out, const json_value *table, const col_group
             estimate_cell(out, g->cols[j], find_coef(g->cols[j], key));
         fputs("</tr>\n<tr class=\"se\"><td class=\"src\"></td>", out);
         for (size_t j = 0; j < g->n; j++) {
-            const json_value *c = find_coef(g->cols[j], key);
-            double se = c ? hj_num(c, "se") : NAN;
+            const json_t *c = find_coef(g->cols[j], key);
+            double se = c ? jr_num(c, "se") : NAN;
             if (isfinite(se))
                 fprintf(out, "<td>(%s)</td>", hfmt(b, se, 3));
             else
@@ -262,8 +262,8 @@ static void regression_group(FILE *out, const json_value *table, const col_group
         if (any_pub) {
             fputs("<tr class=\"paper\"><td class=\"src\">paper</td>", out);
             for (size_t j = 0; j < g->n; j++) {
-                const json_value *c = find_coef(g->cols[j], key), *pub = c ? hj_get(c, "published") : NULL;
-                double pe = pub ? hj_num(pub, "estimate") : NAN, ps = pub ? hj_num(pub, "se") : NAN, rlo, rhi;
+                const json_t *c = find_coef(g->cols[j], key), *pub = c ? jr_get(c, "published") : NULL;
+                double pe = pub ? jr_num(pub, "estimate") : NAN, ps = pub ? jr_num(pub, "se") : NAN, rlo, rhi;
                 if (isfinite(pe)) {
                     sum->published++;
                     fprintf(out, "<td>%s", hfmt(b, pe, 3));
@@ -282,18 +282,18 @@ static void regression_group(FILE *out, const json_value *table, const col_group
         if (any_truth) {
             fputs("<tr class=\"truth\"><td class=\"src\">truth</td>", out);
             for (size_t j = 0; j < g->n; j++) {
-                const json_value *c = find_coef(g->cols[j], key);
-                double tv = c ? hj_num(c, "truth") : NAN;
+                const json_t *c = find_coef(g->cols[j], key);
+                double tv = c ? jr_num(c, "truth") : NAN;
                 if (!isfinite(tv)) {
                     fputs("<td></td>", out);
                     continue;
                 }
-                int in = hj_str(g->cols[j], "error") ? -1 : truth_in(c, tv);
+                int in = jr_str(g->cols[j], "error") ? -1 : truth_in(c, tv);
                 if (in >= 0) {
                     sum->truth_checked++;
                     sum->truth_covered += in == 1;
                 }
-                double lo = hj_num(c, "ci_lo"), hi = hj_num(c, "ci_hi");
+                double lo = jr_num(c, "ci_lo"), hi = jr_num(c, "ci_hi");
                 fprintf(out, "<td class=\"%s\"", in == 1 ? "in" : in == 0 ? "out" : "unk");
                 if (isfinite(lo) && isfinite(hi))
                     fprintf(out, " title=\"95%% interval [%s, %s]\"", hfmt(b, lo, 4), hfmt(b2, hi, 4));
@@ -305,15 +305,15 @@ static void regression_group(FILE *out, const json_value *table, const col_group
         if (any_bc) {
             fputs("<tr class=\"bc\"><td class=\"src\">robust</td>", out);
             for (size_t j = 0; j < g->n; j++) {
-                const json_value *c = find_coef(g->cols[j], key);
-                double e = c ? hj_num(c, "estimate_bc") : NAN;
+                const json_t *c = find_coef(g->cols[j], key);
+                double e = c ? jr_num(c, "estimate_bc") : NAN;
                 if (!isfinite(e)) {
                     fputs("<td></td>", out);
                     continue;
                 }
                 fprintf(out, "<td title=\"bias-corrected estimate and robust 95%% interval\">%s [%s, ", hfmt(b, e, 3),
-                        hfmt(b2, hj_num(c, "ci_lo_robust"), 3));
-                fprintf(out, "%s]</td>", hfmt(b, hj_num(c, "ci_hi_robust"), 3));
+                        hfmt(b2, jr_num(c, "ci_lo_robust"), 3));
+                fprintf(out, "%s]</td>", hfmt(b, jr_num(c, "ci_hi_robust"), 3));
             }
             fputs("</tr>\n", out);
         }
@@ -332,9 +332,9 @@ static void regression_group(FILE *out, const json_value *table, const col_group
         html_esc(out, fes.s[r]);
         fputs("</th>", out);
         for (size_t j = 0; j < g->n; j++) {
-            const json_value *fl = hj_arr(g->cols[j], "fe_labels");
-            if (!fl || !fl->n)
-                fl = hj_arr(g->cols[j], "fe");
+            const json_t *fl = jr_arr(g->cols[j], "fe_labels");
+            if (!fl || !json_array_size(fl))
+                fl = jr_arr(g->cols[j], "fe");
             fprintf(out, "<td>%s</td>", in_str_array(fl, fes.s[r]) ? "Yes" : "");
         }
         fputs("</tr>\n", out);
@@ -353,10 +353,10 @@ static void regression_group(FILE *out, const json_value *table, const col_group
     for (size_t s = 0; s < sizeof stats / sizeof stats[0]; s++) {
         int any = 0, any_pub = 0;
         for (size_t j = 0; j < g->n; j++) {
-            if (isfinite(hj_num(g->cols[j], stats[s].key)))
+            if (isfinite(jr_num(g->cols[j], stats[s].key)))
                 any = 1;
-            const json_value *pub = hj_get(g->cols[j], "published");
-            if (stats[s].pub_key && pub && pub->type == JSON_OBJECT && isfinite(hj_num(pub, stats[s].pub_key)))
+            const json_t *pub = jr_get(g->cols[j], "published");
+            if (stats[s].pub_key && json_is_object(pub) && isfinite(jr_num(pub, stats[s].pub_key)))
                 any_pub = 1;
         }
         if (!any && !any_pub)
@@ -364,13 +364,13 @@ static void regression_group(FILE *out, const json_value *table, const col_group
         fprintf(out, "<tr class=\"stat%s\"><th class=\"row\" rowspan=\"%d\">%s</th><td class=\"src\">gravrd</td>",
                 s == 0 || (s == 1 && !any) ? " first" : "", 1 + any_pub, stats[s].label);
         for (size_t j = 0; j < g->n; j++)
-            write_num_cell(out, hj_num(g->cols[j], stats[s].key), stats[s].decimals);
+            write_num_cell(out, jr_num(g->cols[j], stats[s].key), stats[s].decimals);
         fputs("</tr>\n", out);
         if (any_pub) {
             fputs("<tr class=\"paper\"><td class=\"src\">paper</td>", out);
             for (size_t j = 0; j < g->n; j++) {
-                const json_value *pub = hj_get(g->cols[j], "published");
-                write_num_cell(out, pub && pub->type == JSON_OBJECT ? hj_num(pub, stats[s].pub_key) : NAN,
+                const json_t *pub = jr_get(g->cols[j], "published");
+                write_num_cell(out, json_is_object(pub) ? jr_num(pub, stats[s].pub_key) : NAN,
                                stats[s].decimals);
             }
             fputs("</tr>\n", out);
@@ -378,12 +378,12 @@ static void regression_group(FILE *out, const json_value *table, const col_group
     }
     int any_vcov = 0;
     for (size_t j = 0; j < g->n; j++)
-        any_vcov |= hj_str(g->cols[j], "vcov") != NULL;
+        any_vcov |= jr_str(g->cols[j], "vcov") != NULL;
     if (any_vcov) {
         fputs("<tr class=\"small\"><th class=\"row\" colspan=\"2\">Standard errors</th>", out);
         for (size_t j = 0; j < g->n; j++) {
             fputs("<td>", out);
-            html_esc(out, hj_str(g->cols[j], "vcov"));
+            html_esc(out, jr_str(g->cols[j], "vcov"));
             fputs("</td>", out);
         }
         fputs("</tr>\n", out);
@@ -394,38 +394,38 @@ static void regression_group(FILE *out, const json_value *table, const col_group
     free(fes.s);
 }
 
-static int render_regression(FILE *out, const json_value *table, int show_truth, gravrd_html_summary *sum)
+static int render_regression(FILE *out, const json_t *table, int show_truth, gravrd_html_summary *sum)
 {
-    const json_value *cols = hj_arr(table, "columns"), *panels = hj_arr(table, "panels");
-    if (!cols || !cols->n) {
+    const json_t *cols = jr_arr(table, "columns"), *panels = jr_arr(table, "panels");
+    if (!cols || !json_array_size(cols)) {
         fputs("<p class=\"err\">This table has no columns.</p>\n", out);
         return 0;
     }
     int ok = 1;
-    col_group g = {calloc(cols->n, sizeof(json_value *)), 0};
+    col_group g = {calloc(json_array_size(cols), sizeof(json_t *)), 0};
     if (!g.cols)
         return 0;
-    unsigned char *used = calloc(cols->n, 1);
+    unsigned char *used = calloc(json_array_size(cols), 1);
     if (!used) {
         free(g.cols);
         return 0;
     }
-    for (size_t p = 0; panels && p <= panels->n; p++) {
+    for (size_t p = 0; panels && p <= json_array_size(panels); p++) {
         /* panel p, then (p == n) the columns of no listed panel */
-        const char *pname = p < panels->n ? hj_str(panels->items[p], "name") : NULL;
+        const char *pname = p < json_array_size(panels) ? jr_str(json_array_get(panels, p), "name") : NULL;
         g.n = 0;
-        for (size_t j = 0; j < cols->n; j++) {
+        for (size_t j = 0; j < json_array_size(cols); j++) {
             if (used[j])
                 continue;
-            if (p < panels->n ? str_eq(hj_str(cols->items[j], "panel"), pname) : 1) {
-                g.cols[g.n++] = cols->items[j];
+            if (p < json_array_size(panels) ? str_eq(jr_str(json_array_get(cols, j), "panel"), pname) : 1) {
+                g.cols[g.n++] = json_array_get(cols, j);
                 used[j] = 1;
             }
         }
         if (!g.n)
             continue;
-        if (p < panels->n) {
-            const char *ptitle = hj_str(panels->items[p], "title");
+        if (p < json_array_size(panels)) {
+            const char *ptitle = jr_str(json_array_get(panels, p), "title");
             fputs("<h4 class=\"panel\">", out);
             if (ptitle && !strncmp(ptitle, "Panel ", 6))
                 html_esc(out, ptitle); /* the title names the panel itself */
@@ -443,8 +443,8 @@ static int render_regression(FILE *out, const json_value *table, int show_truth,
     }
     if (!panels) {
         g.n = 0;
-        for (size_t j = 0; j < cols->n; j++)
-            g.cols[g.n++] = cols->items[j];
+        for (size_t j = 0; j < json_array_size(cols); j++)
+            g.cols[g.n++] = json_array_get(cols, j);
         regression_group(out, table, &g, show_truth, sum, &ok);
     }
     free(used);
@@ -454,10 +454,10 @@ static int render_regression(FILE *out, const json_value *table, int show_truth,
 
 /* ---- kind summary ---- */
 
-static int render_summary(FILE *out, const json_value *table, gravrd_html_summary *sum)
+static int render_summary(FILE *out, const json_t *table, gravrd_html_summary *sum)
 {
-    const json_value *rows = hj_arr(table, "rows"), *panels = hj_arr(table, "panels");
-    if (!rows || !rows->n) {
+    const json_t *rows = jr_arr(table, "rows"), *panels = jr_arr(table, "panels");
+    if (!rows || !json_array_size(rows)) {
         fputs("<p class=\"err\">This table has no rows.</p>\n", out);
         return 0;
     }
@@ -468,14 +468,14 @@ static int render_summary(FILE *out, const json_value *table, gravrd_html_summar
           out);
     const char *last_panel = NULL;
     char b[64];
-    for (size_t r = 0; r < rows->n; r++) {
-        const json_value *row = rows->items[r];
-        const char *panel = hj_str(row, "panel");
+    for (size_t r = 0; r < json_array_size(rows); r++) {
+        const json_t *row = json_array_get(rows, r);
+        const char *panel = jr_str(row, "panel");
         if (panel && !str_eq(panel, last_panel)) {
             const char *ptitle = NULL;
-            for (size_t p = 0; panels && p < panels->n; p++)
-                if (str_eq(hj_str(panels->items[p], "name"), panel))
-                    ptitle = hj_str(panels->items[p], "title");
+            for (size_t p = 0; panels && p < json_array_size(panels); p++)
+                if (str_eq(jr_str(json_array_get(panels, p), "name"), panel))
+                    ptitle = jr_str(json_array_get(panels, p), "title");
             fputs("<tr class=\"panelrow\"><th colspan=\"11\">Panel ", out);
             html_esc(out, panel);
             if (ptitle) {
@@ -485,34 +485,33 @@ static int render_summary(FILE *out, const json_value *table, gravrd_html_summar
             fputs("</th></tr>\n", out);
             last_panel = panel;
         }
-        const json_value *pub = hj_arr(row, "published");
-        int has_pub = pub && pub->n == 8;
-        const char *label = hj_str(row, "label");
+        const json_t *pub = jr_arr(row, "published");
+        int has_pub = pub && json_array_size(pub) == 8;
+        const char *label = jr_str(row, "label");
         fprintf(out, "<tr class=\"est first\"><th class=\"row\" rowspan=\"%d\"", 1 + has_pub);
-        if (hj_str(row, "variable")) {
+        if (jr_str(row, "variable")) {
             fputs(" title=\"", out);
-            html_esc(out, hj_str(row, "variable"));
-            if (hj_str(row, "level")) {
+            html_esc(out, jr_str(row, "variable"));
+            if (jr_str(row, "level")) {
                 fputs(" (level: ", out);
-                html_esc(out, hj_str(row, "level"));
+                html_esc(out, jr_str(row, "level"));
                 fputs(")", out);
             }
             fputs("\"", out);
         }
         fputs(">", out);
-        html_esc(out, label ? label : hj_str(row, "variable"));
+        html_esc(out, label ? label : jr_str(row, "variable"));
         fprintf(out, "</th><td rowspan=\"%d\">", 1 + has_pub);
-        html_esc(out, hj_str(row, "sample_label") ? hj_str(row, "sample_label") : hj_str(row, "sample"));
+        html_esc(out, jr_str(row, "sample_label") ? jr_str(row, "sample_label") : jr_str(row, "sample"));
         fputs("</td><td class=\"src\">gravrd</td>", out);
         for (int k = 0; k < 8; k++)
-            fprintf(out, "<td>%s</td>", hfmt_stat(b, hj_num(row, stat_keys[k])));
+            fprintf(out, "<td>%s</td>", hfmt_stat(b, jr_num(row, stat_keys[k])));
         fputs("</tr>\n", out);
         if (has_pub) {
             sum->published++;
             fputs("<tr class=\"paper\"><td class=\"src\">paper</td>", out);
             for (int k = 0; k < 8; k++)
-                fprintf(out, "<td>%s</td>",
-                        hfmt_stat(b, pub->items[k]->type == JSON_NUMBER ? pub->items[k]->number : NAN));
+                fprintf(out, "<td>%s</td>", hfmt_stat(b, jr_number(json_array_get(pub, (size_t)k))));
             fputs("</tr>\n", out);
         }
     }
@@ -522,17 +521,17 @@ static int render_summary(FILE *out, const json_value *table, gravrd_html_summar
 
 /* ---- kind mediation ---- */
 
-static int render_mediation(FILE *out, const json_value *table, int show_truth, gravrd_html_summary *sum)
+static int render_mediation(FILE *out, const json_t *table, int show_truth, gravrd_html_summary *sum)
 {
-    const json_value *tests = hj_arr(table, "tests");
-    if (!tests || !tests->n) {
+    const json_t *tests = jr_arr(table, "tests");
+    if (!tests || !json_array_size(tests)) {
         fputs("<p class=\"err\">This table has no tests.</p>\n", out);
         return 0;
     }
     int any_boot = 0, any_truth = 0;
-    for (size_t i = 0; i < tests->n; i++) {
-        any_boot |= hj_num(tests->items[i], "bootstrap_reps") > 0;
-        any_truth |= show_truth && isfinite(hj_num(tests->items[i], "truth"));
+    for (size_t i = 0; i < json_array_size(tests); i++) {
+        any_boot |= jr_num(json_array_get(tests, i), "bootstrap_reps") > 0;
+        any_truth |= show_truth && isfinite(jr_num(json_array_get(tests, i), "truth"));
     }
     fputs("<div class=\"scroll\"><table class=\"result mediation\">\n<thead><tr><th>Mediator</th><th>Coefficient</th>"
           "<th>Without mediator</th><th>With mediator</th><th>Difference</th><th>S.E.</th><th>p</th>",
@@ -543,35 +542,35 @@ static int render_mediation(FILE *out, const json_value *table, int show_truth, 
         fputs("<th>truth</th>", out);
     fputs("<th>Clusters</th><th>Observations</th></tr></thead>\n<tbody>\n", out);
     char b[64], b2[64];
-    for (size_t i = 0; i < tests->n; i++) {
-        const json_value *t = tests->items[i];
+    for (size_t i = 0; i < json_array_size(tests); i++) {
+        const json_t *t = json_array_get(tests, i);
         fputs("<tr class=\"first\"><th class=\"row\">", out);
-        html_esc(out, hj_str(t, "label"));
+        html_esc(out, jr_str(t, "label"));
         fputs("</th><td>", out);
-        html_esc(out, hj_str(t, "coefficient"));
+        html_esc(out, jr_str(t, "coefficient"));
         fputs("</td>", out);
-        const json_value *pub = hj_get(t, "published");
-        double pb = pub && pub->type == JSON_OBJECT ? hj_num(pub, "base") : NAN;
-        double pm = pub && pub->type == JSON_OBJECT ? hj_num(pub, "mediated") : NAN;
-        if (hj_str(t, "error")) {
+        const json_t *pub = jr_get(t, "published");
+        double pb = json_is_object(pub) ? jr_num(pub, "base") : NAN;
+        double pm = json_is_object(pub) ? jr_num(pub, "mediated") : NAN;
+        if (jr_str(t, "error")) {
             fprintf(out, "<td class=\"fail\" colspan=\"%d\">failed: ", 5 + 2 * any_boot + any_truth + 2);
-            html_esc(out, hj_str(t, "error"));
+            html_esc(out, jr_str(t, "error"));
             fputs("</td></tr>\n", out);
             continue;
         }
         /* ours, with the paper's estimates beneath when published */
-        fprintf(out, "<td>%s", hfmt(b, hj_num(t, "base_estimate"), 3));
+        fprintf(out, "<td>%s", hfmt(b, jr_num(t, "base_estimate"), 3));
         if (isfinite(pb)) {
             sum->published++;
             fprintf(out, "<br><span class=\"pub\">paper %s</span>", hfmt(b2, pb, 3));
         }
-        fprintf(out, "</td><td>%s", hfmt(b, hj_num(t, "mediated_estimate"), 3));
+        fprintf(out, "</td><td>%s", hfmt(b, jr_num(t, "mediated_estimate"), 3));
         if (isfinite(pm)) {
             sum->published++;
             fprintf(out, "<br><span class=\"pub\">paper %s</span>", hfmt(b2, pm, 3));
         }
         fputs("</td>", out);
-        double d = hj_num(t, "difference"), se = hj_num(t, "se"), p = hj_num(t, "p");
+        double d = jr_num(t, "difference"), se = jr_num(t, "se"), p = jr_num(t, "p");
         fprintf(out, "<td>%s<sup class=\"stars\">%s</sup>", hfmt(b, d, 4), isfinite(d) ? hstars(p) : "");
         if (isfinite(pb) && isfinite(pm))
             fprintf(out, "<br><span class=\"pub\">paper %s</span>", hfmt(b2, pb - pm, 3));
@@ -579,15 +578,15 @@ static int render_mediation(FILE *out, const json_value *table, int show_truth, 
         write_num_cell(out, se, 4);
         write_num_cell(out, p, 4);
         if (any_boot) {
-            write_num_cell(out, hj_num(t, "bootstrap_se"), 4);
-            write_num_cell(out, hj_num(t, "bootstrap_p"), 4);
+            write_num_cell(out, jr_num(t, "bootstrap_se"), 4);
+            write_num_cell(out, jr_num(t, "bootstrap_p"), 4);
         }
         if (any_truth) {
-            double tv = hj_num(t, "truth");
+            double tv = jr_num(t, "truth");
             if (!isfinite(tv))
                 fputs("<td></td>", out);
             else {
-                double G = hj_num(t, "n_clusters");
+                double G = jr_num(t, "n_clusters");
                 double crit = isfinite(G) && G > 1 ? gsl_cdf_tdist_Pinv(0.975, G - 1) : 1.959963984540054;
                 int in = isfinite(d) && isfinite(se) ? fabs(tv - d) <= crit * se : -1;
                 if (in >= 0) {
@@ -600,8 +599,8 @@ static int render_mediation(FILE *out, const json_value *table, int show_truth, 
                         hfmt(b2, tv, 4), in == 1 ? TICK : in == 0 ? CROSS : "?");
             }
         }
-        write_num_cell(out, hj_num(t, "n_clusters"), 0);
-        write_num_cell(out, hj_num(t, "nobs"), 0);
+        write_num_cell(out, jr_num(t, "n_clusters"), 0);
+        write_num_cell(out, jr_num(t, "nobs"), 0);
         fputs("</tr>\n", out);
     }
     fputs("</tbody></table></div>\n", out);
@@ -610,66 +609,67 @@ static int render_mediation(FILE *out, const json_value *table, int show_truth, 
 
 /* ---- kind numbers ---- */
 
-static void value_cell(FILE *out, const json_value *v, const char *unit)
+static void value_cell(FILE *out, const json_t *v, const char *unit)
 {
     char b[64], b2[64];
     int share = str_eq(unit, "share");
-    if (v && v->type == JSON_NUMBER) {
+    if (json_is_number(v)) {
         if (share)
-            fprintf(out, "<td>%s%%</td>", hfmt(b, 100 * v->number, 1));
+            fprintf(out, "<td>%s%%</td>", hfmt(b, 100 * json_number_value(v), 1));
         else
-            fprintf(out, "<td>%s</td>", hfmt_stat(b, v->number));
-    } else if (v && v->type == JSON_ARRAY && v->n == 2 && v->items[0]->type == JSON_NUMBER &&
-               v->items[1]->type == JSON_NUMBER) {
+            fprintf(out, "<td>%s</td>", hfmt_stat(b, json_number_value(v)));
+    } else if (json_is_array(v) && json_array_size(v) == 2 && json_is_number(json_array_get(v, 0)) &&
+               json_is_number(json_array_get(v, 1))) {
         if (share)
-            fprintf(out, "<td>%s%% to %s%%</td>", hfmt(b, 100 * v->items[0]->number, 1),
-                    hfmt(b2, 100 * v->items[1]->number, 1));
+            fprintf(out, "<td>%s%% to %s%%</td>", hfmt(b, 100 * json_number_value(json_array_get(v, 0)), 1),
+                    hfmt(b2, 100 * json_number_value(json_array_get(v, 1)), 1));
         else
-            fprintf(out, "<td>%s to %s</td>", hfmt_stat(b, v->items[0]->number), hfmt_stat(b2, v->items[1]->number));
+            fprintf(out, "<td>%s to %s</td>", hfmt_stat(b, json_number_value(json_array_get(v, 0))),
+                    hfmt_stat(b2, json_number_value(json_array_get(v, 1))));
     } else
         fputs("<td></td>", out);
 }
 
-static int render_numbers(FILE *out, const json_value *table, int show_truth, gravrd_html_summary *sum)
+static int render_numbers(FILE *out, const json_t *table, int show_truth, gravrd_html_summary *sum)
 {
-    const json_value *items = hj_arr(table, "items");
-    if (!items || !items->n) {
+    const json_t *items = jr_arr(table, "items");
+    if (!items || !json_array_size(items)) {
         fputs("<p class=\"err\">This table has no items.</p>\n", out);
         return 0;
     }
     int any_truth = 0;
-    for (size_t i = 0; i < items->n; i++)
-        any_truth |= show_truth && hj_get(items->items[i], "truth") &&
-                     hj_get(items->items[i], "truth")->type != JSON_NULL;
+    for (size_t i = 0; i < json_array_size(items); i++)
+        any_truth |= show_truth && jr_get(json_array_get(items, i), "truth") &&
+                     !json_is_null(jr_get(json_array_get(items, i), "truth"));
     fputs("<div class=\"scroll\"><table class=\"result numbers\">\n<thead><tr><th>Number</th><th>gravrd</th>"
           "<th>paper</th>",
           out);
     if (any_truth)
         fputs("<th>truth</th>", out);
     fputs("<th>Unit</th><th>Computed as</th></tr></thead>\n<tbody>\n", out);
-    for (size_t i = 0; i < items->n; i++) {
-        const json_value *it = items->items[i];
-        const char *unit = hj_str(it, "unit");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        const json_t *it = json_array_get(items, i);
+        const char *unit = jr_str(it, "unit");
         fputs("<tr class=\"first\"><th class=\"row\"", out);
-        if (hj_str(it, "name")) {
+        if (jr_str(it, "name")) {
             fputs(" title=\"", out);
-            html_esc(out, hj_str(it, "name"));
+            html_esc(out, jr_str(it, "name"));
             fputs("\"", out);
         }
         fputs(">", out);
-        html_esc(out, hj_str(it, "label") ? hj_str(it, "label") : hj_str(it, "name"));
+        html_esc(out, jr_str(it, "label") ? jr_str(it, "label") : jr_str(it, "name"));
         fputs("</th>", out);
-        value_cell(out, hj_get(it, "value"), unit);
-        const json_value *pub = hj_get(it, "published");
-        if (pub && pub->type != JSON_NULL)
+        value_cell(out, jr_get(it, "value"), unit);
+        const json_t *pub = jr_get(it, "published");
+        if (pub && !json_is_null(pub))
             sum->published++;
         value_cell(out, pub, unit);
         if (any_truth)
-            value_cell(out, hj_get(it, "truth"), unit);
+            value_cell(out, jr_get(it, "truth"), unit);
         fputs("<td>", out);
         html_esc(out, unit);
         fputs("</td><td class=\"small\">", out);
-        html_esc(out, hj_str(it, "formula"));
+        html_esc(out, jr_str(it, "formula"));
         fputs("</td></tr>\n", out);
     }
     fputs("</tbody></table></div>\n", out);
@@ -703,16 +703,16 @@ static void md_fallback(FILE *out, const char *out_dir, const char *md_file)
     fputs("</pre>\n", out);
 }
 
-int html_table_section(FILE *out, const char *out_dir, const json_value *entry, const json_value *table,
+int html_table_section(FILE *out, const char *out_dir, const json_t *entry, const json_t *table,
                        const char *load_error, int show_truth, gravrd_html_summary *sum)
 {
-    const json_value *src = table ? table : entry;
-    const char *name = hj_str(src, "name"), *title = hj_str(src, "title"), *paper = hj_str(src, "paper");
-    const char *kind = hj_str(src, "kind");
+    const json_t *src = table ? table : entry;
+    const char *name = jr_str(src, "name"), *title = jr_str(src, "title"), *paper = jr_str(src, "paper");
+    const char *kind = jr_str(src, "kind");
     if (!name && entry)
-        name = hj_str(entry, "name");
-    const char *status = entry && hj_str(entry, "status") ? hj_str(entry, "status") : hj_str(table, "status");
-    const json_value *files = entry ? hj_get(entry, "files") : NULL;
+        name = jr_str(entry, "name");
+    const char *status = entry && jr_str(entry, "status") ? jr_str(entry, "status") : jr_str(table, "status");
+    const json_t *files = entry ? jr_get(entry, "files") : NULL;
 
     /* render into a memory buffer first: the section's state attribute
      * depends on how rendering went */
@@ -738,30 +738,30 @@ int html_table_section(FILE *out, const char *out_dir, const json_value *entry, 
         fputs("<p class=\"err\">Unknown table kind '", b);
         html_esc(b, kind ? kind : "(none)");
         fputs("'; its Markdown file follows.</p>\n", b);
-        md_fallback(b, out_dir, files ? hj_str(files, "md") : NULL);
+        md_fallback(b, out_dir, files ? jr_str(files, "md") : NULL);
     }
     /* notes and errors */
-    const json_value *notes = hj_arr(table, "notes"), *errors = hj_arr(table, "errors");
-    if (notes && notes->n) {
+    const json_t *notes = jr_arr(table, "notes"), *errors = jr_arr(table, "errors");
+    if (notes && json_array_size(notes)) {
         fputs("<ul class=\"notes\">", b);
-        for (size_t i = 0; i < notes->n; i++)
-            if (notes->items[i]->type == JSON_STRING) {
+        for (size_t i = 0; i < json_array_size(notes); i++)
+            if (json_is_string(json_array_get(notes, i))) {
                 fputs("<li>", b);
-                html_esc(b, notes->items[i]->string);
+                html_esc(b, json_string_value(json_array_get(notes, i)));
                 fputs("</li>", b);
             }
         fputs("</ul>\n", b);
     }
-    const char *entry_error = entry ? hj_str(entry, "error") : NULL;
-    if ((errors && errors->n) || entry_error) {
+    const char *entry_error = entry ? jr_str(entry, "error") : NULL;
+    if ((errors && json_array_size(errors)) || entry_error) {
         fputs("<ul class=\"errors\">", b);
         int listed_entry_error = 0;
-        for (size_t i = 0; errors && i < errors->n; i++)
-            if (errors->items[i]->type == JSON_STRING) {
+        for (size_t i = 0; errors && i < json_array_size(errors); i++)
+            if (json_is_string(json_array_get(errors, i))) {
                 fputs("<li>", b);
-                html_esc(b, errors->items[i]->string);
+                html_esc(b, json_string_value(json_array_get(errors, i)));
                 fputs("</li>", b);
-                listed_entry_error |= str_eq(errors->items[i]->string, entry_error);
+                listed_entry_error |= str_eq(json_string_value(json_array_get(errors, i)), entry_error);
             }
         if (entry_error && !listed_entry_error) {
             fputs("<li>", b);
@@ -796,18 +796,21 @@ int html_table_section(FILE *out, const char *out_dir, const json_value *entry, 
         fputs(" &middot; ", out);
         html_esc(out, kind);
     }
-    if (files && files->type == JSON_OBJECT) {
+    if (json_is_object(files)) {
         fputs(" &middot; files:", out);
-        for (size_t i = 0; i < files->n; i++)
-            if (files->items[i]->type == JSON_STRING) {
+        const char *key;
+        json_t *file;
+        /* in the order of the file (Jansson keeps insertion order) */
+        json_object_foreach ((json_t *)files, key, file)
+            if (json_is_string(file)) {
                 fputs(" <a href=\"", out);
-                html_esc(out, files->items[i]->string);
+                html_esc(out, json_string_value(file));
                 fputs("\">", out);
-                html_esc(out, files->keys[i]);
+                html_esc(out, key);
                 fputs("</a>", out);
             }
     }
-    double models = entry ? hj_num(entry, "models") : NAN, secs = entry ? hj_num(entry, "seconds") : NAN;
+    double models = entry ? jr_num(entry, "models") : NAN, secs = entry ? jr_num(entry, "seconds") : NAN;
     if (isfinite(models))
         fprintf(out, " &middot; %.0f model%s", models, models == 1 ? "" : "s");
     if (isfinite(secs))
