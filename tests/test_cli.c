@@ -13,7 +13,7 @@
 
 #include "support/clirun.h"
 #include "support/testutil.h"
-#include "util/json.h"
+#include "util/json_read.h"
 #include "gravrd/sim.h"
 
 typedef struct {
@@ -94,65 +94,81 @@ static char *args_for(const char *file, const char *rest)
 
 /* Runs `gravrd reg PANEL REST`, which must succeed, and parses its JSON
  * output (caller frees). */
-static json_value *reg_json(fixture *fx, const char *rest)
+static json_t *reg_json(fixture *fx, const char *rest)
 {
     char *args = args_for(fx->panel, rest);
     cli_result r = run_reg(fx, args);
     free(args);
     expect_success(&r);
-    json_value *v = NULL;
+    json_t *v = NULL;
     gravrd_error err = {0};
-    if (json_parse(r.out, &v, &err))
+    if (jr_parse(r.out, &v, &err))
         fail_msg("output is not JSON: %s", err.message);
     cli_result_free(&r);
     return v;
 }
 
+/* The first n keys of an object, in the order of the text, are keys[]. */
+static void assert_keys(json_t *obj, const char *const *keys, size_t n)
+{
+    assert_true(json_is_object(obj));
+    size_t j = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach (obj, key, value) {
+        (void)value;
+        if (j == n)
+            break;
+        assert_string_equal(key, keys[j]);
+        j++;
+    }
+    assert_int_equal(j, n);
+}
+
 static void test_json_shape(void **state)
 {
     fixture *fx = *state;
-    json_value *v = reg_json(fx, "'log(trade) ~ x | exp^month + imp' --cluster pair --format json");
-    assert_int_equal(v->type, JSON_OBJECT);
+    json_t *v = reg_json(fx, "'log(trade) ~ x | exp^month + imp' --cluster pair --format json");
+    assert_true(json_is_object(v));
     static const char *keys[] = {"model", "outcome", "sample", "formula", "nobs", "dropped", "fixed_effects", "vcov",
                                  "coefficients", "r2", "adj_r2", "within_r2", "rmse", "wald_f", "solver", "iterations",
                                  "seconds"};
-    assert_int_equal(v->n, sizeof keys / sizeof keys[0]);
-    for (size_t j = 0; j < v->n; j++)
-        assert_string_equal(v->keys[j], keys[j]);
-    assert_string_equal(json_get_string(v, "model"), "ols");
-    assert_string_equal(json_get_string(v, "outcome"), "log(trade)");
-    assert_string_equal(json_get_string(v, "sample"), "all");
-    assert_string_equal(json_get_string(v, "vcov"), "cluster: pair");
-    assert_true(json_get_number(v, "nobs") == 48);
-    const json_value *fe = json_get(v, "fixed_effects");
-    assert_int_equal(fe->n, 2);
-    assert_string_equal(fe->keys[0], "exp^month");
-    assert_true(fe->items[0]->number == 16);
-    assert_true(fe->items[1]->number == 3);
-    const json_value *dropped = json_get(v, "dropped");
-    assert_string_equal(dropped->keys[0], "missing");
-    assert_string_equal(dropped->keys[1], "singletons");
-    const json_value *coefs = json_get(v, "coefficients");
-    assert_int_equal(coefs->n, 1);
+    assert_int_equal(json_object_size(v), sizeof keys / sizeof keys[0]);
+    assert_keys(v, keys, sizeof keys / sizeof keys[0]);
+    assert_string_equal(jr_str(v, "model"), "ols");
+    assert_string_equal(jr_str(v, "outcome"), "log(trade)");
+    assert_string_equal(jr_str(v, "sample"), "all");
+    assert_string_equal(jr_str(v, "vcov"), "cluster: pair");
+    assert_true(jr_num(v, "nobs") == 48);
+    json_t *fe = json_object_get(v, "fixed_effects");
+    assert_int_equal(json_object_size(fe), 2);
+    static const char *fkeys[] = {"exp^month", "imp"};
+    assert_keys(fe, fkeys, 2);
+    assert_true(jr_num(fe, "exp^month") == 16);
+    assert_true(jr_num(fe, "imp") == 3);
+    static const char *dkeys[] = {"missing", "singletons"};
+    assert_keys(json_object_get(v, "dropped"), dkeys, 2);
+    const json_t *coefs = jr_arr(v, "coefficients");
+    assert_int_equal(json_array_size(coefs), 1);
     static const char *ckeys[] = {"name", "estimate", "se", "t", "p"};
-    for (size_t j = 0; j < 5; j++)
-        assert_string_equal(coefs->items[0]->keys[j], ckeys[j]);
-    double est = json_get_number(coefs->items[0], "estimate"), se = json_get_number(coefs->items[0], "se");
+    json_t *c0 = json_array_get(coefs, 0);
+    assert_keys(c0, ckeys, 5);
+    double est = jr_num(c0, "estimate"), se = jr_num(c0, "se");
     assert_true(se > 0);
-    assert_true(fabs(json_get_number(coefs->items[0], "t") - est / se) < 1e-9 * fabs(est / se));
-    json_free(v);
+    assert_true(fabs(jr_num(c0, "t") - est / se) < 1e-9 * fabs(est / se));
+    json_decref(v);
 }
 
 static void test_json_array_for_several_outcomes_and_split(void **state)
 {
     fixture *fx = *state;
-    json_value *v = reg_json(fx, "'c(trade, log(trade)) ~ x | imp' --split exp --format json");
-    assert_int_equal(v->type, JSON_ARRAY);
-    assert_int_equal(v->n, 8); /* 4 exporters x 2 outcomes */
-    assert_string_equal(json_get_string(v->items[0], "sample"), "exp=e0");
-    assert_string_equal(json_get_string(v->items[1], "outcome"), "log(trade)");
-    assert_true(json_get_number(v->items[7], "nobs") == 12);
-    json_free(v);
+    json_t *v = reg_json(fx, "'c(trade, log(trade)) ~ x | imp' --split exp --format json");
+    assert_true(json_is_array(v));
+    assert_int_equal(json_array_size(v), 8); /* 4 exporters x 2 outcomes */
+    assert_string_equal(jr_str(json_array_get(v, 0), "sample"), "exp=e0");
+    assert_string_equal(jr_str(json_array_get(v, 1), "outcome"), "log(trade)");
+    assert_true(jr_num(json_array_get(v, 7), "nobs") == 12);
+    json_decref(v);
 }
 
 static void test_text_and_tables(void **state)
@@ -237,11 +253,10 @@ static double solver_estimate(fixture *fx, const char *solver, char *solver_out,
     snprintf(rest, sizeof rest,
              "'log(trade) ~ I(pair^2) | exp^month + imp^month' --cluster pair --tol 1e-14 --format json --solver %s",
              solver);
-    json_value *v = reg_json(fx, rest);
-    snprintf(solver_out, cap, "%s", json_get_string(v, "solver"));
-    const json_value *coefs = json_get(v, "coefficients");
-    double b = json_get_number(coefs->items[0], "estimate");
-    json_free(v);
+    json_t *v = reg_json(fx, rest);
+    snprintf(solver_out, cap, "%s", jr_str(v, "solver"));
+    double b = jr_num(json_array_get(jr_arr(v, "coefficients"), 0), "estimate");
+    json_decref(v);
     return b;
 }
 

@@ -26,7 +26,7 @@
 #include "gravrd/svg.h"
 #include "support/testutil.h"
 #include "support/xmlcheck.h"
-#include "util/json.h"
+#include "util/json_read.h"
 
 /* ---- helpers ---- */
 
@@ -673,26 +673,26 @@ static void test_report_figures_simulated(void **state)
     assert_int_equal(gravrd_report_figures(study, flows, out, NULL, &err), GRAVRD_OK);
 
     char *fj_path = testutil_path(out, "figures.json");
-    json_value *fj = NULL;
-    assert_int_equal(json_parse_file(fj_path, &fj, &err), GRAVRD_OK);
-    const json_value *figs = json_get(fj, "figures");
+    json_t *fj = NULL;
+    assert_int_equal(jr_parse_file(fj_path, &fj, &err), GRAVRD_OK);
+    const json_t *figs = jr_get(fj, "figures");
     assert_non_null(figs);
     static const char *const ids[] = {"figure1", "figure2a", "figure2b", "figure2c", "rd_all", "rd_e2w", "rd_w2e"};
-    assert_int_equal(figs->n, 7);
-    for (size_t k = 0; k < figs->n; k++) {
-        assert_string_equal(json_get_string(figs->items[k], "id"), ids[k]);
-        char *p = testutil_path(out, json_get_string(figs->items[k], "file"));
+    assert_int_equal(json_array_size(figs), 7);
+    for (size_t k = 0; k < json_array_size(figs); k++) {
+        assert_string_equal(jr_str(json_array_get(figs, k), "id"), ids[k]);
+        char *p = testutil_path(out, jr_str(json_array_get(figs, k), "file"));
         char *svg = render_file(p);
         free(svg);
         free(p);
-        assert_non_null(json_get_string(figs->items[k], "caption"));
+        assert_non_null(jr_str(json_array_get(figs, k), "caption"));
     }
     /* Figure 2: 3 months x 19,140 directed pairs, half in each direction */
-    const json_value *n2 = json_get(figs->items[1], "numbers");
-    assert_true(json_get_number(n2, "rows") == 3 * 19140);
-    assert_true(json_get_number(json_get(figs->items[2], "numbers"), "rows") == 3 * 9570);
-    assert_true(json_get_number(json_get(figs->items[0], "numbers"), "partnerships") == 95);
-    json_free(fj);
+    const json_t *n2 = jr_get(json_array_get(figs, 1), "numbers");
+    assert_true(jr_num(n2, "rows") == 3 * 19140);
+    assert_true(jr_num(jr_get(json_array_get(figs, 2), "numbers"), "rows") == 3 * 9570);
+    assert_true(jr_num(jr_get(json_array_get(figs, 0), "numbers"), "partnerships") == 95);
+    json_decref(fj);
 
     /* the full-sample panel on its own equals the library call */
     gravrd_figure2 *f2 = NULL;

@@ -29,7 +29,7 @@
 #include "gravrd/sim.h"
 #include "gravrd/study.h"
 #include "support/testutil.h"
-#include "util/json.h"
+#include "util/json_read.h"
 
 /* ---- the replication folder ---- */
 
@@ -601,20 +601,20 @@ static void test_chromium_on_replicate_output(void **state)
         fail_msg("gravrd replicate exited with %d:\n%.3000s", rc, log ? log : "");
     }
     char *rp = testutil_path(out2, "replication.json");
-    json_value *rep = NULL;
+    json_t *rep = NULL;
     gravrd_error err = {0};
-    if (json_parse_file(rp, &rep, &err))
+    if (jr_parse_file(rp, &rep, &err))
         fail_msg("%s", err.message);
     char *page = testutil_path(out2, "index.html");
     char *html = testutil_read_file(page, NULL);
     assert_non_null(html);
     /* every table of replication.json has its section on the page, in order */
-    const json_value *tables = json_get(rep, "tables");
+    const json_t *tables = jr_get(rep, "tables");
     assert_non_null(tables);
-    long n_tables = (long)tables->n;
+    long n_tables = (long)json_array_size(tables);
     const char *prev = html;
-    for (size_t k = 0; k < tables->n; k++) {
-        const char *name = json_get_string(tables->items[k], "name");
+    for (size_t k = 0; k < json_array_size(tables); k++) {
+        const char *name = jr_str(json_array_get(tables, k), "name");
         assert_non_null(name);
         char pat[200];
         snprintf(pat, sizeof pat, "<section class=\"tbl\" id=\"t-%s\" data-name=\"%s\" data-state=\"ok\">", name, name);
@@ -643,7 +643,7 @@ static void test_chromium_on_replicate_output(void **state)
     free(dom);
     free(html);
     free(page);
-    json_free(rep);
+    json_decref(rep);
     free(rp);
     free(out2);
     free(chromium);

@@ -15,11 +15,11 @@
 
 #include "gravrd/data.h"
 #include "gravrd/estimate.h"
-#include "util/json.h"
+#include "util/json_read.h"
 
 typedef struct {
     gravrd_frame *frame;
-    json_value *reference;
+    json_t *reference;
 } fixture;
 
 static int setup(void **state)
@@ -34,7 +34,7 @@ static int setup(void **state)
         return -1;
     }
     snprintf(path, sizeof path, "%s/eurostat_trade_fixest.json", GRAVRD_REFERENCE_DIR);
-    if (json_parse_file(path, &fx->reference, &err)) {
+    if (jr_parse_file(path, &fx->reference, &err)) {
         fprintf(stderr, "cannot read reference results: %s\n", err.message);
         gravrd_frame_free(fx->frame);
         free(fx);
@@ -50,16 +50,16 @@ static int teardown(void **state)
     if (!fx) /* setup failed (and said why) */
         return 0;
     gravrd_frame_free(fx->frame);
-    json_free(fx->reference);
+    json_decref(fx->reference);
     free(fx);
     return 0;
 }
 
-static const json_value *find_model(const json_value *ref, const char *id)
+static const json_t *find_model(const json_t *ref, const char *id)
 {
-    for (size_t j = 0; j < ref->n; j++)
-        if (!strcmp(json_get_string(ref->items[j], "id"), id))
-            return ref->items[j];
+    for (size_t j = 0; j < json_array_size(ref); j++)
+        if (!strcmp(jr_str(json_array_get(ref, j), "id"), id))
+            return json_array_get(ref, j);
     fail_msg("model %s missing from the reference file", id);
     return NULL;
 }
@@ -73,30 +73,35 @@ static void assert_close(double got, double want, double rel, const char *what)
 
 static void check_model(fixture *fx, const char *id, const char *cluster)
 {
-    const json_value *m = find_model(fx->reference, id);
+    const json_t *m = find_model(fx->reference, id);
     gravrd_reg_options opt;
     gravrd_reg_options_init(&opt);
     opt.cluster = cluster;
     opt.keep_singletons = 1; /* fixest's default */
     gravrd_reg_results *res = NULL;
     gravrd_error err = {0};
-    gravrd_status st = gravrd_reg(fx->frame, json_get_string(m, "formula"), &opt, &res, &err);
+    gravrd_status st = gravrd_reg(fx->frame, jr_str(m, "formula"), &opt, &res, &err);
     if (st)
         fail_msg("%s: %s", id, err.message);
     assert_int_equal(res->n, 1);
     const gravrd_reg_result *r = &res->results[0];
-    assert_int_equal(r->nobs, (size_t)json_get_number(m, "nobs"));
-    const json_value *coef = json_get(m, "coef");
-    assert_int_equal(r->n_coef, (int)coef->n);
-    for (size_t a = 0; a < coef->n; a++) {
-        assert_string_equal(r->coefs[a].name, coef->keys[a]);
-        assert_close(r->coefs[a].estimate, json_get_number(coef->items[a], "estimate"), 1e-8, "estimate");
-        assert_close(r->coefs[a].se, json_get_number(coef->items[a], "se"), 1e-6, "standard error");
+    assert_int_equal(r->nobs, (size_t)jr_num(m, "nobs"));
+    json_t *coef = json_object_get(m, "coef");
+    assert_int_equal(r->n_coef, (int)json_object_size(coef));
+    /* the coefficients in the order of the file (Jansson keeps it) */
+    size_t a = 0;
+    const char *name;
+    json_t *c;
+    json_object_foreach (coef, name, c) {
+        assert_string_equal(r->coefs[a].name, name);
+        assert_close(r->coefs[a].estimate, jr_num(c, "estimate"), 1e-8, "estimate");
+        assert_close(r->coefs[a].se, jr_num(c, "se"), 1e-6, "standard error");
+        a++;
     }
-    assert_close(r->r2, json_get_number(m, "r2"), 1e-6, "R2");
-    assert_close(r->adj_r2, json_get_number(m, "adj_r2"), 1e-6, "adjusted R2");
-    assert_close(r->within_r2, json_get_number(m, "within_r2"), 1e-6, "within R2");
-    assert_close(r->wald_f, json_get_number(m, "wald_f"), 1e-6, "Wald F");
+    assert_close(r->r2, jr_num(m, "r2"), 1e-6, "R2");
+    assert_close(r->adj_r2, jr_num(m, "adj_r2"), 1e-6, "adjusted R2");
+    assert_close(r->within_r2, jr_num(m, "within_r2"), 1e-6, "within R2");
+    assert_close(r->wald_f, jr_num(m, "wald_f"), 1e-6, "Wald F");
     gravrd_reg_results_free(res);
 }
 

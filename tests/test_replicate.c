@@ -27,7 +27,7 @@
 #include "gravrd/sim.h"
 #include "gravrd/study.h"
 #include "support/testutil.h"
-#include "util/json.h"
+#include "util/json_read.h"
 
 static char *g_dir, *g_world;
 static gravrd_replication *g_rep;    /* the whole study on the world, computed once */
@@ -147,14 +147,14 @@ static void test_whole_study(void **state)
             assert_true(file_nonempty(out, name));
         }
     char *index = testutil_path(out, "replication.json");
-    json_value *v = NULL;
+    json_t *v = NULL;
     gravrd_error err = {0};
-    assert_int_equal(json_parse_file(index, &v, &err), GRAVRD_OK);
-    assert_string_equal(json_get_string(v, "status"), "ok");
-    const json_value *tables = json_get(v, "tables");
-    assert_int_equal(tables->n, 23);
-    assert_string_equal(json_get_string(tables->items[2], "name"), "table3");
-    json_free(v);
+    assert_int_equal(jr_parse_file(index, &v, &err), GRAVRD_OK);
+    assert_string_equal(jr_str(v, "status"), "ok");
+    const json_t *tables = jr_get(v, "tables");
+    assert_int_equal(json_array_size(tables), 23);
+    assert_string_equal(jr_str(json_array_get(tables, 2), "name"), "table3");
+    json_decref(v);
     free(index);
     /* each table's JSON parses; the balanced-panel tables go through the
      * exact collapse (docs/replicate.md lists what does not) */
@@ -163,17 +163,17 @@ static void test_whole_study(void **state)
         char name[128];
         snprintf(name, sizeof name, "%s.json", g_rep->tables[t].name);
         char *p = testutil_path(out, name);
-        assert_int_equal(json_parse_file(p, &v, &err), GRAVRD_OK);
-        assert_string_equal(json_get_string(v, "name"), g_rep->tables[t].name);
+        assert_int_equal(jr_parse_file(p, &v, &err), GRAVRD_OK);
+        assert_string_equal(jr_str(v, "name"), g_rep->tables[t].name);
         for (int k = 0; collapsed[k]; k++) {
             if (strcmp(collapsed[k], g_rep->tables[t].name))
                 continue;
-            const json_value *cols = json_get(v, "columns");
-            assert_true(cols->n > 0);
-            for (size_t c = 0; c < cols->n; c++)
-                assert_string_equal(json_get_string(cols->items[c], "solver"), "collapse");
+            const json_t *cols = jr_get(v, "columns");
+            assert_true(json_array_size(cols) > 0);
+            for (size_t c = 0; c < json_array_size(cols); c++)
+                assert_string_equal(jr_str(json_array_get(cols, c), "solver"), "collapse");
         }
-        json_free(v);
+        json_decref(v);
         free(p);
     }
     free(out);
