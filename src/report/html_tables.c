@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "html_internal.h"
+#include "html_tables.h"
+#include "html_util.h"
 
 #define TICK "&#10003;"  /* check mark */
 #define CROSS "&#10007;" /* ballot x */
