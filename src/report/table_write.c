@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "gravrd/plan.h"
-#include "study/plan_internal.h"
+#include "table/table_names.h"
 #include "report/write_util.h"
 
 /* ---- formatting ---- */
