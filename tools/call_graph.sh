@@ -26,8 +26,10 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# One line per symbol: "D file symbol" (defined) or "U file symbol".
-: >"$tmp/syms"
+# The objects whose source still exists, then one line per symbol:
+# "D file symbol" (defined) or "U file symbol" (two nm runs in all: nm
+# costs more to start than to read an object).
+: >"$tmp/objs"
 n=0
 for dir in "$build/CMakeFiles/gravrd.dir/src" "$build/CMakeFiles/gravrd_cli.dir/cli"; do
     [ -d "$dir" ] || continue
@@ -37,10 +39,23 @@ for dir in "$build/CMakeFiles/gravrd.dir/src" "$build/CMakeFiles/gravrd_cli.dir/
         file=${file%.o}
         [ -f "$src/$file" ] || continue
         n=$((n + 1))
-        nm -g --defined-only "$obj" | awk -v f="$file" 'NF >= 3 { print "D", f, $3 }' >>"$tmp/syms"
-        nm -u "$obj" | awk -v f="$file" 'NF >= 2 { print "U", f, $2 }' >>"$tmp/syms"
+        echo "$obj $file" >>"$tmp/objs"
     done
 done
+: >"$tmp/syms"
+if [ "$n" != 0 ]; then
+    # nm -A prefixes each line with "OBJECT:"; the object names the file.
+    objs=$(cut -d' ' -f1 "$tmp/objs")
+    # shellcheck disable=SC2086 # object paths hold no spaces (CMake names)
+    { nm -A -g --defined-only $objs | sed 's/^/D /'; nm -A -u $objs | sed 's/^/U /'; } | awk '
+        NR == FNR { file[$1] = $2; next }
+        {
+            k = index($2, ":"); obj = substr($2, 1, k - 1)
+            if (!(obj in file)) next
+            if ($1 == "D" && NF >= 4) print "D", file[obj], $4
+            else if ($1 == "U" && NF >= 3) print "U", file[obj], $NF
+        }' "$tmp/objs" - >"$tmp/syms"
+fi
 if [ "$n" = 0 ]; then
     echo "call_graph: no object files under $build/CMakeFiles/gravrd.dir/src (build first)" >&2
     exit 2
