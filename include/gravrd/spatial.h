@@ -1,6 +1,8 @@
 /* gravrd/spatial.h - geography for spatial designs: great-circle distances
  * and segments (groups of nearby cities, complete-linkage clustering cut at
- * a bandwidth, never across provinces by default). */
+ * a bandwidth, never across provinces by default). Implemented in src/geo/
+ * (distance.c, segments.c): pure geometry on plain arrays, below both the
+ * study data that builds segments and the spatial designs. */
 #ifndef GRAVRD_SPATIAL_H
 #define GRAVRD_SPATIAL_H
 

@@ -4,6 +4,8 @@
 #define GRAVRD_MODEL_DATA_H
 
 #include "gravrd/estimate.h"
+#include "estimate/column_codes.h"
+#include "estimate/reg_cache.h"
 
 #define MD_FE_VARS 4 /* variables of an FE term recorded for the collapse */
 
@@ -47,50 +49,11 @@ typedef struct {
     int from_cache;
 } model_data;
 
-/* Group codes of a '^'-combination of columns (a single column when
- * n_vars == 1). `what` names the role in messages ("fixed effect"). */
-gravrd_status model_group_codes(const gravrd_frame *frame, char *const *vars, int n_vars, const char *what,
-                                int32_t *codes_N, int32_t *n_groups, gravrd_error *err);
-
-/* Codes of one column (dense integer table or gravrd_column_group_codes;
- * the same codes either way). */
-gravrd_status model_column_codes(const gravrd_column *col, size_t N, int32_t *codes_N, int32_t *n_groups,
-                                 gravrd_error *err);
-
 /* cache may be NULL (everything computed here and owned by md). */
 gravrd_status model_data_build(const gravrd_frame *frame, const gravrd_formula *f, const gravrd_fe_term *clusters,
                                int n_clusters, const gravrd_eval_env *env, gravrd_reg_cache *cache, model_data *md,
                                gravrd_error *err);
 
-/* ---- reg_cache.c: the shared inputs (pointers valid until the cache is
- * freed; read-only) ---- */
-int reg_cache_usable(const gravrd_reg_cache *c, const gravrd_frame *frame);
-gravrd_status reg_cache_expr(gravrd_reg_cache *c, const gravrd_expr *expr, const gravrd_eval_env *env,
-                             const double **out_N, gravrd_error *err);
-gravrd_status reg_cache_term(gravrd_reg_cache *c, const gravrd_term *term, const gravrd_eval_env *env,
-                             const double **out_N, gravrd_error *err);
-/* Codes of a '^'-combination (one column when n_vars == 1), as
- * model_group_codes gives them. */
-gravrd_status reg_cache_codes(gravrd_reg_cache *c, char *const *vars, int n_vars, const char *what,
-                              const int32_t **codes_N, int32_t *n_groups, gravrd_error *err);
-/* A --split column's codes and labels, as gravrd_column_group_codes. */
-gravrd_status reg_cache_split(gravrd_reg_cache *c, const char *name, const int32_t **codes_N, int32_t *n_groups,
-                              char *const **labels, gravrd_error *err);
-/* Derived data keyed by the identity of its inputs (n_key words: pointers
- * that live as long as the cache, flags, counts). find: the blob, or NULL
- * after claiming the key - the caller must then either add the blob or
- * abandon the key (on error); meanwhile other workers asking for the key
- * wait. add: hands blob (freed by blob_free with the cache) to the cache
- * and returns the blob to use - an equal key added meanwhile wins and blob
- * is freed - or NULL when out of memory (blob freed). Blobs are read-only
- * once added. */
-void *reg_cache_blob_find(gravrd_reg_cache *c, const uintptr_t *key, int n_key);
-void *reg_cache_blob_add(gravrd_reg_cache *c, const uintptr_t *key, int n_key, void *blob, void (*blob_free)(void *));
-void reg_cache_blob_abandon(gravrd_reg_cache *c, const uintptr_t *key, int n_key);
-/* A cached 0/1 fact about inputs: compute(ctx) gives it (-1: out of
- * memory) the first time the key is asked for. */
-gravrd_status reg_cache_flag(gravrd_reg_cache *c, const uintptr_t *key, int n_key, int (*compute)(const void *ctx),
-                             const void *ctx, int *value, gravrd_error *err);
 void model_data_free(model_data *md);
 
 #endif

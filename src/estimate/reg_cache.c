@@ -21,7 +21,8 @@
  * waits cannot cycle. An entry never changes or moves once added, so the
  * pointers handed out stay valid without the lock until the cache is
  * freed. */
-#include "model_data.h"
+#include "estimate/reg_cache.h"
+#include "estimate/column_codes.h"
 #include "util/strutil.h"
 
 #include <pthread.h>

@@ -1,7 +1,11 @@
-/* demean_internal.h - pieces of the demeaning solver shared by demean.c
- * (driver, conjugate gradients on all FE) and schur.c (exact elimination of
- * the largest FE, conjugate gradients on the Schur complement), plus an
+/* demean_internal.h - pieces of the demeaning solver shared by its files:
+ * demean.c (driver, conjugate gradients on all FE), normal.c (the product
+ * D'D x both solvers use), schur.c (exact elimination of the largest FE,
+ * conjugate gradients on the Schur complement), schur_plan.c (analysis,
+ * forming S, cost model) and schur_ic.c (its preconditioner), plus an
  * entry point that lets the tests force a method and see which one ran.
+ * Calls go one way: demean.c -> schur.c, schur_plan.c -> schur_ic.c, and
+ * normal.c below all of them; small hot helpers are static inline here.
  *
  * Layout conventions: a block of kb variables keeps its coefficient vectors
  * interleaved, element (level l, column k) at [l * kb + k]; global levels
@@ -10,6 +14,8 @@
 #define GRAVRD_DEMEAN_INTERNAL_H
 
 #include "fe_internal.h"
+
+#include <math.h>
 
 #define DM_BLOCK 4
 
@@ -102,8 +108,28 @@ typedef struct {
 void dm_apply_normal(const gravrd_fe *fe, const double *x_L, double *out_L, int kb);
 
 /* Largest |r_l| * inv_count_l over n levels, for column k of kb: the worst
- * group mean of the residual. NaN propagates. */
-double dm_worst(const double *r, const double *inv_count, size_t n, int kb, int k);
+ * group mean of the residual. NaN propagates. Inline: it runs at every
+ * convergence check of both solvers, and demean.c had it inlined. */
+static inline double dm_worst(const double *r, const double *inv_count, size_t n, int kb, int k)
+{
+    double worst = 0;
+    for (size_t l = 0; l < n; l++) {
+        double m = fabs(r[l * (size_t)kb + (size_t)k]) * inv_count[l];
+        if (!(m <= worst)) {
+            if (isnan(m))
+                return m; /* never accepted: the caller reports failure */
+            worst = m;
+        }
+    }
+    return worst;
+}
+
+/* Global level of Schur index j (the levels of e are skipped). Inline: the
+ * Schur solver maps every unknown at each round. */
+static inline size_t schur_global(const schur_plan *p, size_t j)
+{
+    return j < p->off_e ? j : j + p->L_e;
+}
 
 /* AUTO's decision for one column at a checkpoint of CG on all FE:
  * `remaining` is the number of further CG iterations predicted from the
@@ -115,6 +141,10 @@ gravrd_status dm_plan_want(dm_ctx *ctx, double remaining, int *want, gravrd_erro
 /* Forces the plan (tests, DM_METHOD_SCHUR): *want = 1 when S is ready. */
 gravrd_status dm_plan_force(dm_ctx *ctx, int *want, gravrd_error *err);
 void dm_plan_free(schur_plan *p);
+/* The incomplete Cholesky preconditioner of the formed S (schur_ic.c):
+ * fills l_perm, l_ptr, l_col, l_val and l_dinv of p; GRAVRD_ERR_NOMEM when
+ * out of memory (the caller frees the plan). */
+gravrd_status dm_schur_ic0(schur_plan *p, gravrd_error *err);
 
 /* Finishes the columns of a block with the Schur solver, from the current
  * coefficients alpha (global layout, L x kb). b = D'y. Columns with

@@ -117,6 +117,12 @@ size_t city_neighbours(const gravrd_geo *geo, int32_t c, double radius_km, int c
     return m;
 }
 
+/* The designs' public entry points (gravrd_match_frame, gravrd_rd_study)
+ * take a loaded study, and their callers (the study's runners, the figures,
+ * the CLI) pass one; so the geography is read here, through gravrd/study.h,
+ * from src/studydata/, which sits below spatial and calls nothing of it.
+ * Passing plain arrays in instead would change those public signatures
+ * for no gain: the dependency points one way either way. No copies. */
 void study_geo(const gravrd_study *study, int cross_province, gravrd_geo *geo)
 {
     gravrd_study_geo g;

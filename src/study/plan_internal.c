@@ -1,8 +1,10 @@
 /* plan_internal.c - what the parser, the runner and the writers share
- * about a plan (declared in plan_internal.h and gravrd/plan.h): kind and
- * level names, lookups of definitions, tables, templates and attributes,
- * term patterns, the pool that owns a plan, and small string helpers. It
- * calls nothing of the parser or the runner. */
+ * about a plan (declared in plan_internal.h and gravrd/plan.h): lookups of
+ * definitions, tables, templates and attributes, term patterns, the pool
+ * that owns a plan, and small string helpers. It calls nothing of the
+ * parser or the runner; the names and formatting the table writers also
+ * need (kind names, plan_format, plan_same_term) are in src/table/, below
+ * both the study and the report. */
 #include "study/plan_internal.h"
 
 #include <ctype.h>
@@ -10,19 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const kind_names[] = {"summary", "regression", "balance", "match", "rd", "mediation", "numbers"};
-
-const char *gravrd_table_kind_name(gravrd_table_kind kind)
-{
-    return (unsigned)kind < sizeof kind_names / sizeof kind_names[0] ? kind_names[kind] : "?";
-}
-
-const char *gravrd_plan_level_name(gravrd_plan_level level)
-{
-    static const char *const names[] = {"flows", "pairs", "directed_pairs"};
-    return (unsigned)level < 3 ? names[level] : "?";
-}
 
 const gravrd_plan_table *gravrd_plan_find_table(const gravrd_plan *plan, const char *name)
 {
@@ -61,27 +50,6 @@ char *plan_strndup(const char *s, size_t n)
     return d;
 }
 
-char *plan_vformat(const char *fmt, va_list ap)
-{
-    va_list again;
-    va_copy(again, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    char *s = n < 0 ? NULL : malloc((size_t)n + 1);
-    if (s)
-        vsnprintf(s, (size_t)n + 1, fmt, again);
-    va_end(again);
-    return s;
-}
-
-char *plan_format(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = plan_vformat(fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 gravrd_status plan_line_verror(gravrd_error *err, const char *source, int line, gravrd_status code, const char *fmt,
                                va_list ap)
 {
@@ -90,23 +58,6 @@ gravrd_status plan_line_verror(gravrd_error *err, const char *source, int line, 
     if (line > 0)
         return gravrd_error_set(err, code, "%s:%d: %s", source, line, msg);
     return gravrd_error_set(err, code, "%s: %s", source, msg);
-}
-
-/* Equal ignoring whitespace (for term names: "I(a+b)" == "I(a + b)"). */
-int plan_same_term(const char *a, const char *b)
-{
-    for (;;) {
-        while (isspace((unsigned char)*a))
-            a++;
-        while (isspace((unsigned char)*b))
-            b++;
-        if (*a != *b)
-            return 0;
-        if (!*a)
-            return 1;
-        a++;
-        b++;
-    }
 }
 
 /* A term pattern: exact (ignoring spaces), or a prefix when it ends in '*'. */

@@ -1,8 +1,8 @@
 /* plan_internal.h - helpers shared by the study-file parser (plan*.c), the
- * runner (replicate.c, run_*.c, rep_*.c) and the table writers
- * (src/report/table*.c), defined in plan_internal.c: malloc'ed string
- * helpers, term patterns, template and attribute lookups, and the pool that
- * owns a parsed plan. Internal to libgravrd. */
+ * runner (replicate.c, run_*.c, rep_*.c), defined in plan_internal.c:
+ * malloc'ed string helpers, term patterns, template and attribute lookups,
+ * and the pool that owns a parsed plan; with table/table_names.h, what the
+ * table writers (src/report/) share with them. Internal to libgravrd. */
 #ifndef GRAVRD_PLAN_INTERNAL_H
 #define GRAVRD_PLAN_INTERNAL_H
 
@@ -10,24 +10,15 @@
 #include <stddef.h>
 
 #include "gravrd/plan.h"
+#include "table/table_names.h" /* plan_format, plan_vformat, plan_same_term */
 
 char *plan_strdup(const char *s);
 char *plan_strndup(const char *s, size_t n);
-/* printf into a malloc'ed string (NULL when out of memory). */
-char *plan_format(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-/* The same with a va_list (ap is consumed). */
-char *plan_vformat(const char *fmt, va_list ap);
 /* A study-file error: "SOURCE:LINE: message" (just "SOURCE: message" when
  * line <= 0) into err; returns code. The parser's and the builder's errors
  * all take this shape. */
 gravrd_status plan_line_verror(gravrd_error *err, const char *source, int line, gravrd_status code, const char *fmt,
                                va_list ap);
-/* Term names equal ignoring whitespace. */
-int plan_same_term(const char *a, const char *b);
 /* pattern is a term, or a prefix ending in '*'. */
 int plan_term_matches(const char *pattern, const char *term);
 /* The template of the last entry whose pattern matches term ("" matches

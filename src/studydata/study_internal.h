@@ -1,7 +1,9 @@
-/* study_internal.h - the study object shared by the src/study files: the
- * validated cities, segments, id lookup, the partnership matrix and the
- * migration table, all indexed so that joining 1.15M flow rows is a few
- * array reads per row. */
+/* study_internal.h - the study object shared by the src/studydata files:
+ * the validated cities, segments, id lookup, the partnership matrix and
+ * the migration table, all indexed so that joining 1.15M flow rows is a few
+ * array reads per row. The study data sit below the spatial designs and the
+ * report (which read a study through gravrd/study.h) and above src/geo/
+ * (segments, distances); the tables of src/study/ are above them all. */
 #ifndef GRAVRD_STUDY_INTERNAL_H
 #define GRAVRD_STUDY_INTERNAL_H
 
