@@ -10,6 +10,7 @@
 
 #include "gravrd/hdfe.h"
 #include "gravrd/vcov.h"
+#include "inference/wildboot.h"
 #include "linalg.h"
 #include "util/strutil.h"
 
@@ -127,6 +128,72 @@ static void sample_work_free(sample_work *w)
     gravrd_fe_free(w->fe);
 }
 
+/* The wild cluster bootstrap of the coefficients of one result that
+ * opt->boot.params names (every kept one when NULL), on the demeaned problem
+ * just fitted; y_N is the demeaned outcome. A name that is not a kept
+ * coefficient is an error naming it and the coefficients there are. */
+static gravrd_status bootstrap_coefs(wildboot *wb, const gravrd_reg_options *opt, const double *y_N,
+                                     gravrd_reg_result *res, gravrd_error *err)
+{
+    const int k = res->n_coef;
+    char *want = calloc((size_t)k + 1, 1);
+    if (!want)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory in the wild bootstrap");
+    gravrd_status st = GRAVRD_OK;
+    if (!opt->boot.params) {
+        memset(want, 1, (size_t)k);
+    } else {
+        const char *p = opt->boot.params;
+        while (*p) {
+            while (*p == ' ' || *p == ',')
+                p++;
+            const char *e = p;
+            while (*e && *e != ',')
+                e++;
+            size_t len = (size_t)(e - p);
+            while (len > 0 && p[len - 1] == ' ')
+                len--;
+            if (len == 0) {
+                p = e;
+                continue;
+            }
+            int found = -1;
+            for (int a = 0; a < k; a++)
+                if (strlen(res->coefs[a].name) == len && !strncmp(res->coefs[a].name, p, len))
+                    found = a;
+            if (found < 0) {
+                char names[512] = "";
+                for (int a = 0; a < k && strlen(names) < sizeof names - 80; a++) {
+                    strcat(names, a ? ", " : "");
+                    strncat(names, res->coefs[a].name, sizeof names - strlen(names) - 1);
+                }
+                st = gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                                      "--boot-param: '%.*s' is not a coefficient of the model (its "
+                                      "coefficients: %s)",
+                                      (int)len, p, names);
+                goto done;
+            }
+            want[found] = 1;
+            p = e;
+        }
+    }
+    for (int a = 0; a < k; a++) {
+        if (!want[a])
+            continue;
+        gravrd_coef *cf = &res->coefs[a];
+        if (!(cf->boot = calloc(1, sizeof *cf->boot))) {
+            st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory in the wild bootstrap");
+            goto done;
+        }
+        if ((st = wildboot_coef(wb, y_N, a, cf->estimate, cf->se, err)) ||
+            (st = wildboot_result(wb, cf->boot, err)))
+            goto done;
+    }
+done:
+    free(want);
+    return st;
+}
+
 gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const int *outcome_J, int n_out,
                              int intercept, const gravrd_reg_options *opt, const ols_collapse *cz,
                              gravrd_reg_result *results_J, gravrd_error *err)
@@ -137,6 +204,7 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
     sample_work w = {0};
     int *kept_K = NULL;
     double *xtx = NULL, *bread = NULL, *xty = NULL, *Xk = NULL, *resid = NULL, *V = NULL, *beta = NULL;
+    wildboot *wb = NULL;
     w.n_fe = md->n_fe;
     w.n_cl = md->n_cluster;
     if (md->n_fe > 0)
@@ -568,6 +636,39 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
             free(Vw);
             free(bw);
         }
+        if (opt->boot.method == GRAVRD_BOOT_WILD) {
+            if (!clustered || md->n_cluster != 1) {
+                st = gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                                      "--boot wild needs one-way clustering (--cluster VAR): it draws one weight "
+                                      "per cluster");
+                goto fail;
+            }
+            if (!wb) {
+                const int32_t *fe_codes[64];
+                int32_t fe_levels[64];
+                for (int q = 0; q < md->n_fe && q < 64; q++) {
+                    fe_codes[q] = gravrd_fe_codes(w.fe, q);
+                    fe_levels[q] = gravrd_fe_levels(w.fe, q);
+                }
+                int32_t G = w.cl_groups[0];
+                wildboot_design d = {.n = n,
+                                     .k = k,
+                                     .X_NK = XK,
+                                     .bread_KK = bread,
+                                     .vcov_scale = ((double)nobs - 1) / ((double)nobs - (double)K_vcov) *
+                                                   (double)G / (double)(G - 1),
+                                     .cluster_N = w.cl_c[0],
+                                     .G = G,
+                                     .n_fe = md->n_fe,
+                                     .fe_QN = fe_codes,
+                                     .fe_levels_Q = fe_levels,
+                                     .threads = opt->threads};
+                if ((st = wildboot_new(&d, &opt->boot, &wb, err)))
+                    goto fail;
+            }
+            if ((st = bootstrap_coefs(wb, opt, y, res, err)))
+                goto fail;
+        }
         res->seconds = now_seconds() - t_start;
     }
     goto done;
@@ -575,6 +676,7 @@ nomem:
     st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory fitting the model on %zu rows", n);
 fail:
 done:
+    wildboot_free(wb);
     sample_work_free(&w);
     free(kept_K);
     free(xtx);

@@ -52,6 +52,21 @@ static void write_json_one(FILE *out, const gravrd_reg_result *r)
         report_json_number(out, c->t);
         fputs(",\"p\":", out);
         report_json_number(out, c->p);
+        if (c->boot) {
+            const gravrd_boot_result *b = c->boot;
+            fprintf(out, ",\"bootstrap\":{\"type\":\"%s\",\"weights\":\"%s\",\"reps\":%ld,\"enumerated\":%s,"
+                         "\"clusters\":%d,\"level\":",
+                    gravrd_boot_type_name(b->type), gravrd_boot_weights_name(b->weights), b->reps,
+                    b->enumerated ? "true" : "false", (int)b->n_clusters);
+            report_json_number(out, b->level);
+            fputs(",\"p\":", out);
+            report_json_number(out, b->p);
+            fputs(",\"ci\":[", out);
+            report_json_number(out, b->ci_lo);
+            fputc(',', out);
+            report_json_number(out, b->ci_hi);
+            fputs("]}", out);
+        }
         fputc('}', out);
     }
     fputs("],\"r2\":", out);
@@ -109,6 +124,18 @@ static void write_text_one(FILE *out, const gravrd_reg_result *r)
         fprintf(out, "%-*s %12.6g %12.6g %10.6g %11.5g %s\n", width, c->name, c->estimate, c->se, c->t, c->p,
                 stars(c->p));
     }
+    for (int a = 0, first = 1; a < r->n_coef; a++) {
+        const gravrd_boot_result *b = r->coefs[a].boot;
+        if (!b)
+            continue;
+        if (first)
+            fprintf(out, "Wild cluster bootstrap (%s, %s weights, %ld %s, %d clusters):\n",
+                    b->type == GRAVRD_BOOT_WCU ? "WCU" : "WCR, null imposed", gravrd_boot_weights_name(b->weights),
+                    b->reps, b->enumerated ? "sign vectors, all enumerated" : "draws", (int)b->n_clusters);
+        first = 0;
+        fprintf(out, "%-*s   p = %.4g   %g%% CI [%.6g, %.6g]\n", width, r->coefs[a].name, b->p, 100 * b->level,
+                b->ci_lo, b->ci_hi);
+    }
     if (r->n_collinear > 0) {
         fputs("Removed (collinear):", out);
         for (int a = 0; a < r->n_collinear; a++)
@@ -127,9 +154,25 @@ static void write_text_one(FILE *out, const gravrd_reg_result *r)
             r->collapsed ? " (exact pair-level collapse, docs/algorithms.md)" : "", r->seconds);
 }
 
+/* 1 if some coefficient of some result was bootstrapped. */
+static int any_boot(const gravrd_reg_results *res)
+{
+    for (int j = 0; j < res->n; j++)
+        for (int a = 0; a < res->results[j].n_coef; a++)
+            if (res->results[j].coefs[a].boot)
+                return 1;
+    return 0;
+}
+
+/* The bootstrap columns appear only when something was bootstrapped, so
+ * the file of a model without bootstrap keeps its columns. */
 static void write_csv(FILE *out, const gravrd_reg_results *res)
 {
-    fputs("outcome,sample,term,estimate,se,t,p,nobs,r2,adj_r2,within_r2,rmse,wald_f,vcov\n", out);
+    const int boot = any_boot(res);
+    fputs(boot ? "outcome,sample,term,estimate,se,t,p,nobs,r2,adj_r2,within_r2,rmse,wald_f,vcov,boot_p,boot_ci_lo,"
+                 "boot_ci_hi\n"
+               : "outcome,sample,term,estimate,se,t,p,nobs,r2,adj_r2,within_r2,rmse,wald_f,vcov\n",
+          out);
     for (int j = 0; j < res->n; j++) {
         const gravrd_reg_result *r = &res->results[j];
         for (int a = 0; a < r->n_coef; a++) {
@@ -152,6 +195,18 @@ static void write_csv(FILE *out, const gravrd_reg_results *res)
             }
             fputc(',', out);
             report_csv_field(out, r->vcov_label);
+            if (boot) {
+                double b[] = {NAN, NAN, NAN};
+                if (c->boot) {
+                    b[0] = c->boot->p;
+                    b[1] = c->boot->ci_lo;
+                    b[2] = c->boot->ci_hi;
+                }
+                for (int m = 0; m < 3; m++) {
+                    fputc(',', out);
+                    report_csv_number(out, b[m]);
+                }
+            }
             fputc('\n', out);
         }
     }
@@ -260,6 +315,23 @@ static void write_table(FILE *out, const gravrd_reg_results *res, int latex)
                 fputs(sep, out);
         }
         fputs(end, out);
+        int boot_row = 0;
+        for (int j = 0; j < res->n; j++) {
+            const gravrd_coef *c = find_coef(&res->results[j], terms[t]);
+            boot_row |= c && c->boot;
+        }
+        if (!boot_row)
+            continue;
+        /* The wild bootstrap's interval under the standard error. */
+        fputs(start, out);
+        for (int j = 0; j < res->n; j++) {
+            const gravrd_coef *c = find_coef(&res->results[j], terms[t]);
+            if (c && c->boot)
+                fprintf(out, "%s[%.3f, %.3f]", sep, c->boot->ci_lo, c->boot->ci_hi);
+            else
+                fputs(sep, out);
+        }
+        fputs(end, out);
     }
     if (latex)
         fputs("\\midrule\n", out);
@@ -299,6 +371,9 @@ static void write_table(FILE *out, const gravrd_reg_results *res, int latex)
         fprintf(out, latex ? "%% Standard errors in parentheses (%s). * p<0.1, ** p<0.05, *** p<0.01.\n"
                            : "\nStandard errors in parentheses (%s). . p<0.1, * p<0.05, ** p<0.01, *** p<0.001.\n",
                 res->results[0].vcov_label);
+    if (any_boot(res))
+        fprintf(out, latex ? "%% In brackets: the wild cluster bootstrap's interval (test inversion).\n"
+                           : "In brackets: the wild cluster bootstrap's interval (test inversion).\n");
 }
 
 gravrd_status gravrd_report_reg(FILE *out, const gravrd_reg_results *res, gravrd_format format, gravrd_error *err)
