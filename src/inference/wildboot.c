@@ -542,16 +542,28 @@ static uint64_t splitmix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-/* The weights of draws b0 .. b0+nb-1, stored v[g * CHUNK + j]. A random
- * draw's weights come from a generator seeded by (seed, draw) alone. */
-static void draw_weights(const wildboot *wb, gsl_rng *rng, long b0, int nb, double *v)
+/* The weights of draws b0 .. b0+nb-1, stored v[g * CHUNK + j] (the loops
+ * over a chunk's draws have the constant length CHUNK, so the compiler
+ * vectorises them; each draw is computed alone, so the numbers are the
+ * same whether it does or not). A random draw's weights come from a
+ * generator seeded by (seed, draw) alone; they are drawn as codes, draw by
+ * draw (code_GJ, G per draw), then laid out cluster by cluster. */
+static void draw_weights(const wildboot *wb, gsl_rng *rng, long b0, int nb, uint8_t *code, double *v)
 {
     const int32_t G = wb->d.G;
+    const double s5 = sqrt(5.0);
+    static const double webb[6] = {-1.2247448713915890, -1.0, -0.70710678118654752,
+                                   0.70710678118654752, 1.0,  1.2247448713915890};
+    const double rademacher[2] = {1.0, -1.0}, mammen[2] = {-(s5 - 1) / 2, (s5 + 1) / 2};
+    const double *table = wb->opt.weights == GRAVRD_BOOT_WEBB     ? webb
+                          : wb->opt.weights == GRAVRD_BOOT_MAMMEN ? mammen
+                                                                  : rademacher;
     for (int j = 0; j < nb; j++) {
         long b = b0 + j;
+        uint8_t *cj = code + (size_t)j * G;
         if (wb->enumerated) {
             for (int32_t g = 0; g < G; g++)
-                v[(size_t)g * CHUNK + j] = ((unsigned long)b >> g) & 1UL ? -1.0 : 1.0;
+                cj[g] = (uint8_t)(((unsigned long)b >> g) & 1UL);
             continue;
         }
         gsl_rng_set(rng, (unsigned long)splitmix64(wb->opt.seed * 0x100000001b3ULL + (uint64_t)b));
@@ -560,29 +572,35 @@ static void draw_weights(const wildboot *wb, gsl_rng *rng, long b0, int nb, doub
             for (int32_t g = 0; g < G; g += 32) {
                 unsigned long bits = gsl_rng_get(rng);
                 for (int32_t h = g; h < G && h < g + 32; h++, bits >>= 1)
-                    v[(size_t)h * CHUNK + j] = bits & 1UL ? -1.0 : 1.0;
+                    cj[h] = (uint8_t)(bits & 1UL);
             }
             break;
-        case GRAVRD_BOOT_WEBB: {
-            static const double webb[6] = {-1.2247448713915890, -1.0, -0.70710678118654752,
-                                           0.70710678118654752, 1.0, 1.2247448713915890};
+        case GRAVRD_BOOT_WEBB:
             for (int32_t g = 0; g < G; g++)
-                v[(size_t)g * CHUNK + j] = webb[gsl_rng_uniform_int(rng, 6)];
+                cj[g] = (uint8_t)gsl_rng_uniform_int(rng, 6);
             break;
-        }
         case GRAVRD_BOOT_MAMMEN: {
-            const double s5 = sqrt(5.0), lo = -(s5 - 1) / 2, hi = (s5 + 1) / 2, p_lo = (s5 + 1) / (2 * s5);
+            const double p_lo = (s5 + 1) / (2 * s5);
             for (int32_t g = 0; g < G; g++)
-                v[(size_t)g * CHUNK + j] = gsl_rng_uniform(rng) < p_lo ? lo : hi;
+                cj[g] = gsl_rng_uniform(rng) < p_lo ? 0 : 1;
             break;
         }
         }
+    }
+    /* The columns past the last draw stay 0: every loop runs over CHUNK. */
+    for (int32_t g = 0; g < G; g++) {
+        double *vg = v + (size_t)g * CHUNK;
+        for (int j = 0; j < nb; j++)
+            vg[j] = table[code[(size_t)j * G + g]];
+        for (int j = nb; j < CHUNK; j++)
+            vg[j] = 0.0;
     }
 }
 
 /* Scratch of one chunk of draws. */
 typedef struct {
     double *v, *U, *WU, *S, *T;
+    uint8_t *code;
     gsl_rng *rng;
 } chunk_work;
 
@@ -593,6 +611,7 @@ static void chunk_free(chunk_work *c)
     free(c->WU);
     free(c->S);
     free(c->T);
+    free(c->code);
     if (c->rng)
         gsl_rng_free(c->rng);
 }
@@ -605,8 +624,50 @@ static int chunk_alloc(chunk_work *c, const wildboot *wb)
     c->WU = malloc((2 * L * CHUNK + 1) * sizeof *c->WU);
     c->S = malloc((2 * k * CHUNK + 1) * sizeof *c->S);
     c->T = malloc((2 * k * CHUNK + 1) * sizeof *c->T);
+    c->code = malloc((size_t)wb->d.G * CHUNK + 1);
     c->rng = gsl_rng_alloc(gsl_rng_mt19937);
-    return c->v && c->U && c->WU && c->S && c->T && c->rng ? 0 : -1;
+    return c->v && c->U && c->WU && c->S && c->T && c->code && c->rng ? 0 : -1;
+}
+
+/* out = P in for one block of W+ (m x m, row-major) and a chunk of draws
+ * (in, out: m rows of stride 2 CHUNK, the first width columns used: r0's
+ * draws then rho's, so one pass over P serves both): the innermost work of
+ * the cross term. Two rows of
+ * P and eight draws at a time keep the sums in registers; each sum still
+ * runs over y in order, so the result is that of the plain loop. */
+static void block_apply(const double *restrict P, int32_t m, const double *restrict in, double *restrict out,
+                        int width)
+{
+    for (int j0 = 0; j0 < width; j0 += 8) {
+        int32_t x = 0;
+        for (; x + 1 < m; x += 2) {
+            double a0[8] = {0}, a1[8] = {0};
+            const double *p0 = P + (size_t)x * m, *p1 = p0 + m;
+            for (int32_t y = 0; y < m; y++) {
+                const double *iy = in + (size_t)y * 2 * CHUNK + j0;
+                const double c0 = p0[y], c1 = p1[y];
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++) {
+                    a0[j] += c0 * iy[j];
+                    a1[j] += c1 * iy[j];
+                }
+            }
+            memcpy(out + (size_t)x * 2 * CHUNK + j0, a0, sizeof a0);
+            memcpy(out + (size_t)(x + 1) * 2 * CHUNK + j0, a1, sizeof a1);
+        }
+        for (; x < m; x++) {
+            double a0[8] = {0};
+            const double *p0 = P + (size_t)x * m;
+            for (int32_t y = 0; y < m; y++) {
+                const double *iy = in + (size_t)y * 2 * CHUNK + j0;
+                const double c0 = p0[y];
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++)
+                    a0[j] += c0 * iy[j];
+            }
+            memcpy(out + (size_t)x * 2 * CHUNK + j0, a0, sizeof a0);
+        }
+    }
 }
 
 /* The five numbers of each draw of one chunk (see the header comment).
@@ -618,8 +679,10 @@ static void run_chunk(const wildboot *wb, chunk_work *c, long b0, int nb, double
     const size_t L = (size_t)wb->L;
     const double *B = wb->d.bread_KK;
     double *v = c->v;
-    draw_weights(wb, c->rng, b0, nb, v);
+    draw_weights(wb, c->rng, b0, nb, c->code, v);
     double A[2][CHUNK], acc[3][CHUNK];
+    if (wb->cross)
+        memset(c->U, 0, 2 * L * CHUNK * sizeof *c->U);
     memset(A, 0, sizeof A);
     memset(acc, 0, sizeof acc);
     for (int m = 0; m < n_m; m++) {
@@ -628,12 +691,12 @@ static void run_chunk(const wildboot *wb, chunk_work *c, long b0, int nb, double
         memset(S, 0, (size_t)k * CHUNK * sizeof *S);
         for (int32_t g = 0; g < G; g++) {
             const double *vg = v + (size_t)g * CHUNK;
-            for (int j = 0; j < nb; j++)
+            for (int j = 0; j < CHUNK; j++)
                 A[m][j] += ng[g] * vg[j];
             for (int a = 0; a < k; a++) {
                 double s = sg[(size_t)g * k + a];
                 double *Sa = S + (size_t)a * CHUNK;
-                for (int j = 0; j < nb; j++)
+                for (int j = 0; j < CHUNK; j++)
                     Sa[j] += s * vg[j];
             }
         }
@@ -643,39 +706,29 @@ static void run_chunk(const wildboot *wb, chunk_work *c, long b0, int nb, double
             for (int b = 0; b < k; b++) {
                 double w = B[a * k + b];
                 const double *Sb = S + (size_t)b * CHUNK;
-                for (int j = 0; j < nb; j++)
+                for (int j = 0; j < CHUNK; j++)
                     Ta[j] += w * Sb[j];
             }
         }
         if (!wb->cross)
             continue;
-        double *U = c->U + (size_t)m * L * CHUNK, *WU = c->WU + (size_t)m * L * CHUNK;
-        memset(U, 0, L * CHUNK * sizeof *U);
+        double *U = c->U + (size_t)m * CHUNK;
         const double *cv = wb->cval_E2 + (size_t)m * wb->n_ent;
         for (int32_t g = 0; g < G; g++) {
             const double *vg = v + (size_t)g * CHUNK;
             for (size_t e = wb->ent_start_G1[g]; e < wb->ent_start_G1[g + 1]; e++) {
-                double *Ul = U + (size_t)wb->ent_level[e] * CHUNK, ce = cv[e];
-                for (int j = 0; j < nb; j++)
+                double *Ul = U + (size_t)wb->ent_level[e] * 2 * CHUNK, ce = cv[e];
+                for (int j = 0; j < CHUNK; j++)
                     Ul[j] += ce * vg[j];
             }
         }
-        for (int bl = 0; bl < wb->n_block; bl++) {
-            int32_t s0 = wb->block_start[bl], mm = wb->block_start[bl + 1] - s0;
-            const double *P = wb->block_pinv[bl];
-            for (int32_t x = 0; x < mm; x++) {
-                double *out = WU + (size_t)(s0 + x) * CHUNK;
-                memset(out, 0, CHUNK * sizeof *out);
-                const double *Px = P + (size_t)x * mm;
-                for (int32_t y = 0; y < mm; y++) {
-                    double p = Px[y];
-                    const double *in = U + (size_t)(s0 + y) * CHUNK;
-                    for (int j = 0; j < nb; j++)
-                        out[j] += p * in[j];
-                }
-            }
-        }
     }
+    if (wb->cross)
+        for (int bl = 0; bl < wb->n_block; bl++) {
+            int32_t s0 = wb->block_start[bl];
+            block_apply(wb->block_pinv[bl], wb->block_start[bl + 1] - s0, c->U + (size_t)s0 * 2 * CHUNK,
+                        c->WU + (size_t)s0 * 2 * CHUNK, n_m * CHUNK);
+        }
     /* q_h for each cluster, summed into alpha, beta, gamma. */
     for (int32_t h = 0; h < G; h++) {
         const double *vh = v + (size_t)h * CHUNK;
@@ -683,28 +736,28 @@ static void run_chunk(const wildboot *wb, chunk_work *c, long b0, int nb, double
         for (int m = 0; m < n_m; m++) {
             double nh = wb->n_G2[(size_t)m * G + h];
             const double *eh = wb->e_GK + (size_t)h * k, *T = c->T + (size_t)m * k * CHUNK;
-            for (int j = 0; j < nb; j++)
+            for (int j = 0; j < CHUNK; j++)
                 q[m][j] = nh * vh[j];
             for (int a = 0; a < k; a++) {
                 double w = eh[a];
                 const double *Ta = T + (size_t)a * CHUNK;
-                for (int j = 0; j < nb; j++)
+                for (int j = 0; j < CHUNK; j++)
                     q[m][j] -= w * Ta[j];
             }
             if (wb->cross) {
-                const double *WU = c->WU + (size_t)m * L * CHUNK;
+                const double *WU = c->WU + (size_t)m * CHUNK;
                 for (size_t e = wb->ent_start_G1[h]; e < wb->ent_start_G1[h + 1]; e++) {
                     double w = wb->aval_E[e];
-                    const double *in = WU + (size_t)wb->ent_level[e] * CHUNK;
-                    for (int j = 0; j < nb; j++)
+                    const double *in = WU + (size_t)wb->ent_level[e] * 2 * CHUNK;
+                    for (int j = 0; j < CHUNK; j++)
                         q[m][j] -= w * in[j];
                 }
             }
         }
-        for (int j = 0; j < nb; j++)
+        for (int j = 0; j < CHUNK; j++)
             acc[0][j] += q[0][j] * q[0][j];
         if (n_m == 2)
-            for (int j = 0; j < nb; j++) {
+            for (int j = 0; j < CHUNK; j++) {
                 acc[1][j] += q[0][j] * q[1][j];
                 acc[2][j] += q[1][j] * q[1][j];
             }

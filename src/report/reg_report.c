@@ -58,8 +58,7 @@ static void write_json_one(FILE *out, const gravrd_reg_result *r)
                          "\"clusters\":%d,\"level\":",
                     gravrd_boot_type_name(b->type), gravrd_boot_weights_name(b->weights), b->reps,
                     b->enumerated ? "true" : "false", (int)b->n_clusters);
-            report_json_number(out, b->level);
-            fputs(",\"p\":", out);
+            fprintf(out, "%.10g,\"p\":", b->level); /* a setting: as given, not to 17 digits */
             report_json_number(out, b->p);
             fputs(",\"ci\":[", out);
             report_json_number(out, b->ci_lo);
