@@ -10,6 +10,7 @@
 
 #include "gravrd/hdfe.h"
 #include "gravrd/vcov.h"
+#include "inference/wald.h"
 #include "inference/wildboot.h"
 #include "linalg.h"
 #include "util/strutil.h"
@@ -626,12 +627,12 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
                 for (int b = 0; b < kw; b++)
                     Vw[a * kw + b] = V[(first + a) * k + first + b];
             }
-            if (linalg_solve(Vw, bw, kw) == 0) {
-                double q = 0;
-                for (int a = 0; a < kw; a++)
-                    q += beta[first + a] * bw[a];
-                res->wald_f = q / kw;
-                res->wald_p = gsl_cdf_fdist_Q(res->wald_f, kw, t_df);
+            int df1 = kw;
+            double F = NAN;
+            if (wald_test(bw, Vw, kw, &F, &df1) == 0) {
+                res->wald_f = F;
+                res->wald_df1 = df1;
+                res->wald_p = gsl_cdf_fdist_Q(F, df1, t_df);
             }
             free(Vw);
             free(bw);
