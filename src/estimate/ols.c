@@ -129,6 +129,62 @@ static void sample_work_free(sample_work *w)
     gravrd_fe_free(w->fe);
 }
 
+/* The FE parameters reghdfe counts (DoF.mata, the default dof(all), FE
+ * without slopes), in the order the FE are given:
+ *   - with clustering, an FE nested in a cluster variable is wholly
+ *     redundant (df_a_nested collects its levels) and leaves the list;
+ *   - of the FE left, every one but the first has at least one redundant
+ *     level, and the first too when some FE was nested;
+ *   - for every pair i < j of the FE left, FE j has at least as many
+ *     redundant levels as the pair's connected components (mobility
+ *     groups): exact for the first pair, a lower bound beyond;
+ *   - df_a = sum over the FE left of levels - redundant.
+ * Under a collapse the levels are the original ones and a pair of FE both
+ * interacted with the month has T copies of the cell-level graph. */
+static gravrd_status stata_fe_dof(const sample_work *w, const model_data *md, const ols_collapse *cz,
+                                  int clustered, long *df_a, long *df_a_nested, gravrd_error *err)
+{
+    const int Q = md->n_fe;
+    int *left = malloc(((size_t)Q + 1) * sizeof *left), n_left = 0;
+    long *redundant = calloc((size_t)Q + 1, sizeof *redundant);
+    if (!left || !redundant) {
+        free(left);
+        free(redundant);
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory counting the fixed effects");
+    }
+    *df_a = *df_a_nested = 0;
+    for (int q = 0; q < Q; q++) {
+        long levels = cz ? cz->fe_levels_Q[q] : gravrd_fe_levels(w->fe, q);
+        int nested = 0;
+        for (int c = 0; clustered && c < md->n_cluster && !nested; c++)
+            nested = fe_nested_in(gravrd_fe_codes(w->fe, q), gravrd_fe_levels(w->fe, q), w->cl_c[c], w->n);
+        if (nested)
+            *df_a_nested += levels;
+        else
+            left[n_left++] = q;
+    }
+    for (int i = 0; i < n_left; i++)
+        redundant[i] = i > 0 || *df_a_nested > 0 ? 1 : 0;
+    for (int i = 0; i < n_left; i++)
+        for (int j = i + 1; j < n_left; j++) {
+            long m = gravrd_fe_pair_components(w->fe, left[i], left[j]);
+            if (m < 0) {
+                free(left);
+                free(redundant);
+                return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory counting the fixed effects");
+            }
+            if (cz && cz->interacted_Q[left[i]] && cz->interacted_Q[left[j]])
+                m *= (long)cz->weight;
+            if (m > redundant[j])
+                redundant[j] = m;
+        }
+    for (int i = 0; i < n_left; i++)
+        *df_a += (cz ? cz->fe_levels_Q[left[i]] : gravrd_fe_levels(w->fe, left[i])) - redundant[i];
+    free(left);
+    free(redundant);
+    return GRAVRD_OK;
+}
+
 /* The wild cluster bootstrap of the coefficients of one result that
  * opt->boot.params names (every kept one when NULL), on the demeaned problem
  * just fitted; y_N is the demeaned outcome. A name that is not a kept
@@ -410,35 +466,36 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
      * original problem (cz), not of the cell-level one. */
     const size_t nobs = cz ? cz->n_obs : n;
     const double wt = cz ? cz->weight : 1.0;
-    long fe_params = 0;
-    if (md->n_fe > 0) {
+    int clustered = md->n_cluster > 0;
+    long K_all, K_vcov;
+    if (opt->ssc == GRAVRD_SSC_STATA && md->n_fe > 0) {
+        long df_a = 0, df_a_nested = 0;
+        if ((st = stata_fe_dof(&w, md, cz, clustered, &df_a, &df_a_nested, err)))
+            goto fail;
+        /* reghdfe (Regression.mata): the variance divides by N - df_m - df_a,
+         * under clustering by N - 1 - df_m - df_a when some FE is nested (the
+         * constant they absorb); adjusted R2 counts the nested levels too. */
+        K_all = k + df_a + df_a_nested;
+        K_vcov = k + df_a + (df_a_nested > 0);
+    } else {
+        /* fixest: FE levels minus one reference per extra FE. */
+        long fe_params = 0;
         for (int q = 0; q < md->n_fe; q++)
             fe_params += cz ? cz->fe_levels_Q[q] : gravrd_fe_levels(w.fe, q);
-        if (opt->ssc == GRAVRD_SSC_STATA && md->n_fe >= 2) {
-            /* reghdfe: exact redundancy of the first two FE (one per connected
-             * component), one assumed for each further FE. */
-            long comps = gravrd_fe_components(w.fe);
-            if (comps < 0)
-                goto nomem;
-            if (cz)
-                comps *= cz->components_factor;
-            fe_params -= comps + (md->n_fe - 2);
-        } else {
+        if (md->n_fe > 0)
             fe_params -= md->n_fe - 1;
+        K_all = k + fe_params;
+        K_vcov = K_all;
+        if (clustered) {
+            /* FE nested in a cluster variable are not counted, except for
+             * one parameter each (their mean): fixef.K = "nested". */
+            for (int q = 0; q < md->n_fe; q++)
+                for (int c = 0; c < md->n_cluster; c++)
+                    if (fe_nested_in(gravrd_fe_codes(w.fe, q), gravrd_fe_levels(w.fe, q), w.cl_c[c], n)) {
+                        K_vcov -= (cz ? cz->fe_levels_Q[q] : gravrd_fe_levels(w.fe, q)) - 1;
+                        break;
+                    }
         }
-    }
-    const long K_all = k + fe_params;
-    long K_vcov = K_all;
-    int clustered = md->n_cluster > 0;
-    if (clustered && md->n_fe > 0) {
-        /* FE nested in a cluster variable are not counted, except for one
-         * parameter each (their mean): fixest's fixef.K = "nested". */
-        for (int q = 0; q < md->n_fe; q++)
-            for (int c = 0; c < md->n_cluster; c++)
-                if (fe_nested_in(gravrd_fe_codes(w.fe, q), gravrd_fe_levels(w.fe, q), w.cl_c[c], n)) {
-                    K_vcov -= (cz ? cz->fe_levels_Q[q] : gravrd_fe_levels(w.fe, q)) - 1;
-                    break;
-                }
     }
     int32_t g_min = 0;
     for (int c = 0; c < md->n_cluster; c++)

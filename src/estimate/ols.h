@@ -16,7 +16,8 @@ typedef struct {
     double weight;              /* rows per cell (months) */
     uint64_t sample_hash;       /* of the original rows */
     const int32_t *fe_levels_Q; /* FE levels of the original problem */
-    long components_factor;     /* original components of FE 1-2 / cell-level ones */
+    const uint8_t *interacted_Q;/* FE interacted with the month: a pair of them has T copies
+                                   of the cell-level graph (its components times weight) */
     const double *tss_J;        /* total sum of squares of each outcome, original rows */
     const double *within_ss_J;  /* residual sum of squares of the within-cell part */
     const double *within_ss_JP; /* the same per cell, n_out x cells */
