@@ -10,6 +10,7 @@
 #include "gravrd/data.h"
 #include "gravrd/error.h"
 #include "gravrd/formula.h"
+#include "gravrd/ri.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,6 +73,7 @@ typedef struct {
     gravrd_reg_cache *cache;   /* NULL = none; ignored when made for another frame */
     gravrd_boot_options boot;  /* wild cluster bootstrap of the coefficients (method NONE: none);
                                   needs one-way clustering */
+    gravrd_ri_options ri;      /* randomization inference on one regressor (reps 0: none) */
 } gravrd_reg_options;
 
 void gravrd_reg_options_init(gravrd_reg_options *opt);
@@ -80,6 +82,7 @@ typedef struct {
     char *name;
     double estimate, se, t, p;
     gravrd_boot_result *boot;  /* NULL unless bootstrapped (gravrd_reg_options.boot) */
+    gravrd_ri_result *ri;      /* NULL unless the reassigned regressor (gravrd_reg_options.ri) */
 } gravrd_coef;
 
 typedef struct {

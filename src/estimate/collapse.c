@@ -805,7 +805,7 @@ static gravrd_status fit_collapsed(const model_data *md, const cell_month_form *
         uint8_t interacted[CM_MAX_FE];
         for (int q = 0; q < n_fe && q < CM_MAX_FE; q++)
             interacted[q] = (uint8_t)cm->interacted_Q[q];
-        ols_collapse cz = {s->n, (double)nT, s->sample_hash, fe_levels, interacted, tss_J, wss_J, wss_JP};
+        ols_collapse cz = {s->n, (double)nT, s->sample_hash, fe_levels, interacted, tss_J, wss_J, wss_JP, s->first_P};
         st = ols_fit_sample(&pmd, ones, idx_J, n_out, intercept, opt, &cz, results_J, err);
         for (int j = 0; j < n_out && !st; j++)
             results_J[j].collapsed = 1;

@@ -12,6 +12,7 @@
 #include "gravrd/vcov.h"
 #include "inference/wald.h"
 #include "inference/wildboot.h"
+#include "ri.h"
 #include "linalg.h"
 #include "util/strutil.h"
 
@@ -262,6 +263,7 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
     int *kept_K = NULL;
     double *xtx = NULL, *bread = NULL, *xty = NULL, *Xk = NULL, *resid = NULL, *V = NULL, *beta = NULL;
     wildboot *wb = NULL;
+    size_t *ri_rows = NULL;
     w.n_fe = md->n_fe;
     w.n_cl = md->n_cluster;
     if (md->n_fe > 0)
@@ -556,73 +558,39 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
 
         /* Variance */
         double t_df;
-        if (clustered) {
-            gravrd_cluster_dim dims[4];
-            for (int c = 0; c < md->n_cluster && c < 4; c++) {
-                dims[c].code_N = w.cl_c[c];
-                dims[c].n_groups = w.cl_groups[c];
-            }
-            /* Collapsed: original scores are weight * cell scores and the
-             * original bread is bread / weight, so bread meat bread is
-             * unchanged. */
-            if ((st = gravrd_vcov_cluster(XK, n, k, resid, bread, dims, md->n_cluster, 1, V, err)))
-                goto fail;
+        ols_var_spec vs = {.n = n,
+                           .nobs = nobs,
+                           .k = k,
+                           .wt = wt,
+                           .n_cluster = md->n_cluster < 4 ? md->n_cluster : 4,
+                           .g_min = g_min,
+                           .vcov = opt->vcov,
+                           .K_all = K_all,
+                           .K_vcov = K_vcov,
+                           .within_ss_P = cz ? cz->within_ss_JP + (size_t)j * n : NULL};
+        for (int c = 0; c < vs.n_cluster; c++) {
+            vs.dims[c].code_N = w.cl_c[c];
+            vs.dims[c].n_groups = w.cl_groups[c];
+        }
+        if ((st = ols_variance(&vs, XK, bread, resid, rss, V, &t_df, err)))
+            goto fail;
+        if (clustered && opt->keep_scores && md->n_cluster == 1) {
+            int32_t G = w.cl_groups[0];
             double adj = ((double)nobs - 1) / ((double)nobs - (double)K_vcov);
-            for (int a = 0; a < k * k; a++)
-                V[a] *= adj;
-            t_df = (double)g_min - 1;
-            if (opt->keep_scores && md->n_cluster == 1) {
-                int32_t G = w.cl_groups[0];
-                res->scores = calloc((size_t)G * (size_t)k + 1, sizeof *res->scores);
-                res->bread = malloc(((size_t)k * (size_t)k + 1) * sizeof *res->bread);
-                if (!res->scores || !res->bread)
-                    goto nomem;
-                for (int a = 0; a < k; a++)
-                    for (size_t r = 0; r < n; r++)
-                        res->scores[(size_t)w.cl_c[0][r] * (size_t)k + (size_t)a] +=
-                            XK[(size_t)a * n + r] * resid[r];
-                if (cz)
-                    for (size_t g = 0; g < (size_t)G * (size_t)k; g++)
-                        res->scores[g] *= wt;
-                for (int a = 0; a < k * k; a++)
-                    res->bread[a] = bread[a] / wt;
-                res->n_score_groups = G;
-                res->vcov_scale = adj * (double)G / (double)(G - 1);
-            }
-        } else if (opt->vcov == GRAVRD_VCOV_HETERO) {
-            double *meat = malloc((size_t)k * (size_t)k * sizeof *meat + 1);
-            if (!meat)
+            res->scores = calloc((size_t)G * (size_t)k + 1, sizeof *res->scores);
+            res->bread = malloc(((size_t)k * (size_t)k + 1) * sizeof *res->bread);
+            if (!res->scores || !res->bread)
                 goto nomem;
-            /* Collapsed: a cell's rows share x, so their meat is x x' times
-             * the sum of their squared residuals, weight * r^2 + the
-             * within-cell part; a residual of that square root gives it. */
-            double *e = resid;
-            if (cz) {
-                if (!(e = malloc(n * sizeof *e))) {
-                    free(meat);
-                    goto nomem;
-                }
+            for (int a = 0; a < k; a++)
                 for (size_t r = 0; r < n; r++)
-                    e[r] = sqrt(wt * resid[r] * resid[r] + cz->within_ss_JP[(size_t)j * n + r]);
-            }
-            st = gravrd_vcov_meat(XK, n, k, e, NULL, 0, meat, err);
-            if (e != resid)
-                free(e);
-            if (st) {
-                free(meat);
-                goto fail;
-            }
-            gravrd_sandwich(bread, meat, k, V);
-            free(meat);
-            double adj = (double)nobs / ((double)nobs - (double)K_all) / (wt * wt);
+                    res->scores[(size_t)w.cl_c[0][r] * (size_t)k + (size_t)a] += XK[(size_t)a * n + r] * resid[r];
+            if (cz)
+                for (size_t g = 0; g < (size_t)G * (size_t)k; g++)
+                    res->scores[g] *= wt;
             for (int a = 0; a < k * k; a++)
-                V[a] *= adj;
-            t_df = (double)nobs - (double)K_all;
-        } else {
-            double sigma2 = rss / ((double)nobs - (double)K_all);
-            for (int a = 0; a < k * k; a++)
-                V[a] = sigma2 * bread[a] / wt;
-            t_df = (double)nobs - (double)K_all;
+                res->bread[a] = bread[a] / wt;
+            res->n_score_groups = G;
+            res->vcov_scale = adj * (double)G / (double)(G - 1);
         }
 
         res->nobs = nobs;
@@ -694,6 +662,42 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
             free(Vw);
             free(bw);
         }
+        if (opt->ri.reps > 0) {
+            /* The term reassigned, among the kept coefficients. */
+            int term = -1;
+            for (int a = 0; a < k; a++)
+                if (!strcmp(res->coefs[a].name, opt->ri.term))
+                    term = a;
+            if (term < 0) {
+                st = gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                                      "--ri: '%s' is not an estimated coefficient of the model", opt->ri.term);
+                goto fail;
+            }
+            if (!ri_rows) {
+                if (!(ri_rows = malloc((n + 1) * sizeof *ri_rows)))
+                    goto nomem;
+                if (cz)
+                    memcpy(ri_rows, cz->first_row_P, n * sizeof *ri_rows);
+                else
+                    for (size_t i = 0, r = 0; i < N; i++)
+                        if (keep_N[i])
+                            ri_rows[r++] = i;
+            }
+            ri_design rd = {.n = n,
+                            .k = k,
+                            .X_NK = XK,
+                            .y_N = y,
+                            .term = term,
+                            .fe = md->n_fe > 0 ? w.fe : NULL,
+                            .dopt = {opt->tol, opt->max_iter, 1},
+                            .rows_N = ri_rows,
+                            .vs = &vs,
+                            .within_ss = cz ? cz->within_ss_J[j] : 0.0,
+                            .threads = opt->threads};
+            if ((st = ri_run(&rd, &opt->ri, res->coefs[term].estimate, res->coefs[term].t, &res->coefs[term].ri,
+                             err)))
+                goto fail;
+        }
         if (opt->boot.method == GRAVRD_BOOT_WILD) {
             if (!clustered || md->n_cluster != 1) {
                 st = gravrd_error_set(err, GRAVRD_ERR_INVALID,
@@ -735,6 +739,7 @@ nomem:
 fail:
 done:
     wildboot_free(wb);
+    free(ri_rows);
     sample_work_free(&w);
     free(kept_K);
     free(xtx);

@@ -7,6 +7,7 @@
 
 #include "model_data.h"
 #include "ols.h"
+#include "ri.h"
 #include "sample_rows.h"
 
 #include <math.h>
@@ -39,6 +40,7 @@ static void result_free(gravrd_reg_result *r)
         {
             free(r->coefs[a].name);
             free(r->coefs[a].boot);
+            ri_result_free(r->coefs[a].ri);
         }
     free(r->coefs);
     free(r->vcov);
@@ -292,6 +294,13 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
         opt.vcov = GRAVRD_VCOV_CLUSTER;
     } else if (opt.vcov == GRAVRD_VCOV_CLUSTER) {
         st = gravrd_error_set(err, GRAVRD_ERR_INVALID, "clustered standard errors need --cluster VARS");
+        goto done;
+    }
+    if (opt.ri.reps < 0 || (opt.ri.reps > 0 && (!opt.ri.term || !opt.ri.draw))) {
+        st = gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                              opt.ri.reps < 0 ? "--ri-reps must be at least 1, not %ld"
+                                              : "randomization inference needs a term and a draw function (%ld reps)",
+                              opt.ri.reps);
         goto done;
     }
     if (opt.boot.method == GRAVRD_BOOT_WILD) {
