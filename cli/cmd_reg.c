@@ -21,6 +21,9 @@ typedef struct {
     int boot, boot_reps, boot_weights, boot_type, boot_seed;
     const char *boot_param;
     double boot_level;
+    /* Randomization inference; 0, -1 or NULL: not given. */
+    const char *ri, *ri_out;
+    int ri_reps, ri_seed, ri_scheme;
 } reg_args;
 
 /* Values of the library's enums, copied into gravrd_reg_options. */
@@ -35,6 +38,9 @@ static const opt_choice reg_boot_weights_choices[] = {{"rademacher", GRAVRD_BOOT
                                                       {"mammen", GRAVRD_BOOT_MAMMEN, 0},
                                                       {0}};
 static const opt_choice reg_boot_type_choices[] = {{"wcr", GRAVRD_BOOT_WCR, 0}, {"wcu", GRAVRD_BOOT_WCU, 0}, {0}};
+
+static const opt_choice reg_ri_scheme_choices[] = {
+    {"program", GRAVRD_RI_PROGRAM, 0}, {"province", GRAVRD_RI_PROVINCE, 0}, {0}};
 
 /* The names gravrd_format_parse accepts; aliases are not listed. */
 static const opt_choice reg_format_choices[] = {
@@ -90,6 +96,17 @@ static const opt_option reg_options[] = {
     {OPT_INT("boot-seed", "N", reg_args, boot_seed, 1, 2147483647), .def = "1", .help = "seed of the weights"},
     {OPT_NUMBER("boot-level", "X", reg_args, boot_level, 0, 1, OPT_OPEN), .def = "0.95",
      .help = "level of the bootstrap interval"},
+    {OPT_SECTION("Randomization inference over placebo partnerships (docs/inference.md), with --study:")},
+    {OPT_STRING("ri", "partner", reg_args, ri),
+     .help = "refit the model with the study's partnerships reassigned --ri-reps times; reports the RI p-values "
+             "of the partner coefficient and of its t statistic"},
+    {OPT_COUNT("ri-reps", "B", reg_args, ri_reps, 10000000), .def = "999", .help = "reassignments"},
+    {OPT_INT("ri-seed", "N", reg_args, ri_seed, 1, 2147483647), .def = "1", .help = "seed of the reassignments"},
+    {OPT_CHOICE("ri-scheme", reg_args, ri_scheme, reg_ri_scheme_choices), .def = "program",
+     .help = "program: each eastern program city keeps its number of partners, drawn among the western program "
+             "cities; province: drawn among the western program cities of its real partners' provinces"},
+    {OPT_STRING("ri-out", "FILE", reg_args, ri_out),
+     .help = "write the placebo distribution (draw, coefficient, t) as CSV"},
 };
 
 /* Everything reg --help shows and opt_parse accepts. */
@@ -108,7 +125,7 @@ int cmd_reg(int argc, char **argv)
     gravrd_reg_options_init(&opt);
     reg_args a = {.vcov = (int)opt.vcov, .ssc = (int)opt.ssc, .solver = opt.no_shortcuts, .maxiter = opt.max_iter,
                   .threads = opt.threads, .format = GRAVRD_FORMAT_TEXT, .tol = opt.tol,
-                  .boot = -1, .boot_weights = -1, .boot_type = -1};
+                  .boot = -1, .boot_weights = -1, .boot_type = -1, .ri_scheme = -1};
     int rc = opt_parse(&reg_command, argc, argv, &a);
     if (rc != OPT_RUN)
         return rc;
@@ -137,6 +154,20 @@ int cmd_reg(int argc, char **argv)
         if (a.boot_level > 0)
             opt.boot.level = a.boot_level;
         opt.boot.params = a.boot_param;
+    }
+    if (!a.ri) {
+        const char *given = a.ri_reps ? "--ri-reps" : a.ri_seed ? "--ri-seed" : a.ri_scheme >= 0 ? "--ri-scheme"
+                            : a.ri_out ? "--ri-out" : NULL;
+        if (given)
+            return opt_error(&reg_command, "%s needs --ri partner", given);
+    } else {
+        if (!a.study)
+            return opt_error(&reg_command, "--ri needs --study DIR (the partnerships to reassign)");
+        if (strcmp(a.ri, "partner") != 0)
+            return opt_error(&reg_command,
+                             "--ri: '%s' is not the study's partnership indicator; only partner (the 0/1 pair "
+                             "indicator) can be reassigned",
+                             a.ri);
     }
     if (a.bandwidth > 0 && !a.study)
         return opt_error(&reg_command, "--bandwidth needs --study DIR");
@@ -198,9 +229,21 @@ int cmd_reg(int argc, char **argv)
             fprintf(stderr, "note: matched sample within %g km: %zu matches (%zu treated pairs unmatched), %zu control "
                     "entries, %zu rows\n", match_km, ms.n_matches, ms.n_unmatched, ms.n_control_entries, ms.n_rows_out);
     }
+    gravrd_study_ri *ri = NULL;
+    const gravrd_ri_scheme scheme = a.ri_scheme >= 0 ? (gravrd_ri_scheme)a.ri_scheme : GRAVRD_RI_PROGRAM;
+    if (!st && a.ri) {
+        st = gravrd_study_ri_new(study, frame, scheme, (uint64_t)(a.ri_seed ? a.ri_seed : 1), &ri, &err);
+        opt.ri.reps = a.ri_reps ? a.ri_reps : 999;
+        opt.ri.term = a.ri;
+        opt.ri.draw = gravrd_study_ri_draw;
+        opt.ri.user = ri;
+        opt.ri.label = gravrd_ri_scheme_name(scheme);
+        opt.ri.seed = (uint64_t)(a.ri_seed ? a.ri_seed : 1);
+    }
     gravrd_reg_results *res = NULL;
     if (!st)
         st = gravrd_reg(frame, a.formula, &opt, &res, &err);
+    gravrd_study_ri_free(ri);
     gravrd_frame_free(frame);
     gravrd_study_free(study);
     if (st) {
@@ -216,6 +259,8 @@ int cmd_reg(int argc, char **argv)
         return 2;
     }
     st = gravrd_report_reg(out, res, format, &err);
+    if (!st && a.ri_out)
+        st = gravrd_report_ri_csv(a.ri_out, res, &err);
     if (out != stdout && fclose(out) != 0 && !st)
         st = gravrd_error_set(&err, GRAVRD_ERR_IO, "error closing '%s'", out_path);
     gravrd_reg_results_free(res);

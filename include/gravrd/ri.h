@@ -24,6 +24,8 @@ typedef struct {
     const char *term;        /* the reassigned regressor, a term of the formula */
     gravrd_ri_draw_fn draw;
     void *user;
+    const char *label;       /* the scheme's name, copied into the result (NULL: "") */
+    uint64_t seed;           /* reported with the result; the draws are the caller's */
 } gravrd_ri_options;
 
 /* The placebo distribution of one coefficient. The two-sided p-values count
@@ -33,6 +35,8 @@ typedef struct {
  * effects) is NaN and counts as less extreme. */
 typedef struct {
     long reps;
+    char label[32];
+    uint64_t seed;
     double p, p_t;
     double *placebo_coef_B;  /* reps */
     double *placebo_t_B;     /* reps */

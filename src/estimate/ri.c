@@ -15,6 +15,7 @@
 #include "linalg.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,6 +142,8 @@ gravrd_status ri_run(const ri_design *d, const gravrd_ri_options *opt, double be
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory for %ld reassignments", B);
     }
     r->reps = B;
+    r->seed = opt->seed;
+    snprintf(r->label, sizeof r->label, "%s", opt->label ? opt->label : "");
     const int threads = d->threads > 1 ? d->threads : 1;
     long failed_draw = -1;
     int failed_kind = 0;

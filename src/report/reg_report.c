@@ -3,6 +3,8 @@
 #include "report/write_util.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 gravrd_status gravrd_format_parse(const char *name, gravrd_format *out, gravrd_error *err)
@@ -65,6 +67,33 @@ static void write_json_one(FILE *out, const gravrd_reg_result *r)
             fputc(',', out);
             report_json_number(out, b->ci_hi);
             fputs("]}", out);
+        }
+        if (c->ri) {
+            const gravrd_ri_result *ri = c->ri;
+            double mean = 0, sd = 0;
+            long m = 0;
+            for (long b = 0; b < ri->reps; b++)
+                if (isfinite(ri->placebo_coef_B[b])) {
+                    mean += ri->placebo_coef_B[b];
+                    m++;
+                }
+            mean = m ? mean / (double)m : NAN;
+            for (long b = 0; b < ri->reps; b++)
+                if (isfinite(ri->placebo_coef_B[b]))
+                    sd += (ri->placebo_coef_B[b] - mean) * (ri->placebo_coef_B[b] - mean);
+            sd = m > 1 ? sqrt(sd / (double)(m - 1)) : NAN;
+            fputs(",\"ri\":{\"scheme\":", out);
+            report_json_string(out, ri->label);
+            fprintf(out, ",\"reps\":%ld,\"seed\":%llu,\"estimable\":%ld,\"p\":", ri->reps,
+                    (unsigned long long)ri->seed, m);
+            report_json_number(out, ri->p);
+            fputs(",\"p_t\":", out);
+            report_json_number(out, ri->p_t);
+            fputs(",\"placebo_mean\":", out);
+            report_json_number(out, mean);
+            fputs(",\"placebo_sd\":", out);
+            report_json_number(out, sd);
+            fputc('}', out);
         }
         fputc('}', out);
     }
@@ -134,6 +163,13 @@ static void write_text_one(FILE *out, const gravrd_reg_result *r)
         first = 0;
         fprintf(out, "%-*s   p = %.4g   %g%% CI [%.6g, %.6g]\n", width, r->coefs[a].name, b->p, 100 * b->level,
                 b->ci_lo, b->ci_hi);
+    }
+    for (int a = 0; a < r->n_coef; a++) {
+        const gravrd_ri_result *ri = r->coefs[a].ri;
+        if (ri)
+            fprintf(out, "Randomization inference (%s scheme, %ld reassignments, seed %llu): %s   p = %.4g (estimate), "
+                         "%.4g (t)\n",
+                    ri->label, ri->reps, (unsigned long long)ri->seed, r->coefs[a].name, ri->p, ri->p_t);
     }
     if (r->n_collinear > 0) {
         fputs("Removed (collinear):", out);
@@ -403,5 +439,47 @@ gravrd_status gravrd_report_reg(FILE *out, const gravrd_reg_results *res, gravrd
     }
     if (ferror(out))
         return gravrd_error_set(err, GRAVRD_ERR_IO, "error writing the results");
+    return GRAVRD_OK;
+}
+
+gravrd_status gravrd_report_ri_csv(const char *path, const gravrd_reg_results *res, gravrd_error *err)
+{
+    size_t len = strlen(path) + 8;
+    char *tmp = malloc(len);
+    if (!tmp)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    snprintf(tmp, len, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        free(tmp);
+        return gravrd_error_set(err, GRAVRD_ERR_IO, "%s: cannot write", path);
+    }
+    fputs("outcome,sample,term,draw,estimate,t\n", f);
+    for (int j = 0; j < res->n; j++) {
+        const gravrd_reg_result *r = &res->results[j];
+        for (int a = 0; a < r->n_coef; a++) {
+            const gravrd_ri_result *ri = r->coefs[a].ri;
+            for (long b = 0; ri && b < ri->reps; b++) {
+                report_csv_field(f, r->outcome);
+                fputc(',', f);
+                report_csv_field(f, r->sample);
+                fputc(',', f);
+                report_csv_field(f, r->coefs[a].name);
+                fprintf(f, ",%ld,", b + 1);
+                report_csv_number(f, ri->placebo_coef_B[b]);
+                fputc(',', f);
+                report_csv_number(f, ri->placebo_t_B[b]);
+                fputc('\n', f);
+            }
+        }
+    }
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        free(tmp);
+        return gravrd_error_set(err, GRAVRD_ERR_IO, "%s: cannot write", path);
+    }
+    free(tmp);
     return GRAVRD_OK;
 }
