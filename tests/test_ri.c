@@ -13,6 +13,7 @@
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gravrd/data.h"
@@ -145,12 +146,39 @@ static void check_model(const char *formula, const char *cluster, gravrd_vcov_ty
             fabs(ri->placebo_t_B[b] - c->t) > 1e-9 * (fabs(c->t) + 1e-3))
             fail_msg("draw %ld: %.15g / %.15g vs refit %.15g / %.15g", b, ri->placebo_coef_B[b], ri->placebo_t_B[b],
                      c->estimate, c->t);
+        /* the actual regressor on the placebo one, for the interval */
+        {
+            gravrd_frame *h = frame_with(col_d);
+            double *dr = malloc(NR * sizeof *dr);
+            memcpy(dr, d, NR * sizeof *dr);
+            assert_int_equal(gravrd_frame_add_numeric(h, "dr", dr, NULL), GRAVRD_OK);
+            char fx[256];
+            snprintf(fx, sizeof fx, "d ~ dr + x |%s", strchr(formula, '|') + 1);
+            gravrd_reg_results *xr = NULL;
+            assert_int_equal(gravrd_reg(h, fx, &opt, &xr, NULL), GRAVRD_OK);
+            assert_string_equal(xr->results[0].coefs[0].name, "dr");
+            double want = xr->results[0].coefs[0].estimate;
+            if (fabs(ri->placebo_x_B[b] - want) > 1e-9 * (fabs(want) + 1e-3))
+                fail_msg("draw %ld: b_r(x) %.15g vs refit %.15g", b, ri->placebo_x_B[b], want);
+            gravrd_reg_results_free(xr);
+            gravrd_frame_free(h);
+        }
         ge += fabs(c->estimate) >= fabs(r->coefs[0].estimate);
         ge_t += fabs(c->t) >= fabs(r->coefs[0].t);
         gravrd_reg_results_free(direct);
         gravrd_frame_free(g);
     }
     assert_true(n_absorbed < B / 2);
+    /* each end of the interval is where the sharp-null p-value crosses 0.05 */
+    {
+        double beta = r->coefs[0].estimate, ends[2] = {ri->ci_lo, ri->ci_hi};
+        for (int e = 0; e < 2; e++) {
+            if (!isfinite(ends[e]))
+                continue; /* with 6 reassignments p >= 1/7 > 0.05: never rejected */
+            fail_msg("a finite end with %d reassignments", B);
+        }
+        assert_true(ri->ci_lo < beta && beta < ri->ci_hi);
+    }
     assert_true(fabs(ri->p - (double)(1 + ge) / (1 + B)) < 1e-15);
     assert_true(fabs(ri->p_t - (double)(1 + ge_t) / (1 + B)) < 1e-15);
     gravrd_reg_results_free(res);
@@ -192,6 +220,35 @@ static void test_threads_do_not_change_numbers(void **state)
     gravrd_frame_free(f);
 }
 
+/* With 199 reassignments the interval is finite, and at each end the
+ * p-value computed from the placebo arrays crosses 0.05. */
+static void test_interval_by_inversion(void **state)
+{
+    (void)state;
+    make_data();
+    gravrd_frame *f = frame_with(col_d);
+    gravrd_reg_results *res = fit(f, "y ~ d + x | a^t + b^t", NULL, GRAVRD_VCOV_IID, 0, 199, 1);
+    const gravrd_ri_result *ri = res->results[0].coefs[0].ri;
+    double beta = res->results[0].coefs[0].estimate;
+    assert_true(isfinite(ri->ci_lo) && isfinite(ri->ci_hi) && ri->ci_lo < beta && beta < ri->ci_hi);
+    for (int e = 0; e < 2; e++) {
+        double end = e ? ri->ci_hi : ri->ci_lo, dir = e ? 1 : -1, eps = 1e-7 * (ri->ci_hi - ri->ci_lo);
+        for (int side = 0; side < 2; side++) {
+            double b0 = end + (side ? dir : -dir) * eps;
+            long ge = 0;
+            for (long b = 0; b < ri->reps; b++)
+                ge += fabs(ri->placebo_coef_B[b] - b0 * ri->placebo_x_B[b]) >= fabs(beta - b0) * (1 - 1e-9);
+            double p = (double)(1 + ge) / (double)(1 + ri->reps);
+            if (side)
+                assert_true(p <= 0.05); /* outside: rejected */
+            else
+                assert_true(p > 0.05);
+        }
+    }
+    gravrd_reg_results_free(res);
+    gravrd_frame_free(f);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -222,7 +279,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_general_path_cluster),  cmocka_unit_test(test_collapse_cluster),
         cmocka_unit_test(test_collapse_iid_and_hetero), cmocka_unit_test(test_threads_do_not_change_numbers),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_interval_by_inversion), cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,13 @@ typedef struct {
     double p, p_t;
     double *placebo_coef_B;  /* reps */
     double *placebo_t_B;     /* reps */
+    /* The 95% interval of the b0 whose sharp null "the effect is b0 for
+     * every pair" the coefficient test does not reject: under it the
+     * statistic of a reassignment is b_r(y) - b0 b_r(x), with b_r(x) the
+     * coefficient of the placebo column when the actual regressor is the
+     * outcome (placebo_x_B), and that of the actual assignment b - b0. */
+    double *placebo_x_B;     /* reps */
+    double ci_lo, ci_hi;
 } gravrd_ri_result;
 
 /* ---- the study's reassignments of partner ---- */

@@ -29,6 +29,7 @@ void ri_result_free(gravrd_ri_result *r)
         return;
     free(r->placebo_coef_B);
     free(r->placebo_t_B);
+    free(r->placebo_x_B);
     free(r);
 }
 
@@ -62,11 +63,12 @@ static int work_alloc(ri_work *w, const ri_design *d)
 /* One refit: the coefficient and t of the term for draw b, NaN when the
  * reassigned column is absorbed by the FE. Returns non-zero when the
  * callback fails (1) or the refit cannot be computed (2). */
-static int refit(const ri_design *d, const gravrd_ri_options *opt, ri_work *w, long b, double *coef, double *t)
+static int refit(const ri_design *d, const gravrd_ri_options *opt, ri_work *w, long b, double *coef, double *t,
+                 double *coef_x)
 {
     const size_t n = d->n;
     const int k = d->k, a = d->term;
-    *coef = *t = NAN;
+    *coef = *t = *coef_x = NAN;
     if (opt->draw(opt->user, b, d->rows_N, n, w->x) != 0)
         return 1;
     double mean = 0, raw = 0;
@@ -95,13 +97,23 @@ static int refit(const ri_design *d, const gravrd_ri_options *opt, ri_work *w, l
         return 0;
     if (linalg_spd_inverse(w->xtx, k) != 0)
         return 0; /* collinear with the other regressors: no estimate */
-    double xty[64], beta[64];
+    double xty[64], beta[64], xtd[64];
+    const double *x_actual = d->X_NK + (size_t)a * n;
     for (int p = 0; p < k; p++) {
         const double *xp = w->X + (size_t)p * n;
-        double s = 0;
-        for (size_t i = 0; i < n; i++)
+        double s = 0, sd = 0;
+        for (size_t i = 0; i < n; i++) {
             s += xp[i] * d->y_N[i];
+            sd += xp[i] * x_actual[i];
+        }
         xty[p] = s;
+        xtd[p] = sd;
+    }
+    {
+        double s = 0;
+        for (int q = 0; q < k; q++)
+            s += w->xtx[a * k + q] * xtd[q];
+        *coef_x = s;
     }
     for (int p = 0; p < k; p++) {
         double s = 0;
@@ -128,6 +140,44 @@ static int refit(const ri_design *d, const gravrd_ri_options *opt, ri_work *w, l
     return 0;
 }
 
+/* The p-value of the sharp null b0 on the coefficient (see ri.h). */
+static double ri_pvalue(const gravrd_ri_result *r, double beta, double b0)
+{
+    double obs = fabs(beta - b0) * (1 - 1e-9);
+    long ge = 0;
+    for (long b = 0; b < r->reps; b++)
+        if (fabs(r->placebo_coef_B[b] - b0 * r->placebo_x_B[b]) >= obs)
+            ge++;
+    return (double)(1 + ge) / (double)(1 + r->reps);
+}
+
+/* One end of the interval: step out from the estimate by a scale until the
+ * p-value falls to 0.05, then bisect. +-INFINITY if it never does (with
+ * fewer than 19 reassignments, or placebos that track the null). */
+static double ri_interval_end(const gravrd_ri_result *r, double beta, double scale, double dir)
+{
+    double step = scale > 0 ? scale : fabs(beta) + 1, in = beta, out = NAN;
+    for (int i = 0; i < 80; i++) {
+        double x = beta + dir * step;
+        if (ri_pvalue(r, beta, x) <= 0.05) {
+            out = x;
+            break;
+        }
+        in = x;
+        step *= 1.5;
+    }
+    if (isnan(out))
+        return dir * INFINITY;
+    for (int i = 0; i < 200 && fabs(out - in) > 1e-13 * (fabs(in) + scale); i++) {
+        double mid = 0.5 * (in + out);
+        if (ri_pvalue(r, beta, mid) <= 0.05)
+            out = mid;
+        else
+            in = mid;
+    }
+    return 0.5 * (in + out);
+}
+
 gravrd_status ri_run(const ri_design *d, const gravrd_ri_options *opt, double beta, double t, gravrd_ri_result **out,
                      gravrd_error *err)
 {
@@ -137,7 +187,8 @@ gravrd_status ri_run(const ri_design *d, const gravrd_ri_options *opt, double be
     const long B = opt->reps;
     gravrd_ri_result *r = calloc(1, sizeof *r);
     if (!r || !(r->placebo_coef_B = malloc((size_t)B * sizeof(double))) ||
-        !(r->placebo_t_B = malloc((size_t)B * sizeof(double)))) {
+        !(r->placebo_t_B = malloc((size_t)B * sizeof(double))) ||
+        !(r->placebo_x_B = malloc((size_t)B * sizeof(double)))) {
         ri_result_free(r);
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory for %ld reassignments", B);
     }
@@ -153,7 +204,7 @@ gravrd_status ri_run(const ri_design *d, const gravrd_ri_options *opt, double be
         int ok = work_alloc(&w, d) == 0;
 #pragma omp for schedule(dynamic, 8)
         for (long b = 0; b < B; b++) {
-            int rc = ok ? refit(d, opt, &w, b, &r->placebo_coef_B[b], &r->placebo_t_B[b]) : 3;
+            int rc = ok ? refit(d, opt, &w, b, &r->placebo_coef_B[b], &r->placebo_t_B[b], &r->placebo_x_B[b]) : 3;
             if (rc) {
 #pragma omp critical(ri_failure)
                 if (failed_draw < 0 || b < failed_draw) {
@@ -185,6 +236,21 @@ gravrd_status ri_run(const ri_design *d, const gravrd_ri_options *opt, double be
     }
     r->p = (double)(1 + ge_coef) / (double)(1 + B);
     r->p_t = (double)(1 + ge_t) / (double)(1 + B);
+    /* the scale of the search: the spread of the placebo estimates */
+    double m = 0, sd = 0;
+    long cnt = 0;
+    for (long b = 0; b < B; b++)
+        if (isfinite(r->placebo_coef_B[b])) {
+            m += r->placebo_coef_B[b];
+            cnt++;
+        }
+    m = cnt ? m / (double)cnt : 0;
+    for (long b = 0; b < B; b++)
+        if (isfinite(r->placebo_coef_B[b]))
+            sd += (r->placebo_coef_B[b] - m) * (r->placebo_coef_B[b] - m);
+    sd = cnt > 1 ? sqrt(sd / (double)(cnt - 1)) : fabs(beta) + 1;
+    r->ci_lo = ri_interval_end(r, beta, sd, -1.0);
+    r->ci_hi = ri_interval_end(r, beta, sd, 1.0);
     *out = r;
     return GRAVRD_OK;
 }

@@ -89,7 +89,11 @@ static void write_json_one(FILE *out, const gravrd_reg_result *r)
             report_json_number(out, ri->p);
             fputs(",\"p_t\":", out);
             report_json_number(out, ri->p_t);
-            fputs(",\"placebo_mean\":", out);
+            fputs(",\"ci\":[", out);
+            report_json_number(out, ri->ci_lo);
+            fputc(',', out);
+            report_json_number(out, ri->ci_hi);
+            fputs("],\"placebo_mean\":", out);
             report_json_number(out, mean);
             fputs(",\"placebo_sd\":", out);
             report_json_number(out, sd);
@@ -168,8 +172,9 @@ static void write_text_one(FILE *out, const gravrd_reg_result *r)
         const gravrd_ri_result *ri = r->coefs[a].ri;
         if (ri)
             fprintf(out, "Randomization inference (%s scheme, %ld reassignments, seed %llu): %s   p = %.4g (estimate), "
-                         "%.4g (t)\n",
-                    ri->label, ri->reps, (unsigned long long)ri->seed, r->coefs[a].name, ri->p, ri->p_t);
+                         "%.4g (t)   95%% CI [%.6g, %.6g]\n",
+                    ri->label, ri->reps, (unsigned long long)ri->seed, r->coefs[a].name, ri->p, ri->p_t, ri->ci_lo,
+                    ri->ci_hi);
     }
     if (r->n_collinear > 0) {
         fputs("Removed (collinear):", out);
