@@ -108,8 +108,8 @@ static void describe_value(const opt_option *o, char *buf, size_t cap)
         size_t n = 0;
         for (const opt_choice *c = o->choices; c->name; c++)
             n += !c->alias;
-        /* two choices read "a or b"; more, "one of a, b, c" */
-        if (n == 2)
+        /* one choice reads "a"; two, "a or b"; more, "one of a, b, c" */
+        if (n <= 2)
             choice_names(o, buf, cap, ", ", " or ");
         else {
             size_t len = (size_t)snprintf(buf, cap, "one of ");

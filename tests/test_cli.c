@@ -333,6 +333,49 @@ static void expect_help_names_positional(const char *command, const char *help, 
 /* `gravrd CMD --help` and `-h`: exit 0, the same complete text on stdout
  * (usage line, every positional and option of the table), nothing on
  * stderr; also with the required arguments missing. */
+/* The wild bootstrap from the command line: 12 pair clusters, so the
+ * 4,096 sign vectors are enumerated; the JSON and text outputs carry the
+ * bootstrap, and the errors that need the data name what is wrong. */
+static void test_wild_bootstrap(void **state)
+{
+    fixture *fx = *state;
+    char *args = args_for(fx->panel, "'trade ~ x | exp + month' --cluster pair --boot wild --format json");
+    cli_result r = run_reg(fx, args);
+    free(args);
+    expect_success(&r);
+    assert_non_null(strstr(r.out, "\"bootstrap\":{\"type\":\"wcr\",\"weights\":\"rademacher\",\"reps\":4096,"
+                                  "\"enumerated\":true,\"clusters\":12,"));
+    assert_non_null(strstr(r.out, "\"ci\":["));
+    cli_result_free(&r);
+    args = args_for(fx->panel, "'trade ~ x | exp + month' --cluster pair --boot wild --boot-type wcu --boot-reps 99 "
+                               "--boot-weights webb");
+    r = run_reg(fx, args);
+    free(args);
+    expect_success(&r);
+    assert_non_null(strstr(r.out, "Wild cluster bootstrap (WCU, webb weights, 99 draws, 12 clusters):"));
+    assert_non_null(strstr(r.out, "95% CI ["));
+    cli_result_free(&r);
+    args = args_for(fx->panel, "'trade ~ x | exp' --cluster pair --boot wild --format csv");
+    r = run_reg(fx, args);
+    free(args);
+    expect_success(&r);
+    assert_non_null(strstr(r.out, ",vcov,boot_p,boot_ci_lo,boot_ci_hi\n"));
+    cli_result_free(&r);
+    static const struct {
+        const char *rest, *message;
+    } bad[] = {
+        {"'trade ~ x | exp' --cluster one --boot wild", "cluster variable 'one' has only one level"},
+        {"'trade ~ x | exp' --cluster pair --boot wild --boot-param zz",
+         "--boot-param: 'zz' is not a coefficient of the model (its coefficients: x)"},
+        {"'trade ~ x | exp' --cluster 'exp + imp' --boot wild", "--boot wild needs one-way clustering"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char *a = args_for(fx->panel, bad[k].rest);
+        expect_error(fx, a, bad[k].message);
+        free(a);
+    }
+}
+
 static void test_help_of_every_command(void **state)
 {
     fixture *fx = *state;
@@ -388,6 +431,27 @@ static void test_option_errors_of_every_command(void **state)
         {"reg d.csv 'y ~ x' --format xml", "gravrd reg: --format must be one of text, json, csv, md, tex, not 'xml'"},
         {"reg d.csv 'y ~ x' --strict=1", "gravrd reg: --strict takes no value"},
         {"reg d.csv", "gravrd reg: FORMULA is required (see gravrd reg --help)"},
+        {"reg d.csv 'y ~ x' --boot wild", "gravrd reg: --boot wild needs --cluster VAR (it draws one weight per cluster)"},
+        {"reg d.csv 'y ~ x' --boot bad", "gravrd reg: --boot must be wild, not 'bad'"},
+        {"reg d.csv 'y ~ x' --boot wild --cluster a --boot-reps 0",
+         "gravrd reg: --boot-reps must be a positive integer, not '0'"},
+        {"reg d.csv 'y ~ x' --cluster a --boot-reps 99", "gravrd reg: --boot-reps needs --boot wild"},
+        {"reg d.csv 'y ~ x' --cluster a --boot-param x", "gravrd reg: --boot-param needs --boot wild"},
+        {"reg d.csv 'y ~ x' --boot wild --cluster a --boot-weights normal",
+         "gravrd reg: --boot-weights must be one of rademacher, webb, mammen, not 'normal'"},
+        {"reg d.csv 'y ~ x' --boot wild --cluster a --boot-type x", "gravrd reg: --boot-type must be wcr or wcu, not 'x'"},
+        {"reg d.csv 'y ~ x' --boot wild --cluster a --boot-level 1",
+         "gravrd reg: --boot-level must be a number in (0, 1), not '1'"},
+        {"reg d.csv 'y ~ x' --ri partner", "gravrd reg: --ri needs --study DIR (the partnerships to reassign)"},
+        {"reg d.csv 'y ~ x' --ri-reps 99", "gravrd reg: --ri-reps needs --ri partner"},
+        {"reg d.csv 'y ~ x' --study s --ri partner --ri-reps 0", "gravrd reg: --ri-reps must be a positive integer, not '0'"},
+        {"reg d.csv 'y ~ x' --study s --ri partner --ri-scheme city",
+         "gravrd reg: --ri-scheme must be program or province, not 'city'"},
+        {"reg d.csv 'y ~ x' --study s --ri distance",
+         "gravrd reg: --ri: 'distance' is not the study's partnership indicator; only partner (the 0/1 pair indicator) "
+         "can be reassigned"},
+        {"reg d.csv 'y ~ x' --boot wild --cluster a --boot-seed 0",
+         "gravrd reg: --boot-seed must be an integer in 1..2147483647, not '0'"},
         {"reg d.csv y + x", "gravrd reg: unexpected argument '+' (quote the formula)"},
         {"match --bogus", "gravrd match: unknown option '--bogus'"},
         {"match --study a --study b", "gravrd match: --study given twice"},
@@ -472,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_text_and_tables),
         cmocka_unit_test(test_missing_values_warn_or_fail_under_strict),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_wild_bootstrap),
         cmocka_unit_test(test_help_of_every_command),
         cmocka_unit_test(test_option_errors_of_every_command),
         cmocka_unit_test(test_option_forms),

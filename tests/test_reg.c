@@ -297,6 +297,71 @@ static void test_ssc_stata_counts_fe_components(void **state)
     gsl_rng_free(rng);
 }
 
+/* reghdfe's count on a worker-firm-year graph with known components: three
+ * blocks of 3 workers and 2 firms (3 worker-firm components); blocks 0 and
+ * 1-2 in disjoint pairs of years (2 components for firm-year and for
+ * worker-year). Without clustering reghdfe's df_a = 9 + 6 + 4 - (0 + 3 +
+ * max(1, 2, 2)) = 14 (fixest: 19 - 2 = 17); clustered by worker, the
+ * worker FE is nested (df_a_nested = 9) and leaves: df_a = (6 - 1) + (4 -
+ * max(1, 2)) = 7, the variance divides by N - 1 - 1 - 7 and adjusted R2
+ * counts 1 + 7 + 9 parameters. */
+static void test_ssc_stata_reghdfe_rule(void **state)
+{
+    (void)state;
+    enum { NB = 3, NW = 3, NY = 2, REP = 3, M = NB * NW * NY * REP };
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 17);
+    double *y = malloc(M * sizeof *y), *x = malloc(M * sizeof *x), *w = malloc(M * sizeof *w),
+           *fi = malloc(M * sizeof *fi), *yr = malloc(M * sizeof *yr);
+    int i = 0;
+    for (int b = 0; b < NB; b++)
+        for (int k = 0; k < NW; k++)
+            for (int t = 0; t < NY; t++)
+                for (int r = 0; r < REP; r++, i++) {
+                    w[i] = NW * b + k;
+                    fi[i] = 2 * b + (k + t) % 2;
+                    yr[i] = (b == 0 ? 0 : 2) + t;
+                    x[i] = gsl_ran_gaussian(rng, 1.0);
+                    y[i] = x[i] + 0.3 * w[i] - 0.2 * fi[i] + 0.1 * yr[i] + gsl_ran_gaussian(rng, 1.0);
+                }
+    gsl_rng_free(rng);
+    gravrd_frame *f = gravrd_frame_new(M, "wfy");
+    gravrd_frame_add_numeric(f, "y", y, NULL);
+    gravrd_frame_add_numeric(f, "x", x, NULL);
+    gravrd_frame_add_numeric(f, "w", w, NULL);
+    gravrd_frame_add_numeric(f, "f", fi, NULL);
+    gravrd_frame_add_numeric(f, "t", yr, NULL);
+    for (int clustered = 0; clustered < 2; clustered++) {
+        gravrd_reg_options opt;
+        gravrd_reg_options_init(&opt);
+        opt.cluster = clustered ? "w" : NULL;
+        gravrd_reg_results *fx = NULL, *st = NULL;
+        assert_int_equal(gravrd_reg(f, "y ~ x | w + f + t", &opt, &fx, NULL), GRAVRD_OK);
+        opt.ssc = GRAVRD_SSC_STATA;
+        assert_int_equal(gravrd_reg(f, "y ~ x | w + f + t", &opt, &st, NULL), GRAVRD_OK);
+        const gravrd_reg_result *a = &fx->results[0], *b = &st->results[0];
+        assert_int_equal(a->fe_levels[0], 9);
+        assert_int_equal(a->fe_levels[1], 6);
+        assert_int_equal(a->fe_levels[2], 4);
+        assert_int_equal(a->n_params, 1 + 17);
+        double ratio = (b->coefs[0].se * b->coefs[0].se) / (a->coefs[0].se * a->coefs[0].se);
+        if (!clustered) {
+            assert_int_equal(b->n_params, 1 + 14);
+            assert_rel(ratio, (double)(M - 18) / (double)(M - 15), 1e-12);
+            assert_rel(b->t_df, M - 15, 0);
+        } else {
+            assert_int_equal(b->n_params, 1 + 7 + 9);
+            /* fixest "nested": 1 + 17 - (9 - 1) = 10; reghdfe: 1 + 7 + 1 */
+            assert_rel(ratio, (double)(M - 10) / (double)(M - 9), 1e-12);
+            assert_rel(b->t_df, 9 - 1, 0);
+        }
+        assert_rel(b->adj_r2, 1 - (1 - b->r2) * (M - 1) / (double)(M - b->n_params), 1e-12);
+        gravrd_reg_results_free(fx);
+        gravrd_reg_results_free(st);
+    }
+    gravrd_frame_free(f);
+}
+
 /* Integer id columns in a modest range are grouped through a direct table
  * (model_data.c), others through a hash: the codes, hence every number,
  * must be the same. Negative ids and a missing id included. */
@@ -358,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_missing_values_dropped_per_outcome),
         cmocka_unit_test(test_ols_without_fe_matches_closed_form),
         cmocka_unit_test(test_ssc_stata_counts_fe_components),
+        cmocka_unit_test(test_ssc_stata_reghdfe_rule),
         cmocka_unit_test(test_integer_ids_grouped_like_hash),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -745,6 +745,43 @@ static void test_cli(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "seg_exp^seg_imp: 32"));
     cli_result_free(&r);
+    /* randomization inference over placebo partnerships */
+    snprintf(args, sizeof args,
+             "reg %s/flows.csv 'trade ~ partner | seg_exp^seg_imp' --study %s --cluster pair --ri partner --ri-reps 20 "
+             "--format json --ri-out %s/ri.csv",
+             fx->dir, fx->dir, tmp);
+    r = cli_run(tmp, args);
+    if (r.status != 0)
+        fail_msg("%s", r.err);
+    assert_non_null(strstr(r.out, "\"ri\":{\"scheme\":\"program\",\"reps\":20,\"seed\":1,"));
+    cli_result_free(&r);
+    {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/ri.csv", tmp);
+        size_t len = 0;
+        char *csv = testutil_read_file(path, &len);
+        assert_non_null(csv);
+        int lines = 0;
+        for (size_t k = 0; k < len; k++)
+            lines += csv[k] == '\n';
+        assert_int_equal(lines, 21);
+        assert_true(!strncmp(csv, "outcome,sample,term,draw,estimate,t\ntrade,all,partner,1,", 54));
+        free(csv);
+    }
+    snprintf(args, sizeof args,
+             "reg %s/flows.csv 'trade ~ partner | seg_exp^seg_imp' --study %s --cluster pair --ri partner --ri-reps 9 "
+             "--ri-scheme province --ri-seed 5",
+             fx->dir, fx->dir);
+    r = cli_run(tmp, args);
+    if (r.status != 0)
+        fail_msg("%s", r.err);
+    assert_non_null(strstr(r.out, "Randomization inference (province scheme, 9 reassignments, seed 5): partner   p = "));
+    cli_result_free(&r);
+    snprintf(args, sizeof args, "reg %s/flows.csv 'trade ~ partner' --study %s --ri distance", fx->dir, fx->dir);
+    cli_expect_error(tmp, args, "--ri: 'distance' is not the study's partnership indicator", 1);
+    snprintf(args, sizeof args, "reg %s/flows.csv 'trade ~ december' --study %s --ri partner --ri-reps 5", fx->dir,
+             fx->dir);
+    cli_expect_error(tmp, args, "--ri: 'partner' is not an estimated coefficient of the model", 1);
     snprintf(args, sizeof args, "reg %s/flows.csv 'trade ~ partner' --study %s --bandwidth 0", fx->dir, fx->dir);
     cli_expect_error(tmp, args, "--bandwidth must be a positive number", 1);
     snprintf(args, sizeof args, "reg %s/flows.csv 'trade ~ partner' --bandwidth 50", fx->dir);

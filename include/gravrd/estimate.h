@@ -6,9 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gravrd/boot.h"
 #include "gravrd/data.h"
 #include "gravrd/error.h"
 #include "gravrd/formula.h"
+#include "gravrd/ri.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,6 +71,9 @@ typedef struct {
     int no_shortcuts;          /* 1: always the general path (no collapse of balanced
                                   cell x month panels; docs/algorithms.md), for tests */
     gravrd_reg_cache *cache;   /* NULL = none; ignored when made for another frame */
+    gravrd_boot_options boot;  /* wild cluster bootstrap of the coefficients (method NONE: none);
+                                  needs one-way clustering */
+    gravrd_ri_options ri;      /* randomization inference on one regressor (reps 0: none) */
 } gravrd_reg_options;
 
 void gravrd_reg_options_init(gravrd_reg_options *opt);
@@ -76,6 +81,8 @@ void gravrd_reg_options_init(gravrd_reg_options *opt);
 typedef struct {
     char *name;
     double estimate, se, t, p;
+    gravrd_boot_result *boot;  /* NULL unless bootstrapped (gravrd_reg_options.boot) */
+    gravrd_ri_result *ri;      /* NULL unless the reassigned regressor (gravrd_reg_options.ri) */
 } gravrd_coef;
 
 typedef struct {

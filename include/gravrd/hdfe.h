@@ -51,6 +51,9 @@ const int32_t *gravrd_fe_codes(const gravrd_fe *fe, int q);
  * (levels linked by the observations they share); 1 when there are fewer
  * than two FE. reghdfe counts these as redundant FE coefficients. */
 long gravrd_fe_components(const gravrd_fe *fe);
+/* The same for FE qa and qb (1 when they are the same or out of range;
+ * -1 when out of memory). */
+long gravrd_fe_pair_components(const gravrd_fe *fe, int qa, int qb);
 
 typedef struct {
     double tol;        /* 0 = GRAVRD_DEMEAN_TOL */

@@ -31,6 +31,11 @@ gravrd_status gravrd_format_parse(const char *name, gravrd_format *out, gravrd_e
 gravrd_status gravrd_report_reg(FILE *out, const gravrd_reg_results *res, gravrd_format format,
                                 gravrd_error *err);
 
+/* The placebo distributions of randomization inference as CSV at path
+ * (outcome, sample, term, draw, estimate, t), written to a temporary file
+ * and renamed, so a failure leaves nothing half-written. */
+gravrd_status gravrd_report_ri_csv(const char *path, const gravrd_reg_results *res, gravrd_error *err);
+
 #ifdef __cplusplus
 }
 #endif

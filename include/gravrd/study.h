@@ -23,6 +23,7 @@
 
 #include "gravrd/data.h"
 #include "gravrd/error.h"
+#include "gravrd/ri.h"
 #include "gravrd/estimate.h"
 #include "gravrd/formula.h"
 
@@ -134,6 +135,24 @@ gravrd_status gravrd_study_variables(const gravrd_study *study, char ***names, s
  * the caller (gravrd_reg does it) and hold exp_city and imp_city when x has
  * an exp_ or imp_ prefix. The study must outlive the environment. */
 void gravrd_study_env(const gravrd_study *study, gravrd_eval_env *env);
+
+/* ---- placebo partnerships (randomization inference, gravrd/ri.h) ---- */
+
+typedef struct gravrd_study_ri gravrd_study_ri;
+/* Prepares the reassignments of the study's partnerships for the rows of
+ * frame (its exp_city and imp_city ids: one eastern and one western city
+ * of the study per row). Errors name the row, or the eastern city whose
+ * partners the scheme cannot draw. */
+gravrd_status gravrd_study_ri_new(const gravrd_study *study, const gravrd_frame *frame, gravrd_ri_scheme scheme,
+                                  uint64_t seed, gravrd_study_ri **out, gravrd_error *err);
+void gravrd_study_ri_free(gravrd_study_ri *ri);
+/* The placebo partnerships of one draw: partner_P (n_east x n_west, east
+ * and west cities in id order as in gravrd_study_pair_frame) set to 1 for
+ * the drawn pairs. Returns 0, -1 when out of memory. */
+int gravrd_study_ri_assign(const gravrd_study_ri *ri, long draw, uint8_t *partner_P);
+/* A gravrd_ri_draw_fn (user = the gravrd_study_ri): the placebo partner
+ * indicator of each requested frame row. */
+int gravrd_study_ri_draw(void *user, long draw, const size_t *rows_R, size_t n_rows, double *values_R);
 
 /* ---- balance (the paper's Table A.6) ---- */
 

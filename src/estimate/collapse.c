@@ -56,7 +56,6 @@ typedef struct {
     int n_x_Q[CM_MAX_FE];
     int x_QV[CM_MAX_FE][MD_FE_VARS];
     int closed_ok;    /* the interacted FE are exactly A^T and B^T */
-    int first_two_t;  /* FE 1 and 2 both interacted (reghdfe components x T) */
 } cell_month_form;
 
 static const int *fe_vars(const model_data *md, int q)
@@ -93,7 +92,6 @@ static int classify(const model_data *md, cell_month_form *cm)
         inter_b += cm->n_x_Q[q] == 1 && cm->x_QV[q][0] == cm->vb;
     }
     cm->closed_ok = n_inter == 2 && inter_a == 1 && inter_b == 1;
-    cm->first_two_t = md->n_fe >= 2 && cm->interacted_Q[0] && cm->interacted_Q[1];
     return n_inter > 0;
 }
 
@@ -801,11 +799,13 @@ static gravrd_status fit_collapsed(const model_data *md, const cell_month_form *
         pmd.cluster_CN = cl_C;
         pmd.cluster_groups_C = md->cluster_groups_C;
         pmd.cluster_names = md->cluster_names;
-        /* The original components of FE 1 and 2 (reghdfe's rule): A^T and
-         * B^T form one copy of the cell-level A-B graph per month; any pair
-         * with a cell-constant FE has the cell-level components. */
-        ols_collapse cz = {s->n, (double)nT, s->sample_hash, fe_levels, cm->first_two_t ? (long)nT : 1L,
-                           tss_J, wss_J, wss_JP};
+        /* The original components of a pair of FE (reghdfe's rule): A^T
+         * and B^T form one copy of the cell-level A-B graph per month; any
+         * pair with a cell-constant FE has the cell-level components. */
+        uint8_t interacted[CM_MAX_FE];
+        for (int q = 0; q < n_fe && q < CM_MAX_FE; q++)
+            interacted[q] = (uint8_t)cm->interacted_Q[q];
+        ols_collapse cz = {s->n, (double)nT, s->sample_hash, fe_levels, interacted, tss_J, wss_J, wss_JP, s->first_P};
         st = ols_fit_sample(&pmd, ones, idx_J, n_out, intercept, opt, &cz, results_J, err);
         for (int j = 0; j < n_out && !st; j++)
             results_J[j].collapsed = 1;

@@ -10,6 +10,9 @@
 
 #include "gravrd/hdfe.h"
 #include "gravrd/vcov.h"
+#include "inference/wald.h"
+#include "inference/wildboot.h"
+#include "ri.h"
 #include "linalg.h"
 #include "util/strutil.h"
 
@@ -127,6 +130,128 @@ static void sample_work_free(sample_work *w)
     gravrd_fe_free(w->fe);
 }
 
+/* The FE parameters reghdfe counts (DoF.mata, the default dof(all), FE
+ * without slopes), in the order the FE are given:
+ *   - with clustering, an FE nested in a cluster variable is wholly
+ *     redundant (df_a_nested collects its levels) and leaves the list;
+ *   - of the FE left, every one but the first has at least one redundant
+ *     level, and the first too when some FE was nested;
+ *   - for every pair i < j of the FE left, FE j has at least as many
+ *     redundant levels as the pair's connected components (mobility
+ *     groups): exact for the first pair, a lower bound beyond;
+ *   - df_a = sum over the FE left of levels - redundant.
+ * Under a collapse the levels are the original ones and a pair of FE both
+ * interacted with the month has T copies of the cell-level graph. */
+static gravrd_status stata_fe_dof(const sample_work *w, const model_data *md, const ols_collapse *cz,
+                                  int clustered, long *df_a, long *df_a_nested, gravrd_error *err)
+{
+    const int Q = md->n_fe;
+    int *left = malloc(((size_t)Q + 1) * sizeof *left), n_left = 0;
+    long *redundant = calloc((size_t)Q + 1, sizeof *redundant);
+    if (!left || !redundant) {
+        free(left);
+        free(redundant);
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory counting the fixed effects");
+    }
+    *df_a = *df_a_nested = 0;
+    for (int q = 0; q < Q; q++) {
+        long levels = cz ? cz->fe_levels_Q[q] : gravrd_fe_levels(w->fe, q);
+        int nested = 0;
+        for (int c = 0; clustered && c < md->n_cluster && !nested; c++)
+            nested = fe_nested_in(gravrd_fe_codes(w->fe, q), gravrd_fe_levels(w->fe, q), w->cl_c[c], w->n);
+        if (nested)
+            *df_a_nested += levels;
+        else
+            left[n_left++] = q;
+    }
+    for (int i = 0; i < n_left; i++)
+        redundant[i] = i > 0 || *df_a_nested > 0 ? 1 : 0;
+    for (int i = 0; i < n_left; i++)
+        for (int j = i + 1; j < n_left; j++) {
+            long m = gravrd_fe_pair_components(w->fe, left[i], left[j]);
+            if (m < 0) {
+                free(left);
+                free(redundant);
+                return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory counting the fixed effects");
+            }
+            if (cz && cz->interacted_Q[left[i]] && cz->interacted_Q[left[j]])
+                m *= (long)cz->weight;
+            if (m > redundant[j])
+                redundant[j] = m;
+        }
+    for (int i = 0; i < n_left; i++)
+        *df_a += (cz ? cz->fe_levels_Q[left[i]] : gravrd_fe_levels(w->fe, left[i])) - redundant[i];
+    free(left);
+    free(redundant);
+    return GRAVRD_OK;
+}
+
+/* The wild cluster bootstrap of the coefficients of one result that
+ * opt->boot.params names (every kept one when NULL), on the demeaned problem
+ * just fitted; y_N is the demeaned outcome. A name that is not a kept
+ * coefficient is an error naming it and the coefficients there are. */
+static gravrd_status bootstrap_coefs(wildboot *wb, const gravrd_reg_options *opt, const double *y_N,
+                                     gravrd_reg_result *res, gravrd_error *err)
+{
+    const int k = res->n_coef;
+    char *want = calloc((size_t)k + 1, 1);
+    if (!want)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory in the wild bootstrap");
+    gravrd_status st = GRAVRD_OK;
+    if (!opt->boot.params) {
+        memset(want, 1, (size_t)k);
+    } else {
+        const char *p = opt->boot.params;
+        while (*p) {
+            while (*p == ' ' || *p == ',')
+                p++;
+            const char *e = p;
+            while (*e && *e != ',')
+                e++;
+            size_t len = (size_t)(e - p);
+            while (len > 0 && p[len - 1] == ' ')
+                len--;
+            if (len == 0) {
+                p = e;
+                continue;
+            }
+            int found = -1;
+            for (int a = 0; a < k; a++)
+                if (strlen(res->coefs[a].name) == len && !strncmp(res->coefs[a].name, p, len))
+                    found = a;
+            if (found < 0) {
+                char names[512] = "";
+                for (int a = 0; a < k && strlen(names) < sizeof names - 80; a++) {
+                    strcat(names, a ? ", " : "");
+                    strncat(names, res->coefs[a].name, sizeof names - strlen(names) - 1);
+                }
+                st = gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                                      "--boot-param: '%.*s' is not a coefficient of the model (its "
+                                      "coefficients: %s)",
+                                      (int)len, p, names);
+                goto done;
+            }
+            want[found] = 1;
+            p = e;
+        }
+    }
+    for (int a = 0; a < k; a++) {
+        if (!want[a])
+            continue;
+        gravrd_coef *cf = &res->coefs[a];
+        if (!(cf->boot = calloc(1, sizeof *cf->boot))) {
+            st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory in the wild bootstrap");
+            goto done;
+        }
+        if ((st = wildboot_coef(wb, y_N, a, cf->estimate, cf->se, err)) ||
+            (st = wildboot_result(wb, cf->boot, err)))
+            goto done;
+    }
+done:
+    free(want);
+    return st;
+}
+
 gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const int *outcome_J, int n_out,
                              int intercept, const gravrd_reg_options *opt, const ols_collapse *cz,
                              gravrd_reg_result *results_J, gravrd_error *err)
@@ -137,6 +262,8 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
     sample_work w = {0};
     int *kept_K = NULL;
     double *xtx = NULL, *bread = NULL, *xty = NULL, *Xk = NULL, *resid = NULL, *V = NULL, *beta = NULL;
+    wildboot *wb = NULL;
+    size_t *ri_rows = NULL;
     w.n_fe = md->n_fe;
     w.n_cl = md->n_cluster;
     if (md->n_fe > 0)
@@ -341,35 +468,36 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
      * original problem (cz), not of the cell-level one. */
     const size_t nobs = cz ? cz->n_obs : n;
     const double wt = cz ? cz->weight : 1.0;
-    long fe_params = 0;
-    if (md->n_fe > 0) {
+    int clustered = md->n_cluster > 0;
+    long K_all, K_vcov;
+    if (opt->ssc == GRAVRD_SSC_STATA && md->n_fe > 0) {
+        long df_a = 0, df_a_nested = 0;
+        if ((st = stata_fe_dof(&w, md, cz, clustered, &df_a, &df_a_nested, err)))
+            goto fail;
+        /* reghdfe (Regression.mata): the variance divides by N - df_m - df_a,
+         * under clustering by N - 1 - df_m - df_a when some FE is nested (the
+         * constant they absorb); adjusted R2 counts the nested levels too. */
+        K_all = k + df_a + df_a_nested;
+        K_vcov = k + df_a + (df_a_nested > 0);
+    } else {
+        /* fixest: FE levels minus one reference per extra FE. */
+        long fe_params = 0;
         for (int q = 0; q < md->n_fe; q++)
             fe_params += cz ? cz->fe_levels_Q[q] : gravrd_fe_levels(w.fe, q);
-        if (opt->ssc == GRAVRD_SSC_STATA && md->n_fe >= 2) {
-            /* reghdfe: exact redundancy of the first two FE (one per connected
-             * component), one assumed for each further FE. */
-            long comps = gravrd_fe_components(w.fe);
-            if (comps < 0)
-                goto nomem;
-            if (cz)
-                comps *= cz->components_factor;
-            fe_params -= comps + (md->n_fe - 2);
-        } else {
+        if (md->n_fe > 0)
             fe_params -= md->n_fe - 1;
+        K_all = k + fe_params;
+        K_vcov = K_all;
+        if (clustered) {
+            /* FE nested in a cluster variable are not counted, except for
+             * one parameter each (their mean): fixef.K = "nested". */
+            for (int q = 0; q < md->n_fe; q++)
+                for (int c = 0; c < md->n_cluster; c++)
+                    if (fe_nested_in(gravrd_fe_codes(w.fe, q), gravrd_fe_levels(w.fe, q), w.cl_c[c], n)) {
+                        K_vcov -= (cz ? cz->fe_levels_Q[q] : gravrd_fe_levels(w.fe, q)) - 1;
+                        break;
+                    }
         }
-    }
-    const long K_all = k + fe_params;
-    long K_vcov = K_all;
-    int clustered = md->n_cluster > 0;
-    if (clustered && md->n_fe > 0) {
-        /* FE nested in a cluster variable are not counted, except for one
-         * parameter each (their mean): fixest's fixef.K = "nested". */
-        for (int q = 0; q < md->n_fe; q++)
-            for (int c = 0; c < md->n_cluster; c++)
-                if (fe_nested_in(gravrd_fe_codes(w.fe, q), gravrd_fe_levels(w.fe, q), w.cl_c[c], n)) {
-                    K_vcov -= (cz ? cz->fe_levels_Q[q] : gravrd_fe_levels(w.fe, q)) - 1;
-                    break;
-                }
     }
     int32_t g_min = 0;
     for (int c = 0; c < md->n_cluster; c++)
@@ -430,73 +558,39 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
 
         /* Variance */
         double t_df;
-        if (clustered) {
-            gravrd_cluster_dim dims[4];
-            for (int c = 0; c < md->n_cluster && c < 4; c++) {
-                dims[c].code_N = w.cl_c[c];
-                dims[c].n_groups = w.cl_groups[c];
-            }
-            /* Collapsed: original scores are weight * cell scores and the
-             * original bread is bread / weight, so bread meat bread is
-             * unchanged. */
-            if ((st = gravrd_vcov_cluster(XK, n, k, resid, bread, dims, md->n_cluster, 1, V, err)))
-                goto fail;
+        ols_var_spec vs = {.n = n,
+                           .nobs = nobs,
+                           .k = k,
+                           .wt = wt,
+                           .n_cluster = md->n_cluster < 4 ? md->n_cluster : 4,
+                           .g_min = g_min,
+                           .vcov = opt->vcov,
+                           .K_all = K_all,
+                           .K_vcov = K_vcov,
+                           .within_ss_P = cz ? cz->within_ss_JP + (size_t)j * n : NULL};
+        for (int c = 0; c < vs.n_cluster; c++) {
+            vs.dims[c].code_N = w.cl_c[c];
+            vs.dims[c].n_groups = w.cl_groups[c];
+        }
+        if ((st = ols_variance(&vs, XK, bread, resid, rss, V, &t_df, err)))
+            goto fail;
+        if (clustered && opt->keep_scores && md->n_cluster == 1) {
+            int32_t G = w.cl_groups[0];
             double adj = ((double)nobs - 1) / ((double)nobs - (double)K_vcov);
-            for (int a = 0; a < k * k; a++)
-                V[a] *= adj;
-            t_df = (double)g_min - 1;
-            if (opt->keep_scores && md->n_cluster == 1) {
-                int32_t G = w.cl_groups[0];
-                res->scores = calloc((size_t)G * (size_t)k + 1, sizeof *res->scores);
-                res->bread = malloc(((size_t)k * (size_t)k + 1) * sizeof *res->bread);
-                if (!res->scores || !res->bread)
-                    goto nomem;
-                for (int a = 0; a < k; a++)
-                    for (size_t r = 0; r < n; r++)
-                        res->scores[(size_t)w.cl_c[0][r] * (size_t)k + (size_t)a] +=
-                            XK[(size_t)a * n + r] * resid[r];
-                if (cz)
-                    for (size_t g = 0; g < (size_t)G * (size_t)k; g++)
-                        res->scores[g] *= wt;
-                for (int a = 0; a < k * k; a++)
-                    res->bread[a] = bread[a] / wt;
-                res->n_score_groups = G;
-                res->vcov_scale = adj * (double)G / (double)(G - 1);
-            }
-        } else if (opt->vcov == GRAVRD_VCOV_HETERO) {
-            double *meat = malloc((size_t)k * (size_t)k * sizeof *meat + 1);
-            if (!meat)
+            res->scores = calloc((size_t)G * (size_t)k + 1, sizeof *res->scores);
+            res->bread = malloc(((size_t)k * (size_t)k + 1) * sizeof *res->bread);
+            if (!res->scores || !res->bread)
                 goto nomem;
-            /* Collapsed: a cell's rows share x, so their meat is x x' times
-             * the sum of their squared residuals, weight * r^2 + the
-             * within-cell part; a residual of that square root gives it. */
-            double *e = resid;
-            if (cz) {
-                if (!(e = malloc(n * sizeof *e))) {
-                    free(meat);
-                    goto nomem;
-                }
+            for (int a = 0; a < k; a++)
                 for (size_t r = 0; r < n; r++)
-                    e[r] = sqrt(wt * resid[r] * resid[r] + cz->within_ss_JP[(size_t)j * n + r]);
-            }
-            st = gravrd_vcov_meat(XK, n, k, e, NULL, 0, meat, err);
-            if (e != resid)
-                free(e);
-            if (st) {
-                free(meat);
-                goto fail;
-            }
-            gravrd_sandwich(bread, meat, k, V);
-            free(meat);
-            double adj = (double)nobs / ((double)nobs - (double)K_all) / (wt * wt);
+                    res->scores[(size_t)w.cl_c[0][r] * (size_t)k + (size_t)a] += XK[(size_t)a * n + r] * resid[r];
+            if (cz)
+                for (size_t g = 0; g < (size_t)G * (size_t)k; g++)
+                    res->scores[g] *= wt;
             for (int a = 0; a < k * k; a++)
-                V[a] *= adj;
-            t_df = (double)nobs - (double)K_all;
-        } else {
-            double sigma2 = rss / ((double)nobs - (double)K_all);
-            for (int a = 0; a < k * k; a++)
-                V[a] = sigma2 * bread[a] / wt;
-            t_df = (double)nobs - (double)K_all;
+                res->bread[a] = bread[a] / wt;
+            res->n_score_groups = G;
+            res->vcov_scale = adj * (double)G / (double)(G - 1);
         }
 
         res->nobs = nobs;
@@ -558,15 +652,84 @@ gravrd_status ols_fit_sample(const model_data *md, const uint8_t *keep_N, const 
                 for (int b = 0; b < kw; b++)
                     Vw[a * kw + b] = V[(first + a) * k + first + b];
             }
-            if (linalg_solve(Vw, bw, kw) == 0) {
-                double q = 0;
-                for (int a = 0; a < kw; a++)
-                    q += beta[first + a] * bw[a];
-                res->wald_f = q / kw;
-                res->wald_p = gsl_cdf_fdist_Q(res->wald_f, kw, t_df);
+            int df1 = kw;
+            double F = NAN;
+            if (wald_test(bw, Vw, kw, &F, &df1) == 0) {
+                res->wald_f = F;
+                res->wald_df1 = df1;
+                res->wald_p = gsl_cdf_fdist_Q(F, df1, t_df);
             }
             free(Vw);
             free(bw);
+        }
+        if (opt->ri.reps > 0) {
+            /* The term reassigned, among the kept coefficients. */
+            int term = -1;
+            for (int a = 0; a < k; a++)
+                if (!strcmp(res->coefs[a].name, opt->ri.term))
+                    term = a;
+            if (term < 0) {
+                st = gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                                      "--ri: '%s' is not an estimated coefficient of the model", opt->ri.term);
+                goto fail;
+            }
+            if (!ri_rows) {
+                if (!(ri_rows = malloc((n + 1) * sizeof *ri_rows)))
+                    goto nomem;
+                if (cz)
+                    memcpy(ri_rows, cz->first_row_P, n * sizeof *ri_rows);
+                else
+                    for (size_t i = 0, r = 0; i < N; i++)
+                        if (keep_N[i])
+                            ri_rows[r++] = i;
+            }
+            ri_design rd = {.n = n,
+                            .k = k,
+                            .X_NK = XK,
+                            .y_N = y,
+                            .term = term,
+                            .fe = md->n_fe > 0 ? w.fe : NULL,
+                            .dopt = {opt->tol, opt->max_iter, 1},
+                            .rows_N = ri_rows,
+                            .vs = &vs,
+                            .within_ss = cz ? cz->within_ss_J[j] : 0.0,
+                            .threads = opt->threads};
+            if ((st = ri_run(&rd, &opt->ri, res->coefs[term].estimate, res->coefs[term].t, &res->coefs[term].ri,
+                             err)))
+                goto fail;
+        }
+        if (opt->boot.method == GRAVRD_BOOT_WILD) {
+            if (!clustered || md->n_cluster != 1) {
+                st = gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                                      "--boot wild needs one-way clustering (--cluster VAR): it draws one weight "
+                                      "per cluster");
+                goto fail;
+            }
+            if (!wb) {
+                const int32_t *fe_codes[64];
+                int32_t fe_levels[64];
+                for (int q = 0; q < md->n_fe && q < 64; q++) {
+                    fe_codes[q] = gravrd_fe_codes(w.fe, q);
+                    fe_levels[q] = gravrd_fe_levels(w.fe, q);
+                }
+                int32_t G = w.cl_groups[0];
+                wildboot_design d = {.n = n,
+                                     .k = k,
+                                     .X_NK = XK,
+                                     .bread_KK = bread,
+                                     .vcov_scale = ((double)nobs - 1) / ((double)nobs - (double)K_vcov) *
+                                                   (double)G / (double)(G - 1),
+                                     .cluster_N = w.cl_c[0],
+                                     .G = G,
+                                     .n_fe = md->n_fe,
+                                     .fe_QN = fe_codes,
+                                     .fe_levels_Q = fe_levels,
+                                     .threads = opt->threads};
+                if ((st = wildboot_new(&d, &opt->boot, &wb, err)))
+                    goto fail;
+            }
+            if ((st = bootstrap_coefs(wb, opt, y, res, err)))
+                goto fail;
         }
         res->seconds = now_seconds() - t_start;
     }
@@ -575,6 +738,8 @@ nomem:
     st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory fitting the model on %zu rows", n);
 fail:
 done:
+    wildboot_free(wb);
+    free(ri_rows);
     sample_work_free(&w);
     free(kept_K);
     free(xtx);

@@ -4,6 +4,7 @@
 #ifndef GRAVRD_OLS_H
 #define GRAVRD_OLS_H
 
+#include "gravrd/vcov.h"
 #include "model_data.h"
 
 /* Observation-level quantities of a collapsed fit (collapse.c): md holds one
@@ -16,10 +17,12 @@ typedef struct {
     double weight;              /* rows per cell (months) */
     uint64_t sample_hash;       /* of the original rows */
     const int32_t *fe_levels_Q; /* FE levels of the original problem */
-    long components_factor;     /* original components of FE 1-2 / cell-level ones */
+    const uint8_t *interacted_Q;/* FE interacted with the month: a pair of them has T copies
+                                   of the cell-level graph (its components times weight) */
     const double *tss_J;        /* total sum of squares of each outcome, original rows */
     const double *within_ss_J;  /* residual sum of squares of the within-cell part */
     const double *within_ss_JP; /* the same per cell, n_out x cells */
+    const size_t *first_row_P;  /* frame row of each cell's first row */
 } ols_collapse;
 
 /* A hash of the indices of the kept rows (gravrd_reg_result.sample_hash):
@@ -36,6 +39,28 @@ static inline uint64_t ols_hash_step(uint64_t h, size_t i)
     return h ^ (h >> 29);
 }
 uint64_t ols_sample_hash(const uint8_t *keep_N, size_t N);
+
+/* What the variance of a fit needs beyond its regressors and residuals:
+ * the sizes (n rows fitted, nobs original rows, each fitted row standing
+ * for wt rows), the clustering, the kind and the parameter counts. */
+typedef struct {
+    size_t n, nobs;
+    int k;
+    double wt;
+    int n_cluster;
+    gravrd_cluster_dim dims[4];
+    int32_t g_min;
+    gravrd_vcov_type vcov;
+    long K_all, K_vcov;
+    const double *within_ss_P; /* collapsed: the within-cell squared residuals per cell, else NULL */
+} ols_var_spec;
+
+/* V (k x k, row-major) and the degrees of freedom of the t-tests, for
+ * demeaned regressors X (column-major n x k) with bread (X'X)^-1, fitted
+ * residuals resid and rss the residual sum of squares of the original
+ * rows (ols_variance.c). */
+gravrd_status ols_variance(const ols_var_spec *vs, const double *X, const double *bread, const double *resid,
+                           double rss, double *V, double *t_df, gravrd_error *err);
 
 /* Tries the collapse of collapse.c; when its conditions do not all hold,
  * fits with ols_fit_sample on the original rows. Same contract as

@@ -7,6 +7,7 @@
 
 #include "model_data.h"
 #include "ols.h"
+#include "ri.h"
 #include "sample_rows.h"
 
 #include <math.h>
@@ -20,6 +21,7 @@ void gravrd_reg_options_init(gravrd_reg_options *opt)
     memset(opt, 0, sizeof *opt);
     opt->vcov = GRAVRD_VCOV_IID;
     opt->ssc = GRAVRD_SSC_FIXEST;
+    gravrd_boot_options_init(&opt->boot);
 }
 
 static void result_free(gravrd_reg_result *r)
@@ -35,7 +37,11 @@ static void result_free(gravrd_reg_result *r)
     free(r->vcov_label);
     if (r->coefs)
         for (int a = 0; a < r->n_coef; a++)
+        {
             free(r->coefs[a].name);
+            free(r->coefs[a].boot);
+            ri_result_free(r->coefs[a].ri);
+        }
     free(r->coefs);
     free(r->vcov);
     if (r->collinear)
@@ -289,6 +295,33 @@ gravrd_status gravrd_reg(const gravrd_frame *frame, const char *formula, const g
     } else if (opt.vcov == GRAVRD_VCOV_CLUSTER) {
         st = gravrd_error_set(err, GRAVRD_ERR_INVALID, "clustered standard errors need --cluster VARS");
         goto done;
+    }
+    if (opt.ri.reps < 0 || (opt.ri.reps > 0 && (!opt.ri.term || !opt.ri.draw))) {
+        st = gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                              opt.ri.reps < 0 ? "--ri-reps must be at least 1, not %ld"
+                                              : "randomization inference needs a term and a draw function (%ld reps)",
+                              opt.ri.reps);
+        goto done;
+    }
+    if (opt.boot.method == GRAVRD_BOOT_WILD) {
+        /* Checked before any data is read. */
+        if (n_clusters != 1) {
+            st = gravrd_error_set(err, GRAVRD_ERR_INVALID,
+                                  n_clusters == 0 ? "--boot wild needs --cluster VAR: it draws one weight per cluster"
+                                                  : "--boot wild needs one-way clustering (--cluster VAR), not %d "
+                                                    "clustering dimensions",
+                                  n_clusters);
+            goto done;
+        }
+        if (opt.boot.reps < 1) {
+            st = gravrd_error_set(err, GRAVRD_ERR_INVALID, "--boot-reps must be at least 1, not %ld",
+                                  opt.boot.reps);
+            goto done;
+        }
+        if (!(opt.boot.level > 0 && opt.boot.level < 1)) {
+            st = gravrd_error_set(err, GRAVRD_ERR_INVALID, "--boot-level must be in (0, 1), not %g", opt.boot.level);
+            goto done;
+        }
     }
     if ((st = model_data_build(frame, f, clusters, n_clusters, opt.env, cache, &md, err)))
         goto done;

@@ -160,11 +160,11 @@ static size_t find_root(size_t *parent, size_t x)
     return x;
 }
 
-long gravrd_fe_components(const gravrd_fe *fe)
+long gravrd_fe_pair_components(const gravrd_fe *fe, int qa, int qb)
 {
-    if (fe->n_fe < 2)
+    if (qa < 0 || qb < 0 || qa >= fe->n_fe || qb >= fe->n_fe || qa == qb)
         return 1;
-    size_t n0 = (size_t)fe->n_levels_Q[0], n = n0 + (size_t)fe->n_levels_Q[1];
+    size_t n0 = (size_t)fe->n_levels_Q[qa], n = n0 + (size_t)fe->n_levels_Q[qb];
     size_t *parent = malloc(n * sizeof *parent);
     if (!parent)
         return -1;
@@ -172,8 +172,8 @@ long gravrd_fe_components(const gravrd_fe *fe)
         parent[v] = v;
     long components = (long)n;
     for (size_t i = 0; i < fe->n_obs; i++) {
-        size_t a = find_root(parent, (size_t)fe->code_QN[0][i]);
-        size_t b = find_root(parent, n0 + (size_t)fe->code_QN[1][i]);
+        size_t a = find_root(parent, (size_t)fe->code_QN[qa][i]);
+        size_t b = find_root(parent, n0 + (size_t)fe->code_QN[qb][i]);
         if (a != b) {
             parent[a < b ? b : a] = a < b ? a : b;
             components--;
@@ -181,4 +181,9 @@ long gravrd_fe_components(const gravrd_fe *fe)
     }
     free(parent);
     return components;
+}
+
+long gravrd_fe_components(const gravrd_fe *fe)
+{
+    return fe->n_fe < 2 ? 1 : gravrd_fe_pair_components(fe, 0, 1);
 }

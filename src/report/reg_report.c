@@ -3,6 +3,8 @@
 #include "report/write_util.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 gravrd_status gravrd_format_parse(const char *name, gravrd_format *out, gravrd_error *err)
@@ -52,6 +54,51 @@ static void write_json_one(FILE *out, const gravrd_reg_result *r)
         report_json_number(out, c->t);
         fputs(",\"p\":", out);
         report_json_number(out, c->p);
+        if (c->boot) {
+            const gravrd_boot_result *b = c->boot;
+            fprintf(out, ",\"bootstrap\":{\"type\":\"%s\",\"weights\":\"%s\",\"reps\":%ld,\"enumerated\":%s,"
+                         "\"clusters\":%d,\"level\":",
+                    gravrd_boot_type_name(b->type), gravrd_boot_weights_name(b->weights), b->reps,
+                    b->enumerated ? "true" : "false", (int)b->n_clusters);
+            fprintf(out, "%.10g,\"p\":", b->level); /* a setting: as given, not to 17 digits */
+            report_json_number(out, b->p);
+            fputs(",\"ci\":[", out);
+            report_json_number(out, b->ci_lo);
+            fputc(',', out);
+            report_json_number(out, b->ci_hi);
+            fputs("]}", out);
+        }
+        if (c->ri) {
+            const gravrd_ri_result *ri = c->ri;
+            double mean = 0, sd = 0;
+            long m = 0;
+            for (long b = 0; b < ri->reps; b++)
+                if (isfinite(ri->placebo_coef_B[b])) {
+                    mean += ri->placebo_coef_B[b];
+                    m++;
+                }
+            mean = m ? mean / (double)m : NAN;
+            for (long b = 0; b < ri->reps; b++)
+                if (isfinite(ri->placebo_coef_B[b]))
+                    sd += (ri->placebo_coef_B[b] - mean) * (ri->placebo_coef_B[b] - mean);
+            sd = m > 1 ? sqrt(sd / (double)(m - 1)) : NAN;
+            fputs(",\"ri\":{\"scheme\":", out);
+            report_json_string(out, ri->label);
+            fprintf(out, ",\"reps\":%ld,\"seed\":%llu,\"estimable\":%ld,\"p\":", ri->reps,
+                    (unsigned long long)ri->seed, m);
+            report_json_number(out, ri->p);
+            fputs(",\"p_t\":", out);
+            report_json_number(out, ri->p_t);
+            fputs(",\"ci\":[", out);
+            report_json_number(out, ri->ci_lo);
+            fputc(',', out);
+            report_json_number(out, ri->ci_hi);
+            fputs("],\"placebo_mean\":", out);
+            report_json_number(out, mean);
+            fputs(",\"placebo_sd\":", out);
+            report_json_number(out, sd);
+            fputc('}', out);
+        }
         fputc('}', out);
     }
     fputs("],\"r2\":", out);
@@ -109,6 +156,26 @@ static void write_text_one(FILE *out, const gravrd_reg_result *r)
         fprintf(out, "%-*s %12.6g %12.6g %10.6g %11.5g %s\n", width, c->name, c->estimate, c->se, c->t, c->p,
                 stars(c->p));
     }
+    for (int a = 0, first = 1; a < r->n_coef; a++) {
+        const gravrd_boot_result *b = r->coefs[a].boot;
+        if (!b)
+            continue;
+        if (first)
+            fprintf(out, "Wild cluster bootstrap (%s, %s weights, %ld %s, %d clusters):\n",
+                    b->type == GRAVRD_BOOT_WCU ? "WCU" : "WCR, null imposed", gravrd_boot_weights_name(b->weights),
+                    b->reps, b->enumerated ? "sign vectors, all enumerated" : "draws", (int)b->n_clusters);
+        first = 0;
+        fprintf(out, "%-*s   p = %.4g   %g%% CI [%.6g, %.6g]\n", width, r->coefs[a].name, b->p, 100 * b->level,
+                b->ci_lo, b->ci_hi);
+    }
+    for (int a = 0; a < r->n_coef; a++) {
+        const gravrd_ri_result *ri = r->coefs[a].ri;
+        if (ri)
+            fprintf(out, "Randomization inference (%s scheme, %ld reassignments, seed %llu): %s   p = %.4g (estimate), "
+                         "%.4g (t)   95%% CI [%.6g, %.6g]\n",
+                    ri->label, ri->reps, (unsigned long long)ri->seed, r->coefs[a].name, ri->p, ri->p_t, ri->ci_lo,
+                    ri->ci_hi);
+    }
     if (r->n_collinear > 0) {
         fputs("Removed (collinear):", out);
         for (int a = 0; a < r->n_collinear; a++)
@@ -127,9 +194,25 @@ static void write_text_one(FILE *out, const gravrd_reg_result *r)
             r->collapsed ? " (exact pair-level collapse, docs/algorithms.md)" : "", r->seconds);
 }
 
+/* 1 if some coefficient of some result was bootstrapped. */
+static int any_boot(const gravrd_reg_results *res)
+{
+    for (int j = 0; j < res->n; j++)
+        for (int a = 0; a < res->results[j].n_coef; a++)
+            if (res->results[j].coefs[a].boot)
+                return 1;
+    return 0;
+}
+
+/* The bootstrap columns appear only when something was bootstrapped, so
+ * the file of a model without bootstrap keeps its columns. */
 static void write_csv(FILE *out, const gravrd_reg_results *res)
 {
-    fputs("outcome,sample,term,estimate,se,t,p,nobs,r2,adj_r2,within_r2,rmse,wald_f,vcov\n", out);
+    const int boot = any_boot(res);
+    fputs(boot ? "outcome,sample,term,estimate,se,t,p,nobs,r2,adj_r2,within_r2,rmse,wald_f,vcov,boot_p,boot_ci_lo,"
+                 "boot_ci_hi\n"
+               : "outcome,sample,term,estimate,se,t,p,nobs,r2,adj_r2,within_r2,rmse,wald_f,vcov\n",
+          out);
     for (int j = 0; j < res->n; j++) {
         const gravrd_reg_result *r = &res->results[j];
         for (int a = 0; a < r->n_coef; a++) {
@@ -152,6 +235,18 @@ static void write_csv(FILE *out, const gravrd_reg_results *res)
             }
             fputc(',', out);
             report_csv_field(out, r->vcov_label);
+            if (boot) {
+                double b[] = {NAN, NAN, NAN};
+                if (c->boot) {
+                    b[0] = c->boot->p;
+                    b[1] = c->boot->ci_lo;
+                    b[2] = c->boot->ci_hi;
+                }
+                for (int m = 0; m < 3; m++) {
+                    fputc(',', out);
+                    report_csv_number(out, b[m]);
+                }
+            }
             fputc('\n', out);
         }
     }
@@ -260,6 +355,23 @@ static void write_table(FILE *out, const gravrd_reg_results *res, int latex)
                 fputs(sep, out);
         }
         fputs(end, out);
+        int boot_row = 0;
+        for (int j = 0; j < res->n; j++) {
+            const gravrd_coef *c = find_coef(&res->results[j], terms[t]);
+            boot_row |= c && c->boot;
+        }
+        if (!boot_row)
+            continue;
+        /* The wild bootstrap's interval under the standard error. */
+        fputs(start, out);
+        for (int j = 0; j < res->n; j++) {
+            const gravrd_coef *c = find_coef(&res->results[j], terms[t]);
+            if (c && c->boot)
+                fprintf(out, "%s[%.3f, %.3f]", sep, c->boot->ci_lo, c->boot->ci_hi);
+            else
+                fputs(sep, out);
+        }
+        fputs(end, out);
     }
     if (latex)
         fputs("\\midrule\n", out);
@@ -299,6 +411,9 @@ static void write_table(FILE *out, const gravrd_reg_results *res, int latex)
         fprintf(out, latex ? "%% Standard errors in parentheses (%s). * p<0.1, ** p<0.05, *** p<0.01.\n"
                            : "\nStandard errors in parentheses (%s). . p<0.1, * p<0.05, ** p<0.01, *** p<0.001.\n",
                 res->results[0].vcov_label);
+    if (any_boot(res))
+        fprintf(out, latex ? "%% In brackets: the wild cluster bootstrap's interval (test inversion).\n"
+                           : "In brackets: the wild cluster bootstrap's interval (test inversion).\n");
 }
 
 gravrd_status gravrd_report_reg(FILE *out, const gravrd_reg_results *res, gravrd_format format, gravrd_error *err)
@@ -329,5 +444,47 @@ gravrd_status gravrd_report_reg(FILE *out, const gravrd_reg_results *res, gravrd
     }
     if (ferror(out))
         return gravrd_error_set(err, GRAVRD_ERR_IO, "error writing the results");
+    return GRAVRD_OK;
+}
+
+gravrd_status gravrd_report_ri_csv(const char *path, const gravrd_reg_results *res, gravrd_error *err)
+{
+    size_t len = strlen(path) + 8;
+    char *tmp = malloc(len);
+    if (!tmp)
+        return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    snprintf(tmp, len, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        free(tmp);
+        return gravrd_error_set(err, GRAVRD_ERR_IO, "%s: cannot write", path);
+    }
+    fputs("outcome,sample,term,draw,estimate,t\n", f);
+    for (int j = 0; j < res->n; j++) {
+        const gravrd_reg_result *r = &res->results[j];
+        for (int a = 0; a < r->n_coef; a++) {
+            const gravrd_ri_result *ri = r->coefs[a].ri;
+            for (long b = 0; ri && b < ri->reps; b++) {
+                report_csv_field(f, r->outcome);
+                fputc(',', f);
+                report_csv_field(f, r->sample);
+                fputc(',', f);
+                report_csv_field(f, r->coefs[a].name);
+                fprintf(f, ",%ld,", b + 1);
+                report_csv_number(f, ri->placebo_coef_B[b]);
+                fputc(',', f);
+                report_csv_number(f, ri->placebo_t_B[b]);
+                fputc('\n', f);
+            }
+        }
+    }
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        free(tmp);
+        return gravrd_error_set(err, GRAVRD_ERR_IO, "%s: cannot write", path);
+    }
+    free(tmp);
     return GRAVRD_OK;
 }
