@@ -282,7 +282,7 @@ static const struct {
 } cli_commands[] = {
     {"reg", "DATA FORMULA",
      "subset split vcov cluster ssc strict keep-singletons solver tol maxiter threads format study bandwidth match "
-     "out"},
+     "out boot boot-reps boot-weights boot-type boot-param boot-seed boot-level ri ri-reps ri-seed ri-scheme ri-out"},
     {"match", "FLOWS", "study bandwidth cross-province out format"},
     {"balance", "", "study bandwidth vars vcov format out"},
     {"rd", "FLOWS",
