@@ -55,6 +55,11 @@ long gravrd_fe_components(const gravrd_fe *fe);
  * -1 when out of memory). */
 long gravrd_fe_pair_components(const gravrd_fe *fe, int qa, int qb);
 
+/* 1 if every level of an FE (codes 0..n_levels-1 over n rows) lies in a
+ * single cluster (cluster codes over the same rows), 0 if not, -1 when out
+ * of memory. Shared by the degrees of freedom and the wild bootstrap. */
+int gravrd_fe_nested_in(const int32_t *fe_N, int32_t n_levels, const int32_t *cluster_N, size_t n);
+
 typedef struct {
     double tol;        /* 0 = GRAVRD_DEMEAN_TOL */
     int max_iter;      /* 0 = GRAVRD_DEMEAN_MAXITER */

@@ -51,23 +51,11 @@ static int32_t compact_codes(const int32_t *code_N, size_t N, const uint8_t *kee
     return G;
 }
 
-/* 1 if every level of fe_n maps to a single cluster group. */
+/* 1 if every level of fe_n maps to a single cluster group (out of memory
+ * counts as not nested, as before: the FE is then counted in full). */
 static int fe_nested_in(const int32_t *fe_n, int32_t n_levels, const int32_t *cl_n, size_t n)
 {
-    int32_t *owner = malloc((size_t)n_levels * sizeof *owner);
-    if (!owner)
-        return 0;
-    for (int32_t g = 0; g < n_levels; g++)
-        owner[g] = -1;
-    int nested = 1;
-    for (size_t i = 0; i < n && nested; i++) {
-        if (owner[fe_n[i]] < 0)
-            owner[fe_n[i]] = cl_n[i];
-        else if (owner[fe_n[i]] != cl_n[i])
-            nested = 0;
-    }
-    free(owner);
-    return nested;
+    return gravrd_fe_nested_in(fe_n, n_levels, cl_n, n) == 1;
 }
 
 /* dst[0..] = src[i] for the kept rows i <= last (the last kept row), in

@@ -12,6 +12,7 @@
  * scratch, so the numbers do not depend on the thread count. */
 #include "ri.h"
 
+#include "inference/invert.h"
 #include "linalg.h"
 
 #include <math.h>
@@ -151,31 +152,16 @@ static double ri_pvalue(const gravrd_ri_result *r, double beta, double b0)
     return (double)(1 + ge) / (double)(1 + r->reps);
 }
 
-/* One end of the interval: step out from the estimate by a scale until the
- * p-value falls to 0.05, then bisect. +-INFINITY if it never does (with
- * fewer than 19 reassignments, or placebos that track the null). */
-static double ri_interval_end(const gravrd_ri_result *r, double beta, double scale, double dir)
+/* The sharp-null p-value at b0, for the test inversion. */
+typedef struct {
+    const gravrd_ri_result *r;
+    double beta;
+} ri_null;
+
+static double ri_pvalue_at(const void *ctx, double b0)
 {
-    double step = scale > 0 ? scale : fabs(beta) + 1, in = beta, out = NAN;
-    for (int i = 0; i < 80; i++) {
-        double x = beta + dir * step;
-        if (ri_pvalue(r, beta, x) <= 0.05) {
-            out = x;
-            break;
-        }
-        in = x;
-        step *= 1.5;
-    }
-    if (isnan(out))
-        return dir * INFINITY;
-    for (int i = 0; i < 200 && fabs(out - in) > 1e-13 * (fabs(in) + scale); i++) {
-        double mid = 0.5 * (in + out);
-        if (ri_pvalue(r, beta, mid) <= 0.05)
-            out = mid;
-        else
-            in = mid;
-    }
-    return 0.5 * (in + out);
+    const ri_null *c = ctx;
+    return ri_pvalue(c->r, c->beta, b0);
 }
 
 gravrd_status ri_run(const ri_design *d, const gravrd_ri_options *opt, double beta, double t, gravrd_ri_result **out,
@@ -249,8 +235,9 @@ gravrd_status ri_run(const ri_design *d, const gravrd_ri_options *opt, double be
         if (isfinite(r->placebo_coef_B[b]))
             sd += (r->placebo_coef_B[b] - m) * (r->placebo_coef_B[b] - m);
     sd = cnt > 1 ? sqrt(sd / (double)(cnt - 1)) : fabs(beta) + 1;
-    r->ci_lo = ri_interval_end(r, beta, sd, -1.0);
-    r->ci_hi = ri_interval_end(r, beta, sd, 1.0);
+    ri_null null = {r, beta};
+    r->ci_lo = invert_test_end(ri_pvalue_at, &null, beta, sd, 0.05, -1.0);
+    r->ci_hi = invert_test_end(ri_pvalue_at, &null, beta, sd, 0.05, 1.0);
     *out = r;
     return GRAVRD_OK;
 }

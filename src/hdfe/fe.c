@@ -187,3 +187,21 @@ long gravrd_fe_components(const gravrd_fe *fe)
 {
     return fe->n_fe < 2 ? 1 : gravrd_fe_pair_components(fe, 0, 1);
 }
+
+int gravrd_fe_nested_in(const int32_t *fe_N, int32_t n_levels, const int32_t *cluster_N, size_t n)
+{
+    int32_t *owner = malloc(((size_t)n_levels + 1) * sizeof *owner);
+    if (!owner)
+        return -1;
+    for (int32_t g = 0; g < n_levels; g++)
+        owner[g] = -1;
+    int nested = 1;
+    for (size_t i = 0; i < n && nested; i++) {
+        if (owner[fe_N[i]] < 0)
+            owner[fe_N[i]] = cluster_N[i];
+        else if (owner[fe_N[i]] != cluster_N[i])
+            nested = 0;
+    }
+    free(owner);
+    return nested;
+}

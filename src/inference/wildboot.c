@@ -32,6 +32,10 @@
  * so results do not depend on the thread count. */
 #include "wildboot.h"
 
+#include "gravrd/hdfe.h"
+#include "inference/invert.h"
+#include "util/seedmix.h"
+
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
@@ -117,27 +121,6 @@ void wildboot_free(wildboot *wb)
     free(wb);
 }
 
-/* 1 if every level of the FE lies in one cluster. */
-static int nested_in_clusters(const int32_t *fe_N, int32_t levels, const int32_t *cl_N, size_t n, int *nomem)
-{
-    int32_t *owner = malloc(((size_t)levels + 1) * sizeof *owner);
-    if (!owner) {
-        *nomem = 1;
-        return 0;
-    }
-    for (int32_t l = 0; l < levels; l++)
-        owner[l] = -1;
-    int nested = 1;
-    for (size_t i = 0; i < n && nested; i++) {
-        int32_t l = fe_N[i];
-        if (owner[l] < 0)
-            owner[l] = cl_N[i];
-        else if (owner[l] != cl_N[i])
-            nested = 0;
-    }
-    free(owner);
-    return nested;
-}
 
 static int32_t uf_find(int32_t *parent, int32_t a)
 {
@@ -205,13 +188,13 @@ static gravrd_status prepare_cross(wildboot *wb, gravrd_error *err)
     const wildboot_design *d = &wb->d;
     const size_t n = d->n;
     gravrd_status st = GRAVRD_OK;
-    int *nested = calloc((size_t)d->n_fe + 1, sizeof *nested), nomem = 0;
+    int *nested = calloc((size_t)d->n_fe + 1, sizeof *nested);
     if (!nested)
         goto nomem;
     int all_nested = 1, n_fe_n = -1;
     for (int q = 0; q < d->n_fe; q++) {
-        nested[q] = nested_in_clusters(d->fe_QN[q], d->fe_levels_Q[q], d->cluster_N, n, &nomem);
-        if (nomem)
+        nested[q] = gravrd_fe_nested_in(d->fe_QN[q], d->fe_levels_Q[q], d->cluster_N, n);
+        if (nested[q] < 0)
             goto nomem;
         if (!nested[q])
             all_nested = 0;
@@ -534,13 +517,6 @@ static gravrd_status restricted_residuals(wildboot *wb, const double *y_N, int a
     return GRAVRD_OK;
 }
 
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
 
 /* The weights of draws b0 .. b0+nb-1, stored v[g * CHUNK + j] (the loops
  * over a chunk's draws have the constant length CHUNK, so the compiler
@@ -566,7 +542,7 @@ static void draw_weights(const wildboot *wb, gsl_rng *rng, long b0, int nb, uint
                 cj[g] = (uint8_t)(((unsigned long)b >> g) & 1UL);
             continue;
         }
-        gsl_rng_set(rng, (unsigned long)splitmix64(wb->opt.seed * 0x100000001b3ULL + (uint64_t)b));
+        gsl_rng_set(rng, (unsigned long)seedmix_draw(wb->opt.seed, (uint64_t)b));
         switch (wb->opt.weights) {
         case GRAVRD_BOOT_RADEMACHER:
             for (int32_t g = 0; g < G; g += 32) {
@@ -897,32 +873,10 @@ double wildboot_pvalue(const wildboot *wb, double b0)
     return (double)count / (double)wb->B;
 }
 
-/* The end of the interval on one side: the b0 where the p-value falls to
- * alpha, by stepping out from the estimate and bisecting the step in which
- * it falls. Returns +-INFINITY when the test never rejects. */
-static double interval_end(const wildboot *wb, double alpha, double dir)
+/* The p-value at b0, for the test inversion. */
+static double pvalue_at(const void *ctx, double b0)
 {
-    double step = wb->se > 0 ? wb->se : fabs(wb->beta) + 1;
-    double in = wb->beta, out = NAN;
-    for (int i = 0; i < 80; i++) {
-        double x = wb->beta + dir * step;
-        if (wildboot_pvalue(wb, x) <= alpha) {
-            out = x;
-            break;
-        }
-        in = x;
-        step *= 1.5;
-    }
-    if (isnan(out))
-        return dir * INFINITY;
-    for (int i = 0; i < 200 && fabs(out - in) > 1e-13 * (fabs(in) + wb->se); i++) {
-        double mid = 0.5 * (in + out);
-        if (wildboot_pvalue(wb, mid) <= alpha)
-            out = mid;
-        else
-            in = mid;
-    }
-    return 0.5 * (in + out);
+    return wildboot_pvalue(ctx, b0);
 }
 
 gravrd_status wildboot_result(const wildboot *wb, gravrd_boot_result *out, gravrd_error *err)
@@ -937,7 +891,7 @@ gravrd_status wildboot_result(const wildboot *wb, gravrd_boot_result *out, gravr
     out->level = wb->opt.level;
     out->p = wildboot_pvalue(wb, 0.0);
     double alpha = 1 - wb->opt.level;
-    out->ci_lo = interval_end(wb, alpha, -1.0);
-    out->ci_hi = interval_end(wb, alpha, 1.0);
+    out->ci_lo = invert_test_end(pvalue_at, wb, wb->beta, wb->se, alpha, -1.0);
+    out->ci_hi = invert_test_end(pvalue_at, wb, wb->beta, wb->se, alpha, 1.0);
     return GRAVRD_OK;
 }

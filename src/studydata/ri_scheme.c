@@ -10,6 +10,7 @@
  * the undirected pair, as the real indicator does. A draw depends on the
  * seed and its number only, so draws can run on any thread. */
 #include "study_internal.h"
+#include "util/seedmix.h"
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -133,14 +134,6 @@ gravrd_status gravrd_study_ri_new(const gravrd_study *s, const gravrd_frame *fra
     return GRAVRD_OK;
 }
 
-/* splitmix64: one well-spread seed per (seed, draw). */
-static uint64_t mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
 
 int gravrd_study_ri_assign(const gravrd_study_ri *ri, long draw, uint8_t *partner_P)
 {
@@ -152,7 +145,7 @@ int gravrd_study_ri_assign(const gravrd_study_ri *ri, long draw, uint8_t *partne
         free(pick);
         return -1;
     }
-    gsl_rng_set(rng, (unsigned long)mix(ri->seed * 0x100000001b3ULL + (uint64_t)draw));
+    gsl_rng_set(rng, (unsigned long)seedmix_draw(ri->seed, (uint64_t)draw));
     memset(partner_P, 0, ri->n_east * ri->n_west);
     for (size_t k = 0; k < ri->n_prog; k++) {
         size_t a = ri->elig_start[k], m = ri->elig_start[k + 1] - a;
