@@ -68,6 +68,10 @@ typedef struct gravrd_study gravrd_study;
  * west_city. Validates coordinates, ids, regions and partnership ids; errors
  * name the file and line. */
 gravrd_status gravrd_study_load(const char *dir, double bandwidth_km, gravrd_study **out, gravrd_error *err);
+/* The study of the embedded default world: the real geography compiled
+ * into the library (data/cities.csv, data/partnerships.csv; no migration),
+ * the cities and partnerships `gravrd simulate` uses when given no files. */
+gravrd_status gravrd_study_load_default(double bandwidth_km, gravrd_study **out, gravrd_error *err);
 void gravrd_study_free(gravrd_study *study);
 
 /* Number of cities, cities.csv as read, the bandwidth of the segments. */

@@ -66,13 +66,23 @@ static int cmp_id_row(const void *pa, const void *pb)
 gravrd_status gravrd_cities_read(const char *path, unsigned flags, gravrd_cities **out, gravrd_error *err)
 {
     *out = NULL;
+    gravrd_frame *f = NULL;
+    gravrd_status st = gravrd_csv_read(path, NULL, &f, err);
+    return st ? st : study_cities_from_frame(f, path, flags, out, err);
+}
+
+gravrd_status study_cities_from_frame(gravrd_frame *frame, const char *path, unsigned flags, gravrd_cities **out,
+                                      gravrd_error *err)
+{
+    *out = NULL;
     gravrd_status st;
     gravrd_cities *c = calloc(1, sizeof *c);
     id_row *sorted = NULL;
-    if (!c)
+    if (!c) {
+        gravrd_frame_free(frame);
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
-    if ((st = gravrd_csv_read(path, NULL, &c->frame, err)))
-        goto fail;
+    }
+    c->frame = frame;
     const gravrd_frame *f = c->frame;
     const size_t n = f->n_rows;
     c->n = n;

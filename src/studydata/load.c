@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "gravrd/spatial.h"
+#include "sim/embedded.h"
+#include "util/strutil.h"
 
 char *study_path(const char *dir, const char *name)
 {
@@ -107,12 +109,10 @@ static gravrd_status pair_city(const gravrd_study *s, const char *path, const ch
     return GRAVRD_OK;
 }
 
-static gravrd_status load_partnerships(gravrd_study *s, const char *path, gravrd_error *err)
+/* Fills the partnership matrix from f (freed here); path names it. */
+static gravrd_status load_partnerships(gravrd_study *s, gravrd_frame *f, const char *path, gravrd_error *err)
 {
-    gravrd_frame *f = NULL;
-    gravrd_status st = gravrd_csv_read(path, NULL, &f, err);
-    if (st)
-        return st;
+    gravrd_status st;
     const gravrd_column *ce, *cw;
     const char *ne, *nw;
     if ((st = pair_id_column(f, path, "east_city", &ce, &ne, err)) ||
@@ -188,26 +188,27 @@ static void city_gdppc(gravrd_study *s)
     }
 }
 
-gravrd_status gravrd_study_load(const char *dir, double bandwidth_km, gravrd_study **out, gravrd_error *err)
+/* The study from its tables: cities (owned, freed on error too), the
+ * partnerships frame (freed here) and the migration file (NULL: none),
+ * with cities_path and p_path naming them in messages. */
+static gravrd_status study_build(gravrd_frame *cities_frame, const char *cities_path, gravrd_frame *p_frame,
+                                 const char *p_path, const char *m_path, double bandwidth_km, gravrd_study **out,
+                                 gravrd_error *err)
 {
     *out = NULL;
-    if (!(bandwidth_km > 0) || !isfinite(bandwidth_km))
-        return gravrd_error_set(err, GRAVRD_ERR_INVALID, "the bandwidth must be a positive number of km, not %g",
-                                bandwidth_km);
     gravrd_status st;
-    char *p_path = NULL, *m_path = NULL;
     id_row *ids = NULL;
     gravrd_study *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s || !(s->cities_path = gravrd_strdup(cities_path))) {
+        free(s);
+        gravrd_frame_free(cities_frame);
+        gravrd_frame_free(p_frame);
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
+    }
     s->bandwidth = bandwidth_km;
-    s->cities_path = study_path(dir, "cities.csv");
-    p_path = study_path(dir, "partnerships.csv");
-    m_path = study_path(dir, "migration.csv");
-    if (!s->cities_path || !p_path || !m_path)
-        goto nomem;
-    if ((st = gravrd_cities_read(s->cities_path, GRAVRD_CITIES_NEED_PROVINCE | GRAVRD_CITIES_NEED_REGION, &s->cities,
-                                 err)))
+    st = study_cities_from_frame(cities_frame, s->cities_path, GRAVRD_CITIES_NEED_PROVINCE | GRAVRD_CITIES_NEED_REGION,
+                                 &s->cities, err);
+    if (st)
         goto fail;
     const gravrd_cities *c = s->cities;
     const size_t n = c->n;
@@ -256,30 +257,78 @@ gravrd_status gravrd_study_load(const char *dir, double bandwidth_km, gravrd_stu
     for (size_t p = 0; p < n_pairs; p++)
         s->migration_row_P[p] = -1;
     city_gdppc(s);
-    if ((st = load_partnerships(s, p_path, err)))
+    st = load_partnerships(s, p_frame, p_path, err);
+    p_frame = NULL;
+    if (st)
         goto fail;
-    FILE *probe = fopen(m_path, "rb");
+    FILE *probe = m_path ? fopen(m_path, "rb") : NULL;
     if (probe) {
         fclose(probe);
         if ((st = load_migration(s, m_path, err)))
             goto fail;
-    } else if (errno != ENOENT) {
+    } else if (m_path && errno != ENOENT) {
         st = gravrd_error_set(err, GRAVRD_ERR_IO, "%s: cannot open (%s)", m_path, strerror(errno));
         goto fail;
     }
-    free(p_path);
-    free(m_path);
     free(ids);
     *out = s;
     return GRAVRD_OK;
 nomem:
-    st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory loading the study in %s", dir);
+    st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory loading the study of %s", cities_path);
 fail:
-    free(p_path);
-    free(m_path);
+    gravrd_frame_free(p_frame);
     free(ids);
     gravrd_study_free(s);
     return st;
+}
+
+static gravrd_status check_bandwidth(double bandwidth_km, gravrd_error *err)
+{
+    if (!(bandwidth_km > 0) || !isfinite(bandwidth_km))
+        return gravrd_error_set(err, GRAVRD_ERR_INVALID, "the bandwidth must be a positive number of km, not %g",
+                                bandwidth_km);
+    return GRAVRD_OK;
+}
+
+gravrd_status gravrd_study_load(const char *dir, double bandwidth_km, gravrd_study **out, gravrd_error *err)
+{
+    *out = NULL;
+    gravrd_status st = check_bandwidth(bandwidth_km, err);
+    if (st)
+        return st;
+    char *c_path = study_path(dir, "cities.csv"), *p_path = study_path(dir, "partnerships.csv"),
+         *m_path = study_path(dir, "migration.csv");
+    gravrd_frame *cities = NULL, *partnerships = NULL;
+    if (!c_path || !p_path || !m_path)
+        st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory loading the study in %s", dir);
+    else if (!(st = gravrd_csv_read(c_path, NULL, &cities, err)) &&
+             (st = gravrd_csv_read(p_path, NULL, &partnerships, err)))
+        gravrd_frame_free(cities);
+    if (!st)
+        st = study_build(cities, c_path, partnerships, p_path, m_path, bandwidth_km, out, err);
+    free(c_path);
+    free(p_path);
+    free(m_path);
+    return st;
+}
+
+gravrd_status gravrd_study_load_default(double bandwidth_km, gravrd_study **out, gravrd_error *err)
+{
+    *out = NULL;
+    gravrd_status st = check_bandwidth(bandwidth_km, err);
+    if (st)
+        return st;
+    gravrd_frame *cities = NULL, *partnerships = NULL;
+    if ((st = gravrd_csv_read_buffer("cities.csv (embedded)", (const char *)gravrd_embedded_cities_csv,
+                                     gravrd_embedded_cities_csv_len, NULL, &cities, err)))
+        return st;
+    if ((st = gravrd_csv_read_buffer("partnerships.csv (embedded)", (const char *)gravrd_embedded_partnerships_csv,
+                                     gravrd_embedded_partnerships_csv_len, NULL, &partnerships, err))) {
+        gravrd_frame_free(cities);
+        return st;
+    }
+    return study_build(cities, "cities.csv (embedded)", partnerships, "partnerships.csv (embedded)", NULL,
+                       bandwidth_km, out, err);
 }
 
 size_t gravrd_study_n_cities(const gravrd_study *s) { return s->cities->n; }

@@ -53,6 +53,11 @@ typedef struct {
     long col;       /* SV_CITY: column of cities.csv; SV_MIGRATION: column of migration.csv */
 } study_var;
 
+/* gravrd_cities_read on a table already read (owned by the result, freed
+ * on error too); path names it in messages. */
+gravrd_status study_cities_from_frame(gravrd_frame *frame, const char *path, unsigned flags, gravrd_cities **out,
+                                      gravrd_error *err);
+
 /* 1 and *v filled if name is a derived variable of this study, else 0. */
 int study_resolve(const gravrd_study *s, const char *name, study_var *v);
 
