@@ -12,5 +12,6 @@ int cmd_match(int argc, char **argv);
 int cmd_rd(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_replicate(int argc, char **argv);
+int cmd_design(int argc, char **argv);
 
 #endif

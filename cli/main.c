@@ -17,6 +17,7 @@ static const struct {
     {"rd", cmd_rd, "local linear spatial RD by bandwidth, MSE-optimal bandwidth, RD plot"},
     {"replicate", cmd_replicate, "run a whole study (every table of a study file) on a study folder"},
     {"report", cmd_report, "the self-contained HTML report (and figures) of a replication folder"},
+    {"design", cmd_design, "design check: which inference method gives honest intervals on this geography"},
 };
 
 static void usage(FILE *out)
