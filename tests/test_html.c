@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gravrd/design.h"
 #include "gravrd/figures.h"
 #include "gravrd/html.h"
 #include "gravrd/sim.h"
@@ -649,6 +650,79 @@ static void test_chromium_on_replicate_output(void **state)
     free(chromium);
 }
 
+/* The headline (the study's `headline` estimate, the paper-style interval
+ * beside the `inference` method's) and the section "Can these intervals be
+ * trusted?" from a design check's design.json and design.svg. */
+static void test_headline_and_trust(void **state)
+{
+    (void)state;
+    char *dir = testutil_tempdir();
+    write_text(dir, "replication.json",
+               "{\"study_title\": \"t\", \"data\": \"none\", \"headline\": \"tableh/log_trade.w2e/partner\",\n"
+               " \"tables\": [{\"name\": \"tableh\", \"title\": \"Spatial RD\", \"paper\": \"Table 3\", \"kind\": "
+               "\"regression\", \"status\": \"ok\"}]}\n");
+    write_text(dir, "tableh.json",
+               "{\"name\": \"tableh\", \"title\": \"Spatial RD\", \"paper\": \"Table 3\", \"kind\": \"regression\",\n"
+               " \"status\": \"ok\", \"notes\": [], \"errors\": [], \"has_truth\": true, \"panels\": [],\n"
+               " \"columns\": [{\"label\": \"(3)\", \"name\": \"log_trade.w2e\", \"outcome\": \"log1p(trade)\",\n"
+               "   \"sample\": \"w2e\", \"nobs\": 100, \"vcov\": \"cluster: pair\", \"error\": null, \"fe\": [],\n"
+               "   \"coefficients\": [{\"name\": \"Partnership pair\", \"key\": \"partner\", \"estimate\": 0.131,\n"
+               "     \"se\": 0.058, \"t\": 2.2, \"p\": 0.025, \"ci_lo\": 0.017, \"ci_hi\": 0.245, \"published\": null,\n"
+               "     \"truth\": 0.1, \"truth_in_ci\": true,\n"
+               "     \"inference\": {\"method\": \"dyadic\", \"se\": 0.059, \"p\": 0.03, \"ci\": [0.013, 0.249]}}]}]}\n");
+    gravrd_error err = {0};
+    assert_int_equal(gravrd_report_html(dir, NULL, NULL, &err), GRAVRD_OK);
+    char *path = testutil_path(dir, "index.html");
+    char *html = testutil_read_file(path, NULL);
+    assert_non_null(html);
+    assert_non_null(strstr(html, "<section id=\"headline\""));
+    assert_non_null(strstr(html, "Clustered as the paper (cluster: pair): SE 0.058, p = 0.025, 95% interval "
+                                 "[0.017, 0.245]"));
+    assert_non_null(strstr(html, "With <b>dyadic</b> inference"));
+    assert_non_null(strstr(html, "SE 0.059, p = 0.030, 95% interval [0.013, 0.249]"));
+    /* the table shows the method's row under the estimate */
+    assert_non_null(strstr(html, "<tr class=\"alt\"><td class=\"src\">dyadic</td>"));
+    assert_non_null(strstr(html, ">p 0.030 [0.013, 0.249]</td>"));
+    /* no design check yet: the section says how to make one */
+    assert_non_null(strstr(html, "<h2 id=\"trust\">Can these intervals be trusted?</h2>"));
+    assert_non_null(strstr(html, "No design check in this folder"));
+    free(html);
+
+    gravrd_design_options o;
+    gravrd_design_options_init(&o);
+    o.worlds = 2;
+    o.months = 2;
+    o.methods = (1u << GRAVRD_INFERENCE_PAIR) | (1u << GRAVRD_INFERENCE_DYADIC);
+    gravrd_design_result *res = NULL;
+    assert_int_equal(gravrd_design_run(&o, &res, &err), GRAVRD_OK);
+    char *dj = testutil_path(dir, "design.json"), *ds = testutil_path(dir, "design.svg");
+    FILE *f = fopen(dj, "w");
+    assert_non_null(f);
+    assert_int_equal(gravrd_design_write_json(res, f, &err), GRAVRD_OK);
+    fclose(f);
+    assert_int_equal(gravrd_design_plot(res, ds, &err), GRAVRD_OK);
+    gravrd_html_summary sum;
+    assert_int_equal(gravrd_report_html(dir, NULL, &sum, &err), GRAVRD_OK);
+    html = testutil_read_file(path, NULL);
+    assert_non_null(html);
+    assert_null(strstr(html, "No design check in this folder"));
+    assert_non_null(strstr(html, "The design check simulated 2 worlds of 2 months on the embedded geography"));
+    assert_int_equal(count_sub(html, "<table class=\"design\">"), 2);
+    const char *rec = gravrd_inference_name(res->models[1].methods[res->models[1].recommended].method);
+    char pat[96];
+    snprintf(pat, sizeof pat, "<tr class=\"rec\"><td>%s (recommended)</td>", rec);
+    assert_non_null(strstr(html, pat));
+    /* the plot is inlined in the section, once, and is not a figure */
+    assert_int_equal(count_sub(html, "<figure class=\"trust\" id=\"design-plot\"><svg"), 1);
+    assert_int_equal(sum.figures_listed, 0);
+    free(html);
+    gravrd_design_free(res);
+    free(dj);
+    free(ds);
+    free(path);
+    testutil_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -656,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_page_is_self_contained),
         cmocka_unit_test(test_without_replication_json),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_headline_and_trust),
         cmocka_unit_test(test_chromium_renders_without_errors),
         cmocka_unit_test(test_chromium_on_replicate_output),
     };

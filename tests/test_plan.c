@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gravrd/inference.h"
 #include "gravrd/plan.h"
 #include "study/plan_internal.h"
 #include "support/testutil.h"
@@ -227,6 +228,12 @@ static void check_shipped(const gravrd_plan *p)
     assert_int_equal(gravrd_plan_find_table(p, "tableA6")->kind, GRAVRD_TABLE_BALANCE);
     assert_int_equal(gravrd_plan_find_table(p, "mediation")->kind, GRAVRD_TABLE_MEDIATION);
     assert_int_equal(gravrd_plan_find_table(p, "table1")->kind, GRAVRD_TABLE_SUMMARY);
+    /* Table 3 shows dyadic inference beside the paper's; Table 2 nothing more */
+    const gravrd_plan_table *t3 = gravrd_plan_find_table(p, "table3"), *t2 = gravrd_plan_find_table(p, "table2");
+    for (size_t c = 0; c < t3->n_columns; c++)
+        assert_int_equal(t3->columns[c].inference, GRAVRD_INFERENCE_DYADIC);
+    assert_int_equal(t2->columns[0].inference, -1);
+    assert_string_equal(p->study.headline, "table3/log_trade.w2e/partner");
 }
 
 static void test_shipped_study(void **state)
@@ -341,6 +348,13 @@ static const bad_case bad_cases[] = {
     {0, REG "level = months\n", "t.study:8:", "level must be flows, pairs, not 'months'"},
     {0, REG "level = directed_pairs\n", "t.study:8:", "level must be flows, pairs, not"},
     {0, REG "vcov = robust\n", "t.study:8:", "vcov must be iid or hetero"},
+    {0, REG "inference = bootstrap\n", "t.study:8:",
+     "inference must be pair, segment_pair, dyadic, wild, ri or none, not 'bootstrap'"},
+    {0, RD "inference = dyadic\n", "t.study:8:", "unknown key 'inference' for a rd table"},
+    {1, "[study]\nheadline = table3/partner\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:2:",
+     "headline must be TABLE/COLUMN/TERM, not 'table3/partner'"},
+    {1, "[study]\nheadline = t9/c/partner\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:2:",
+     "headline: no regression table 't9' in the study"},
     {0, RD "side = left\n", "t.study:8:", "side must be exporter, importer or both"},
     {0, RD "optimal = maybe\n", "t.study:8:", "optimal must be yes or no"},
     {0, REG "show = part*ner\n", "t.study:8:", "'*' may only end a pattern"},

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <gsl/gsl_cdf.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 
 #include "gravrd/data.h"
 #include "gravrd/estimate.h"
+#include "gravrd/inference.h"
 #include "gravrd/plan.h"
 #include "gravrd/sim.h"
 #include "gravrd/study.h"
@@ -325,6 +327,22 @@ static void test_mediation_matches_suest(void **state)
     const gravrd_rep_coef *b3 = coef_of(column_of(table_of(g_rep, "table3"), "log_trade.w2e"), "partner");
     assert_true(fabs(b3->estimate - t->base_estimate) < 1e-9);
     assert_true(fabs(t->truth - 0.004752) < 1e-9);
+    /* beside it, Table 3's `inference = dyadic`: two-way clustered by the
+     * exporter and the importer city, as a direct fit gives it */
+    gravrd_reg_options rd;
+    gravrd_reg_options_init(&rd);
+    rd.cluster = "exp_city + imp_city";
+    gravrd_reg_results *r2 = NULL;
+    assert_int_equal(gravrd_reg(w2e, fa, &rd, &r2, &err), GRAVRD_OK);
+    const gravrd_coef *d = &r2->results[0].coefs[0];
+    assert_int_equal(b3->alt_method, GRAVRD_INFERENCE_DYADIC);
+    assert_true(fabs(b3->alt_se - d->se) <= 1e-9 * d->se);
+    assert_true(fabs(b3->alt_p - d->p) <= 1e-9);
+    assert_true(fabs(b3->se - ra->results[0].coefs[0].se) <= 1e-9 * b3->se); /* the paper's stays */
+    assert_true(b3->alt_se != b3->se);
+    assert_true(b3->alt_lo < d->estimate && d->estimate < b3->alt_hi);
+    assert_true(fabs((b3->alt_hi - b3->alt_lo) / (2 * d->se) - gsl_cdf_tdist_Pinv(0.975, r2->results[0].t_df)) < 1e-9);
+    gravrd_reg_results_free(r2);
     gravrd_reg_results_free(ra);
     gravrd_reg_results_free(rb);
     gravrd_frame_free(w2e);

@@ -11,26 +11,11 @@
 #include <stdio.h>
 
 #include "gravrd/error.h"
+#include "gravrd/inference.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* The inference methods a design check compares and a study table may
- * name (`inference =` in a study file). */
-typedef enum {
-    GRAVRD_INFERENCE_PAIR = 0,     /* clustered by directed city pair (the paper's) */
-    GRAVRD_INFERENCE_SEGMENT_PAIR, /* clustered by exporter segment x importer segment */
-    GRAVRD_INFERENCE_DYADIC,       /* two-way clustered by exporter city and importer city */
-    GRAVRD_INFERENCE_WILD,         /* wild cluster bootstrap (WCR, Rademacher) by segment pair */
-    GRAVRD_INFERENCE_RI,           /* randomization inference over placebo partnerships */
-    GRAVRD_INFERENCE_N
-} gravrd_inference;
-
-/* "pair", "segment_pair", "dyadic", "wild", "ri". */
-const char *gravrd_inference_name(gravrd_inference method);
-/* The method of a name; GRAVRD_ERR_INVALID naming the choices otherwise. */
-gravrd_status gravrd_inference_parse(const char *name, gravrd_inference *out, gravrd_error *err);
 
 #define GRAVRD_DESIGN_DEFAULT_WORLDS 200
 #define GRAVRD_DESIGN_DEFAULT_MONTHS 12

@@ -163,6 +163,8 @@ typedef struct {
     double bandwidth;                  /* km: the line's, else [study]'s */
     double match_km;                   /* match tables; NaN otherwise */
     const char *cluster;               /* NULL = not clustered */
+    int inference;                     /* `inference =`: a gravrd_inference (gravrd/inference.h) whose
+                                          p-value and interval are shown beside the cluster's; -1 = none */
     gravrd_plan_vcov vcov;
     const char *const *show;           /* term patterns printed as rows; NULL = all */
     size_t n_show;
@@ -292,6 +294,8 @@ typedef struct {
     const char *const *notes;
     size_t n_notes;
     const char *flow;                  /* the ${flow} macro in force ("" when none) */
+    const char *headline;              /* `headline = TABLE/COLUMN/TERM`: the estimate the report
+                                          leads with; NULL = none */
 } gravrd_plan_study;
 
 struct plan_pool;
@@ -343,6 +347,10 @@ typedef struct {
     double pub_estimate, pub_se;               /* NaN when not published */
     double pub_lo, pub_hi;                     /* a published range, NaN when none */
     double truth;                              /* NaN when none */
+    /* The column's `inference` method (-1: none): its standard error (NaN
+     * for wild and ri), two-sided p-value of 0 and 95% interval. */
+    int alt_method;
+    double alt_se, alt_p, alt_lo, alt_hi;
     /* local linear RD rows (kind rd) */
     int is_rd;
     double bandwidth_km, estimate_bc, se_robust, ci_lo_robust, ci_hi_robust;
@@ -431,6 +439,7 @@ typedef struct {
 
 typedef struct {
     char *study, *study_title, *data_dir, *flow;
+    char *headline;            /* [study] headline, TABLE/COLUMN/TERM; NULL = none */
     int has_truth, bootstrap;
     double seconds;
     size_t models;

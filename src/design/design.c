@@ -32,24 +32,6 @@
 #include "util/seedmix.h"
 #include "util/strutil.h"
 
-static const char *const inference_names[GRAVRD_INFERENCE_N] = {"pair", "segment_pair", "dyadic", "wild", "ri"};
-
-const char *gravrd_inference_name(gravrd_inference method)
-{
-    return (unsigned)method < GRAVRD_INFERENCE_N ? inference_names[method] : "?";
-}
-
-gravrd_status gravrd_inference_parse(const char *name, gravrd_inference *out, gravrd_error *err)
-{
-    for (int m = 0; m < GRAVRD_INFERENCE_N; m++)
-        if (!strcmp(name, inference_names[m])) {
-            *out = (gravrd_inference)m;
-            return GRAVRD_OK;
-        }
-    return gravrd_error_set(err, GRAVRD_ERR_INVALID,
-                            "unknown inference method '%s' (pair, segment_pair, dyadic, wild or ri)", name);
-}
-
 void gravrd_design_options_init(gravrd_design_options *opt)
 {
     memset(opt, 0, sizeof *opt);
@@ -73,11 +55,13 @@ static const char *const model_formulas[N_MODELS] = {
     "log1p(%s) ~ partner + log(distance) | exp_city^month + imp_city^month + seg_exp^seg_imp"};
 static const char *const design_subset = "direction == \"w2e\"";
 
-/* The clustering of each method (the bootstrap's clusters for wild; the
- * t statistic's for ri, whose p-value and interval use the coefficient). */
-static const char *const method_cluster[GRAVRD_INFERENCE_N] = {"exp_city^imp_city", "seg_exp^seg_imp",
-                                                               "exp_city + imp_city", "seg_exp^seg_imp",
-                                                               "exp_city^imp_city"};
+/* The t statistic of ri (whose p-value and interval use the coefficient)
+ * is the pair-clustered one, as the paper's. */
+static const char *method_cluster(gravrd_inference m)
+{
+    const char *c = gravrd_inference_cluster(m);
+    return c ? c : "exp_city^imp_city";
+}
 
 enum { KIND_EFFECT = 0, KIND_NULL, N_KINDS };
 
@@ -160,7 +144,7 @@ static gravrd_status fit_one(const design_ctx *ctx, int w, gravrd_frame *frame, 
     gravrd_reg_options o;
     gravrd_reg_options_init(&o);
     o.subset = design_subset;
-    o.cluster = method_cluster[method];
+    o.cluster = method_cluster(method);
     o.threads = 1;
     o.cache = cache;
     uint64_t draw_seed = seedmix_draw(ctx->opt->seed, (uint64_t)w) | 1u;
@@ -232,7 +216,7 @@ static gravrd_status run_world(const design_ctx *ctx, int w, world_out *out, gra
                         snprintf(why, sizeof why, "%s", err->message);
                         gravrd_error_set(err, st, "world %d (seed %llu), %s model, %s inference: %s", w + 1,
                                          (unsigned long long)(ctx->opt->seed + (uint64_t)w), model_names[m],
-                                         inference_names[j], why);
+                                         gravrd_inference_name((gravrd_inference)j), why);
                     }
                 }
     gravrd_study_ri_free(ri);

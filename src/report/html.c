@@ -12,54 +12,10 @@
 
 #include "gravrd/data.h"
 #include "html_tables.h"
+#include "html_trust.h"
 #include "html_util.h"
 
 /* ---- files ---- */
-
-static char *join(const char *dir, const char *name)
-{
-    size_t len = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(len);
-    if (p)
-        snprintf(p, len, "%s/%s", dir, name);
-    return p;
-}
-
-static char *read_text(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (len + 1 >= cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (buf && ferror(f)) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[len] = 0;
-        if (len_out)
-            *len_out = len;
-    }
-    return buf;
-}
 
 static int file_exists(const char *path)
 {
@@ -88,6 +44,8 @@ static gravrd_status list_svgs(const char *dir, char ***out, size_t *n_out, grav
         size_t len = strlen(e->d_name);
         if (len < 5 || strcmp(e->d_name + len - 4, ".svg") || e->d_name[0] == '.')
             continue;
+        if (!strcmp(e->d_name, "design.svg"))
+            continue; /* the design check's plot has its own section */
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
             char **nn = realloc(names, cap * sizeof *nn);
@@ -115,47 +73,6 @@ static gravrd_status list_svgs(const char *dir, char ***out, size_t *n_out, grav
     return GRAVRD_OK;
 }
 
-/* Writes the <svg> element of an SVG document, without the XML prolog,
- * with every id (and its url(#...) / href="#..." references) prefixed so
- * that several figures on one page do not share ids (svg.c names its clip
- * path "plot-area" in every figure). 0 when the text is not an SVG
- * document we can inline. */
-static int inline_svg(FILE *out, const char *text, const char *prefix)
-{
-    const char *start = strstr(text, "<svg");
-    const char *end = start ? strstr(start, "</svg>") : NULL;
-    if (!start || !end)
-        return 0;
-    const char *last;
-    while ((last = strstr(end + 6, "</svg>")))
-        end = last;
-    end += 6;
-    if (strstr(start, "<script") && strstr(start, "<script") < end)
-        return 0; /* never inline scripts */
-    static const char *const pats[] = {" id=\"", "url(#", "href=\"#"};
-    const char *p = start;
-    while (p < end) {
-        const char *next = end;
-        size_t which = 0;
-        for (size_t k = 0; k < 3; k++) {
-            const char *q = strstr(p, pats[k]);
-            if (q && q < next) {
-                next = q;
-                which = k;
-            }
-        }
-        if (next >= end) {
-            fwrite(p, 1, (size_t)(end - p), out);
-            break;
-        }
-        size_t plen = strlen(pats[which]);
-        fwrite(p, 1, (size_t)(next - p) + plen, out);
-        fputs(prefix, out);
-        p = next + plen;
-    }
-    return 1;
-}
-
 /* ---- the page ---- */
 
 static const char PAGE_CSS[] =
@@ -164,6 +81,9 @@ static const char PAGE_CSS[] =
     "h1{font-size:1.6em;margin:0.8em 0 0.2em}h2{border-bottom:2px solid #333;padding-bottom:4px;margin-top:2em}\n"
     "h3{margin:1.6em 0 0.2em}h4.panel{margin:0.8em 0 0.2em;font-size:1em}\n"
     "table{border-collapse:collapse;font-size:13px}\n"
+    "section.headline{background:#f3f7fb;border-left:4px solid #1f77b4;padding:4px 14px;margin:1em 0}\n"
+    "table.design td,table.design th{padding:3px 10px;text-align:right;border-bottom:1px solid #ddd}"
+    "table.design td:first-child{text-align:left}table.design tr.rec{background:#e8f5e9;font-weight:bold}\n"
     "table.info td,table.info th{padding:2px 10px 2px 0;text-align:left;vertical-align:top}\n"
     "div.scroll{overflow-x:auto}\n"
     "table.result{margin:6px 0;border-top:2px solid #333;border-bottom:2px solid #333}\n"
@@ -235,7 +155,7 @@ static void info_row(FILE *out, const char *label, const char *value)
 static gravrd_status render_figures(FILE *out, const char *out_dir, gravrd_html_summary *sum, gravrd_error *err)
 {
     json_t *fj = NULL;
-    char *fj_path = join(out_dir, "figures.json");
+    char *fj_path = html_join(out_dir, "figures.json");
     if (!fj_path)
         return gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
     gravrd_status st = GRAVRD_OK;
@@ -289,13 +209,13 @@ static gravrd_status render_figures(FILE *out, const char *out_dir, gravrd_html_
         }
         char prefix[32];
         snprintf(prefix, sizeof prefix, "f%zu-", fig_no);
-        char *path = join(out_dir, file);
-        char *text = path ? read_text(path, NULL) : NULL;
+        char *path = html_join(out_dir, file);
+        char *text = path ? html_read_file(path, NULL) : NULL;
         free(path);
         fputs("<figure class=\"fig\" data-file=\"", out);
         html_esc(out, file);
         fputs("\">\n", out);
-        if (text && inline_svg(out, text, prefix)) {
+        if (text && html_inline_svg(out, text, prefix)) {
             sum->figures_inlined++;
             fputs("\n", out);
         } else {
@@ -342,8 +262,8 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
     memset(&sum, 0, sizeof sum);
     gravrd_status st = GRAVRD_OK;
     json_t *rep = NULL, *truth = NULL;
-    char *rep_path = join(out_dir, "replication.json"), *index_path = join(out_dir, "index.html");
-    char *tmp_path = join(out_dir, ".index.html.tmp");
+    char *rep_path = html_join(out_dir, "replication.json"), *index_path = html_join(out_dir, "index.html");
+    char *tmp_path = html_join(out_dir, ".index.html.tmp");
     char *figs = NULL, *tabs = NULL, *toc = NULL;
     size_t figs_len = 0, tabs_len = 0, toc_len = 0;
     FILE *fb = NULL, *tb = NULL, *cb = NULL, *out = NULL;
@@ -365,7 +285,7 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
     }
     const char *data_dir = opt && opt->data_dir ? opt->data_dir : jr_str(rep, "data");
     if (data_dir) {
-        char *tp = join(data_dir, "truth.json");
+        char *tp = html_join(data_dir, "truth.json");
         if (tp && file_exists(tp)) {
             gravrd_error e2 = {0};
             if (jr_parse_file(tp, &truth, &e2))
@@ -413,7 +333,7 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
         json_t *table = NULL;
         char load_error[GRAVRD_ERROR_MSG_LEN + 64] = "";
         if (jfile) {
-            char *jp = join(out_dir, jfile);
+            char *jp = html_join(out_dir, jfile);
             gravrd_error e2 = {0};
             if (!jp)
                 snprintf(load_error, sizeof load_error, "out of memory");
@@ -545,11 +465,16 @@ gravrd_status gravrd_report_html(const char *out_dir, const gravrd_html_options 
             fputs("none was checked.</p>\n", out);
     }
     fprintf(out, "<p>%zu estimates are shown beside a published number.</p>\n", sum.published);
+    html_headline(out, out_dir, rep);
 
-    fputs("<nav><h2>Contents</h2>\n<ol>\n<li><a href=\"#figures\">Figures</a></li>\n", out);
+    fputs("<nav><h2>Contents</h2>\n<ol>\n<li><a href=\"#trust\">Can these intervals be trusted?</a></li>\n"
+          "<li><a href=\"#figures\">Figures</a></li>\n",
+          out);
     if (toc)
         fwrite(toc, 1, toc_len, out);
-    fputs("</ol></nav>\n<h2 id=\"figures\">Figures</h2>\n", out);
+    fputs("</ol></nav>\n", out);
+    html_design_section(out, out_dir);
+    fputs("<h2 id=\"figures\">Figures</h2>\n", out);
     if (figs)
         fwrite(figs, 1, figs_len, out);
     fputs("<h2 id=\"tables\">Tables</h2>\n", out);

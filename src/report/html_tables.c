@@ -223,6 +223,7 @@ static void regression_group(FILE *out, const json_t *table, const col_group *g,
     for (size_t r = 0; r < keys.n; r++) {
         const char *key = keys.s[r], *name = NULL;
         int any_pub = 0, any_truth = 0, any_bc = 0;
+        const char *alt_method = NULL; /* the study's `inference` method, when the row has one */
         for (size_t j = 0; j < g->n; j++) {
             const json_t *c = find_coef(g->cols[j], key);
             if (!c)
@@ -237,8 +238,10 @@ static void regression_group(FILE *out, const json_t *table, const col_group *g,
                 any_truth = 1;
             if (is_rd && isfinite(jr_num(c, "estimate_bc")))
                 any_bc = 1;
+            if (!alt_method && jr_get(c, "inference"))
+                alt_method = jr_str(jr_get(c, "inference"), "method");
         }
-        int n_sub = 2 + any_pub + any_truth + any_bc;
+        int n_sub = 2 + any_pub + any_truth + any_bc + (alt_method != NULL);
         fprintf(out, "<tr class=\"est\"><th class=\"row\" rowspan=\"%d\"", n_sub);
         if (name && strcmp(name, key)) {
             fputs(" title=\"", out);
@@ -260,6 +263,28 @@ static void regression_group(FILE *out, const json_t *table, const col_group *g,
                 fputs("<td></td>", out);
         }
         fputs("</tr>\n", out);
+        if (alt_method) {
+            /* the study's `inference` method beside the clustered result */
+            fputs("<tr class=\"alt\"><td class=\"src\">", out);
+            html_esc(out, alt_method);
+            fputs("</td>", out);
+            for (size_t j = 0; j < g->n; j++) {
+                const json_t *c = find_coef(g->cols[j], key), *inf = c ? jr_get(c, "inference") : NULL;
+                const json_t *ci = inf ? jr_get(inf, "ci") : NULL;
+                double p = inf ? jr_num(inf, "p") : NAN;
+                double lo = json_is_array(ci) ? json_number_value(json_array_get(ci, 0)) : NAN;
+                double hi = json_is_array(ci) ? json_number_value(json_array_get(ci, 1)) : NAN;
+                if (!isfinite(p)) {
+                    fputs("<td></td>", out);
+                    continue;
+                }
+                fprintf(out, "<td title=\"p-value and 95%% interval with %s inference\">p %s [", alt_method,
+                        hfmt(b, p, 3));
+                fprintf(out, "%s, ", hfmt(b, lo, 3));
+                fprintf(out, "%s]</td>", hfmt(b2, hi, 3));
+            }
+            fputs("</tr>\n", out);
+        }
         if (any_pub) {
             fputs("<tr class=\"paper\"><td class=\"src\">paper</td>", out);
             for (size_t j = 0; j < g->n; j++) {

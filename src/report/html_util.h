@@ -19,4 +19,16 @@ const char *hfmt_stat(char *buf, double v);
 /* Significance stars of a two-sided p-value: *** < 0.01, ** < 0.05, * < 0.1. */
 const char *hstars(double p);
 
+/* "dir/name", malloc'ed (NULL when out of memory). */
+char *html_join(const char *dir, const char *name);
+/* A whole file as a NUL-terminated string (malloc'ed; its length in
+ * *len_out when not NULL); NULL when it cannot be read. */
+char *html_read_file(const char *path, size_t *len_out);
+
+/* Writes the <svg> element of an SVG document, without the XML prolog,
+ * with every id (and its references) prefixed so that several figures on
+ * one page do not share ids. 0 when the text is not an SVG document that
+ * can be inlined (no <svg>...</svg>, or a script). */
+int html_inline_svg(FILE *out, const char *text, const char *prefix);
+
 #endif

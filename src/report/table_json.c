@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "gravrd/inference.h"
 #include "report/table_internal.h"
 #include "report/write_util.h"
 #include "table/table_names.h"
@@ -103,6 +104,20 @@ static void json_coef(FILE *f, const gravrd_rep_coef *c)
     fputs(",\"truth_in_ci\":", f);
     int in = tw_truth_in_ci(c);
     fputs(in < 0 ? "null" : in ? "true" : "false", f);
+    if (c->alt_method >= 0) {
+        /* the table's `inference` method beside the clustered result */
+        fputs(",\"inference\":{\"method\":", f);
+        report_json_string(f, gravrd_inference_name((gravrd_inference)c->alt_method));
+        fputs(",\"se\":", f);
+        report_json_number(f, c->alt_se);
+        fputs(",\"p\":", f);
+        report_json_number(f, c->alt_p);
+        fputs(",\"ci\":[", f);
+        report_json_number(f, c->alt_lo);
+        fputc(',', f);
+        report_json_number(f, c->alt_hi);
+        fputs("]}", f);
+    }
     if (c->is_rd) {
         const char *rn[] = {"bandwidth_km", "estimate_bc", "se_robust", "ci_lo_robust", "ci_hi_robust"};
         double rv[] = {c->bandwidth_km, c->estimate_bc, c->se_robust, c->ci_lo_robust, c->ci_hi_robust};
@@ -308,6 +323,10 @@ gravrd_status gravrd_replication_write_index(const gravrd_replication *rep, cons
     report_json_string(f, rep->data_dir);
     fputs(",\"flow\":", f);
     report_json_string(f, rep->flow);
+    if (rep->headline) {
+        fputs(",\"headline\":", f);
+        report_json_string(f, rep->headline);
+    }
     fprintf(f, ",\"has_truth\":%s,\"bootstrap\":%d,\"seconds\":", rep->has_truth ? "true" : "false", rep->bootstrap);
     report_json_number(f, rep->seconds);
     fprintf(f, ",\"models\":%zu,\"status\":\"%s\",\"tables\":[\n", rep->models, rep->n_failed ? "failed" : "ok");

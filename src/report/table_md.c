@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gravrd/inference.h"
 #include "report/table_internal.h"
 #include "table/table_names.h"
 
@@ -88,6 +89,23 @@ static void md_regression(FILE *f, const gravrd_rep_table *t)
                     fputs(" | ", f);
             }
             fputs(" |\n", f);
+            int alt = -1;
+            for (size_t i = 0; i < pc->n && alt < 0; i++) {
+                const gravrd_rep_coef *cf = tw_coef_of(&t->columns[pc->cols[i]], keys[k]);
+                if (cf)
+                    alt = cf->alt_method;
+            }
+            if (alt >= 0) {
+                fprintf(f, "| *%s: p [95%% CI]*", gravrd_inference_name((gravrd_inference)alt));
+                for (size_t i = 0; i < pc->n; i++) {
+                    const gravrd_rep_coef *cf = tw_coef_of(&t->columns[pc->cols[i]], keys[k]);
+                    if (cf && cf->alt_method >= 0 && isfinite(cf->alt_p))
+                        fprintf(f, " | *%.3f [%.3f, %.3f]*", cf->alt_p, cf->alt_lo, cf->alt_hi);
+                    else
+                        fputs(" | ", f);
+                }
+                fputs(" |\n", f);
+            }
             if (any_pub) {
                 fputs("| *paper*", f);
                 for (size_t i = 0; i < pc->n; i++) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gravrd/inference.h"
 #include "gravrd/formula.h"
 
 typedef struct {
@@ -216,6 +217,7 @@ typedef struct {
     gravrd_plan_level level;
     double bandwidth;
     const char *cluster;                 /* NULL = none */
+    int inference;                       /* gravrd_inference beside the cluster's; -1 = none */
     gravrd_plan_vcov vcov;
     const char *rhs, *fe, *group;
     const char **show;                   /* NULL = all */
@@ -319,6 +321,16 @@ static gravrd_status apply(table_ctx *tc, state *s, const lex_pair *kv)
         s->cluster = !*v || !strcmp(v, "none") ? NULL : v;
         if (s->cluster)
             st = check_fe_list(b, v, line, "cluster");
+    } else if (!strcmp(k, "inference")) {
+        gravrd_inference m;
+        gravrd_error e;
+        if (!*v || !strcmp(v, "none"))
+            s->inference = -1;
+        else if (gravrd_inference_parse(v, &m, &e))
+            return berr(b, line, GRAVRD_ERR_INVALID,
+                        "inference must be pair, segment_pair, dyadic, wild, ri or none, not '%s'", v);
+        else
+            s->inference = (int)m;
     } else if (!strcmp(k, "vcov")) {
         if (!strcmp(v, "iid"))
             s->vcov = GRAVRD_PLAN_VCOV_IID;
@@ -473,6 +485,7 @@ static void column_common(table_ctx *tc, const state *s, int line, gravrd_plan_c
     c->bandwidth = s->bandwidth;
     c->match_km = tc->tb->kind == GRAVRD_TABLE_MATCH ? s->match_km : NAN;
     c->cluster = s->cluster;
+    c->inference = s->inference;
     c->vcov = s->vcov;
     c->show = s->show;
     c->n_show = s->n_show;
@@ -889,6 +902,7 @@ static gravrd_status build_table(builder *b, const lex_table *lt, size_t index)
     memset(&s, 0, sizeof s);
     s.bandwidth = b->plan->study.bandwidth;
     s.cluster = b->plan->study.cluster;
+    s.inference = -1;
     s.match_km = s.radius = NAN;
     const char **notes = NULL;
     size_t n_content = 0;
@@ -1000,6 +1014,13 @@ static gravrd_status build_study(builder *b, const lex_plan *lx)
             sd->title = v;
         else if (!strcmp(k, "reference"))
             sd->reference = v;
+        else if (!strcmp(k, "headline")) {
+            /* TABLE/COLUMN/TERM, the tables checked once all are known */
+            const char *s1 = strchr(v, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+            if (!s1 || !s2 || s1 == v || s2 == s1 + 1 || !s2[1] || strchr(s2 + 1, '/'))
+                return berr(b, line, GRAVRD_ERR_INVALID, "[study]: headline must be TABLE/COLUMN/TERM, not '%s'", v);
+            sd->headline = v;
+        }
         else if (!strcmp(k, "flows")) {
             if (!*v)
                 return berr(b, line, GRAVRD_ERR_INVALID, "[study]: flows: name the flows file");
@@ -1022,7 +1043,7 @@ static gravrd_status build_study(builder *b, const lex_plan *lx)
             *slot = v;
         } else {
             return berr(b, line, GRAVRD_ERR_INVALID,
-                        "[study]: unknown key '%s' (title, reference, published, flows, bandwidth, cluster, note)", k);
+                        "[study]: unknown key '%s' (title, reference, headline, published, flows, bandwidth, cluster, note)", k);
         }
     }
     sd->notes = notes;
@@ -1071,6 +1092,21 @@ gravrd_status plan_build(plan_pool *pool, const lex_plan *lx, gravrd_plan *plan,
     for (size_t t = 0; t < lx->n_tables && !st; t++) {
         plan->n_tables = t + 1;    /* tables before t are complete: items refer to them */
         st = build_table(&b, &lx->tables[t], t);
+    }
+    const char *h = plan->study.headline;
+    if (!st && h) {
+        /* the headline names a regression table of the study */
+        size_t len = (size_t)(strchr(h, '/') - h);
+        int found = 0, line = 0;
+        for (size_t t = 0; t < plan->n_tables && !found; t++)
+            found = strlen(plan->tables[t].name) == len && !strncmp(plan->tables[t].name, h, len) &&
+                    plan->tables[t].kind == GRAVRD_TABLE_REGRESSION;
+        for (size_t i = 0; i < lx->n_study; i++)
+            if (!strcmp(lx->study[i].key, "headline"))
+                line = lx->study[i].line;
+        if (!found)
+            st = berr(&b, line, GRAVRD_ERR_INVALID, "[study]: headline: no regression table '%.*s' in the study",
+                      (int)len, h);
     }
     return st;
 }

@@ -44,6 +44,7 @@ static const key_spec table_keys[] = {
     {"level", K_S | K_R, 0, 0, 0, 0},
     {"bandwidth", K_S | K_R | K_M | K_E, 0, 0, 0, 0},
     {"cluster", K_R | K_M | K_E, 0, 0, 0, 0},
+    {"inference", K_R, 0, 0, 0, 0},
     {"vcov", K_R | K_M | K_B | K_E, 0, 0, 0, 0},
     {"rhs", K_R | K_M, 0, 0, 0, 0},
     {"fe", K_R | K_M | K_D, 0, 0, 0, 0},

@@ -8,6 +8,8 @@
 
 #include <gsl/gsl_cdf.h>
 
+#include "gravrd/inference.h"
+
 rep_column_desc rep_column_desc_of(const gravrd_plan_column *c)
 {
     const gravrd_plan_def *sd = c->sample.def;
@@ -142,6 +144,8 @@ gravrd_status rep_column_fill(rep_run *r, const gravrd_plan_column *c, const rep
         o->ci_lo = cf->estimate - tc * cf->se;
         o->ci_hi = cf->estimate + tc * cf->se;
         o->pub_lo = o->pub_hi = NAN;
+        o->alt_method = -1;
+        o->alt_se = o->alt_p = o->alt_lo = o->alt_hi = NAN;
         o->bandwidth_km = o->estimate_bc = o->se_robust = o->ci_lo_robust = o->ci_hi_robust = NAN;
         ctx.coef = cf->name;
         const char *pub = c ? plan_template_for(c->published, c->n_published, cf->name) : NULL;
@@ -154,4 +158,36 @@ gravrd_status rep_column_fill(rep_run *r, const gravrd_plan_column *c, const rep
     col->pub_f = rep_pub_number(r, c ? c->published_stat[GRAVRD_PLAN_STAT_F] : NULL, &ctx);
     col->pub_nobs = rep_pub_number(r, c ? c->published_stat[GRAVRD_PLAN_STAT_NOBS] : NULL, &ctx);
     return GRAVRD_OK;
+}
+
+/* Copies the `inference` method's p-value and interval of each shown
+ * coefficient of a column from its refit. */
+void rep_column_take_inference(const gravrd_plan_column *c, const gravrd_reg_result *alt, gravrd_rep_column *col)
+{
+    gravrd_inference m = (gravrd_inference)c->inference;
+    for (int k = 0; k < col->n_coefs; k++) {
+        gravrd_rep_coef *o = &col->coefs[k];
+        for (int a = 0; a < alt->n_coef; a++) {
+            const gravrd_coef *cf = &alt->coefs[a];
+            if (strcmp(cf->name, o->key))
+                continue;
+            if (m == GRAVRD_INFERENCE_WILD || m == GRAVRD_INFERENCE_RI) {
+                if (m == GRAVRD_INFERENCE_WILD && !cf->boot)
+                    break;
+                if (m == GRAVRD_INFERENCE_RI && !cf->ri)
+                    break;
+                o->alt_p = m == GRAVRD_INFERENCE_WILD ? cf->boot->p : cf->ri->p;
+                o->alt_lo = m == GRAVRD_INFERENCE_WILD ? cf->boot->ci_lo : cf->ri->ci_lo;
+                o->alt_hi = m == GRAVRD_INFERENCE_WILD ? cf->boot->ci_hi : cf->ri->ci_hi;
+            } else {
+                double tc = t_crit(alt->t_df);
+                o->alt_se = cf->se;
+                o->alt_p = cf->p;
+                o->alt_lo = cf->estimate - tc * cf->se;
+                o->alt_hi = cf->estimate + tc * cf->se;
+            }
+            o->alt_method = (int)m;
+            break;
+        }
+    }
 }

@@ -29,6 +29,10 @@ gravrd_status rep_column_init(const rep_column_desc *d, gravrd_rep_column *col);
  * templates. c NULL: every term shown, nothing published (balance). */
 gravrd_status rep_column_fill(rep_run *r, const gravrd_plan_column *c, const rep_ctx *ctx,
                               const gravrd_reg_result *res, gravrd_rep_column *col);
+/* Copies the p-value and interval of the column's `inference` method (a
+ * gravrd_inference) for each shown coefficient from alt, the column's
+ * refit with that method. */
+void rep_column_take_inference(const gravrd_plan_column *c, const gravrd_reg_result *alt, gravrd_rep_column *col);
 /* Records an error on a column (prefixed with its line unless msg names the study) and in the table. */
 gravrd_status rep_column_error(rep_run *r, gravrd_rep_table *out, gravrd_rep_column *col, const char *msg);
 

@@ -32,6 +32,7 @@ void gravrd_replication_free(gravrd_replication *rep)
     free(rep->study_title);
     free(rep->data_dir);
     free(rep->flow);
+    free(rep->headline);
     free(rep->report_error);
     free(rep);
 }
@@ -282,10 +283,12 @@ gravrd_status gravrd_replicate(const gravrd_plan *plan, const gravrd_replicate_o
     rep->study_title = plan_strdup(plan->study.title);
     rep->data_dir = plan_strdup(opt->data_dir);
     rep->flow = plan_strdup(plan->study.flow);
+    rep->headline = plan->study.headline ? plan_strdup(plan->study.headline) : NULL;
     rep->has_truth = rep_sources_has_truth(r.sources);
     rep->bootstrap = opt->bootstrap;
     rep->tables = calloc(plan->n_tables + 1, sizeof *rep->tables);
-    if (!rep->study || !rep->study_title || !rep->data_dir || !rep->flow || !rep->tables) {
+    if (!rep->study || !rep->study_title || !rep->data_dir || !rep->flow || !rep->tables ||
+        (plan->study.headline && !rep->headline)) {
         st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
         goto done;
     }

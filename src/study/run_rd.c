@@ -75,6 +75,8 @@ static gravrd_status rd_record(rep_run *r, const gravrd_plan_rd_column *c, rd_jo
         if (!o->key || !o->label)
             return NOMEM(err);
         o->is_rd = 1;
+        o->alt_method = -1;
+        o->alt_se = o->alt_p = o->alt_lo = o->alt_hi = NAN;
         o->bandwidth_km = est->h;
         o->estimate = est->estimate;
         o->se = est->se;

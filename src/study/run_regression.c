@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gravrd/inference.h"
 #include "gravrd/match.h"
 #include "study/rep_column.h"
 #include "study/run.h"
@@ -21,6 +22,31 @@ static void reg_options(const gravrd_plan_column *c, gravrd_reg_options *ro, con
         ro->vcov = c->vcov == GRAVRD_PLAN_VCOV_HETERO ? GRAVRD_VCOV_HETERO : GRAVRD_VCOV_IID;
     ro->env = env;
     ro->threads = threads;
+}
+
+/* The options of a column's `inference` method: ro (the column's own)
+ * with the method's clustering, bootstrap or reassignments (ri: the
+ * study's placebo partnerships, program scheme). Replications: reg's
+ * defaults (9,999 bootstrap draws, 999 reassignments), seed 1. */
+static void alt_options(const gravrd_plan_column *c, gravrd_reg_options *ro, gravrd_study_ri *ri)
+{
+    gravrd_inference m = (gravrd_inference)c->inference;
+    const char *cluster = gravrd_inference_cluster(m);
+    if (cluster) {
+        ro->cluster = cluster;
+        ro->vcov = GRAVRD_VCOV_CLUSTER;
+    }
+    if (m == GRAVRD_INFERENCE_WILD) {
+        ro->boot.method = GRAVRD_BOOT_WILD;
+        ro->boot.seed = 1;
+    } else if (m == GRAVRD_INFERENCE_RI) {
+        ro->ri.reps = 999;
+        ro->ri.term = "partner";
+        ro->ri.draw = gravrd_study_ri_draw;
+        ro->ri.user = ri;
+        ro->ri.label = gravrd_ri_scheme_name(GRAVRD_RI_PROGRAM);
+        ro->ri.seed = 1;
+    }
 }
 
 /* Equal strings, or both NULL. */
@@ -61,10 +87,33 @@ typedef struct {
     gravrd_reg_results *res;
     gravrd_status st;
     gravrd_error err;
+    /* with `inference`: each column refitted with the method (m entries) */
+    gravrd_reg_results **alt;
+    gravrd_status alt_st;
+    gravrd_error alt_err;
 } batch_job;
 
+/* The `inference` refits of a fitted batch, column by column (the
+ * bootstrap and the reassignments are of one model each). */
+static void fit_alt(const gravrd_plan_column *cols, batch_job *job, const gravrd_frame *frame,
+                    const gravrd_eval_env *env, int threads, gravrd_reg_cache *cache, gravrd_study_ri *ri)
+{
+    if (!(job->alt = calloc(job->m, sizeof *job->alt))) {
+        job->alt_st = NOMEM(&job->alt_err);
+        return;
+    }
+    for (size_t i = 0; i < job->m && !job->alt_st; i++) {
+        const gravrd_plan_column *c = &cols[job->idx[i]];
+        gravrd_reg_options ro;
+        reg_options(c, &ro, env, threads);
+        ro.cache = cache;
+        alt_options(c, &ro, ri);
+        job->alt_st = gravrd_reg(frame, c->formula, &ro, &job->alt[i], &job->alt_err);
+    }
+}
+
 static void fit_job(rep_run *r, const gravrd_plan_column *cols, batch_job *job, const gravrd_frame *frame,
-                    const gravrd_eval_env *env, int threads, gravrd_reg_cache *cache)
+                    const gravrd_eval_env *env, int threads, gravrd_reg_cache *cache, gravrd_study_ri *ri)
 {
     char *formula = batch_formula(cols, job->idx, job->m);
     if (!formula) {
@@ -76,8 +125,19 @@ static void fit_job(rep_run *r, const gravrd_plan_column *cols, batch_job *job, 
     ro.cache = cache;
     job->st = gravrd_reg(frame, formula, &ro, &job->res, &job->err);
     free(formula);
+    if (!job->st && cols[job->idx[0]].inference >= 0)
+        fit_alt(cols, job, frame, env, threads, cache, ri);
     (void)r;
 }
+
+static void free_job(batch_job *job)
+{
+    gravrd_reg_results_free(job->res);
+    for (size_t i = 0; job->alt && i < job->m; i++)
+        gravrd_reg_results_free(job->alt[i]);
+    free(job->alt);
+}
+
 
 /* Records a fitted batch in the table (columns, notes, errors). */
 static gravrd_status take_job(rep_run *r, gravrd_rep_table *out, const gravrd_plan_column *cols, batch_job *job,
@@ -104,6 +164,15 @@ static gravrd_status take_job(rep_run *r, gravrd_rep_table *out, const gravrd_pl
         rep_ctx ctx = rep_column_ctx(c);
         if (rep_column_fill(r, c, &ctx, &job->res->results[i], &out->columns[job->idx[i]]))
             st = NOMEM(err);
+        else if (job->alt && job->alt[i] && job->alt[i]->n > 0)
+            rep_column_take_inference(c, &job->alt[i]->results[0], &out->columns[job->idx[i]]);
+    }
+    if (!st && job->alt_st) {
+        char note[GRAVRD_ERROR_MSG_LEN + 64];
+        snprintf(note, sizeof note, "inference = %s could not be computed: %s",
+                 gravrd_inference_name((gravrd_inference)cols[job->idx[0]].inference), job->alt_err.message);
+        if (rep_add_note(out, note))
+            st = NOMEM(err);
     }
     for (int w = 0; w < job->res->n_warnings && !st; w++) {
         /* rows dropped for missing values are visible in the observation counts */
@@ -119,7 +188,8 @@ static gravrd_status take_job(rep_run *r, gravrd_rep_table *out, const gravrd_pl
  * thread); a batch of several columns that fails is refitted column by
  * column so the error lands on the column that causes it. */
 static gravrd_status run_jobs(rep_run *r, gravrd_rep_table *out, const gravrd_plan_column *cols, batch_job *jobs,
-                              size_t n_jobs, const gravrd_frame *frame, const gravrd_eval_env *env, gravrd_error *err)
+                              size_t n_jobs, const gravrd_frame *frame, const gravrd_eval_env *env,
+                              gravrd_study_ri *ri, gravrd_error *err)
 {
     int inner;
     int parallel = rep_split_threads(r, n_jobs, &inner);
@@ -133,7 +203,7 @@ static gravrd_status run_jobs(rep_run *r, gravrd_rep_table *out, const gravrd_pl
 #pragma omp parallel for schedule(dynamic, 1) num_threads(parallel) if (parallel > 1)
 #endif
     for (long b = 0; b < (long)n_jobs; b++) {
-        fit_job(r, cols, &jobs[b], frame, env, inner, cache);
+        fit_job(r, cols, &jobs[b], frame, env, inner, cache, ri);
 #ifdef _OPENMP
 #pragma omp critical(gravrd_replicate_progress)
 #endif
@@ -144,10 +214,10 @@ static gravrd_status run_jobs(rep_run *r, gravrd_rep_table *out, const gravrd_pl
         batch_job *job = &jobs[b];
         if (job->st && job->st != GRAVRD_ERR_NOMEM && job->m > 1) {
             for (size_t i = 0; i < job->m && !st; i++) {
-                batch_job one = {job->idx + i, 1, NULL, GRAVRD_OK, {0}};
-                fit_job(r, cols, &one, frame, env, r->opt->threads, cache);
+                batch_job one = {job->idx + i, 1, NULL, GRAVRD_OK, {0}, NULL, GRAVRD_OK, {0}};
+                fit_job(r, cols, &one, frame, env, r->opt->threads, cache, ri);
                 st = take_job(r, out, cols, &one, err);
-                gravrd_reg_results_free(one.res);
+                free_job(&one);
             }
         } else {
             st = take_job(r, out, cols, job, err);
@@ -222,6 +292,16 @@ gravrd_status run_regression(rep_run *r, const gravrd_plan_table *tb, gravrd_rep
             if (!cs && rep_add_names(&names, &n_names, vn, nv))
                 cs = NOMEM(&ce);
             gravrd_strings_free(vn, nv);
+            vn = NULL;
+            nv = 0;
+            if (!cs && c->inference >= 0) {
+                /* the method's cluster variables too */
+                alt_options(c, &ro, NULL);
+                cs = gravrd_reg_variables(c->formula, &ro, &vn, &nv, &ce);
+                if (!cs && rep_add_names(&names, &n_names, vn, nv))
+                    cs = NOMEM(&ce);
+                gravrd_strings_free(vn, nv);
+            }
             if (cs == GRAVRD_ERR_NOMEM) {
                 st = NOMEM(err);
                 break;
@@ -299,7 +379,7 @@ gravrd_status run_regression(rep_run *r, const gravrd_plan_table *tb, gravrd_rep
                 if (used[b] || !ok[idx[b]])
                     continue;
                 if (!plan_same_term(ca->rhsfe, cb->rhsfe) || !same_str(ca->sample.subset, cb->sample.subset) ||
-                    !same_str(ca->cluster, cb->cluster) || ca->vcov != cb->vcov)
+                    !same_str(ca->cluster, cb->cluster) || ca->vcov != cb->vcov || ca->inference != cb->inference)
                     continue;
                 int dup = 0;    /* the same outcome twice: it gets its own batch */
                 for (size_t k = 0; k < job->m && !dup; k++)
@@ -312,10 +392,24 @@ gravrd_status run_regression(rep_run *r, const gravrd_plan_table *tb, gravrd_rep
             nb_total += job->m;
         }
         r->table_name = tb->name;
+        /* placebo partnerships for `inference = ri`, shared by the jobs */
+        gravrd_study_ri *ri = NULL;
+        int any_ri = 0;
+        for (size_t a = 0; a < m; a++)
+            any_ri |= ok[idx[a]] && cols[idx[a]].inference == GRAVRD_INFERENCE_RI;
+        if (!st && n_jobs > 0 && any_ri) {
+            gravrd_error re;
+            gravrd_status rs = gravrd_study_ri_new(study, frame, GRAVRD_RI_PROGRAM, 1, &ri, &re);
+            if (rs == GRAVRD_ERR_NOMEM)
+                st = NOMEM(err);
+            else if (rs && rep_add_note(out, re.message))
+                st = NOMEM(err);
+        }
         if (!st && n_jobs > 0)
-            st = run_jobs(r, out, cols, jobs, n_jobs, frame, &env, err);
+            st = run_jobs(r, out, cols, jobs, n_jobs, frame, &env, ri, err);
+        gravrd_study_ri_free(ri);
         for (size_t b = 0; jobs && b < n_jobs; b++)
-            gravrd_reg_results_free(jobs[b].res);
+            free_job(&jobs[b]);
         free(jobs);
         free(batch);
         free(used);
