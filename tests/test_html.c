@@ -638,8 +638,10 @@ static void test_chromium_on_replicate_output(void **state)
     assert_int_equal(body_attr(dom, "data-tables-listed"), n_tables);
     assert_int_equal(body_attr(dom, "data-tables-rendered"), n_tables); /* a simulated world: all ok */
     assert_int_equal(body_attr(dom, "data-tables-failed"), 0);
-    assert_int_equal(body_attr(dom, "data-figures-listed"), N_FIGURES);
-    assert_int_equal(body_attr(dom, "data-figures-rendered"), N_FIGURES);
+    /* the study's figures and the headline's randomization-inference histogram */
+    assert_int_equal(body_attr(dom, "data-figures-listed"), N_FIGURES + 1);
+    assert_int_equal(body_attr(dom, "data-figures-rendered"), N_FIGURES + 1);
+    assert_non_null(strstr(dom, "data-file=\"ri_headline.svg\""));
     assert_int_equal(body_attr(dom, "data-resources"), 0);
     free(dom);
     free(html);

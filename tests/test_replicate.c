@@ -156,8 +156,21 @@ static void test_whole_study(void **state)
     const json_t *tables = jr_get(v, "tables");
     assert_int_equal(json_array_size(tables), 23);
     assert_string_equal(jr_str(json_array_get(tables, 2), "name"), "table3");
+    assert_string_equal(jr_str(v, "headline"), "table3/log_trade.w2e/partner");
     json_decref(v);
     free(index);
+    /* the headline's randomization inference: a note under Table 3 with a
+     * p-value in (0, 1], and the histogram */
+    const gravrd_rep_table *t3 = table_of(g_rep, "table3");
+    const char *ri_note = NULL;
+    for (size_t k = 0; k < t3->n_notes; k++)
+        if (strstr(t3->notes[k], "Randomization inference for the headline"))
+            ri_note = t3->notes[k];
+    assert_non_null(ri_note);
+    double ri_p = -1;
+    assert_int_equal(sscanf(strstr(ri_note, "p = "), "p = %lf", &ri_p), 1);
+    assert_true(ri_p > 0 && ri_p <= 1);
+    assert_true(file_nonempty(out, "ri_headline.svg"));
     /* each table's JSON parses; the balanced-panel tables go through the
      * exact collapse (docs/replicate.md lists what does not) */
     static const char *const collapsed[] = {"table4", "tableA9", "tableA10", "tableA11", "tableA13", "tableA21", NULL};

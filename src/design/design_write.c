@@ -169,7 +169,8 @@ static gravrd_status plot_layers(const gravrd_design_result *r, gravrd_svg *g, g
                                         &(gravrd_svg_style){.fill = colours[m], .marker = markers[m],
                                                             .radius = 4, .label = j ? NULL : model_title(dm)},
                                         err)) ||
-                (st = gravrd_svg_text(g, x + 0.004, y + 0.004, label,
+                /* labels alternate above and below, so neighbours do not overlap */
+                (st = gravrd_svg_text(g, x + 0.004, y + (j % 2 ? -0.008 : 0.004), label,
                                       &(gravrd_svg_style){.fill = colours[m], .anchor = "start", .font_size = 11},
                                       err)))
                 return st;

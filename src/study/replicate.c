@@ -308,6 +308,8 @@ gravrd_status gravrd_replicate(const gravrd_plan *plan, const gravrd_replicate_o
             st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory running table %s", plan->tables[t].name);
             break;
         }
+        if (plan->tables[t].kind == GRAVRD_TABLE_REGRESSION && (st = run_headline_ri(&r, &plan->tables[t], tab, err)))
+            break;
         release_unused_frames(&r, run, t + 1);
         if (tab->status != GRAVRD_REP_OK)
             rep->n_failed++;

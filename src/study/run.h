@@ -17,6 +17,10 @@ gravrd_status run_regression(rep_run *r, const gravrd_plan_table *tb, gravrd_rep
 gravrd_status run_balance(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err);
 /* run_rd.c */
 gravrd_status run_rd(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err);
+/* run_ri_figure.c: after the table holding the [study] headline (other
+ * tables: nothing), randomization inference of its partner coefficient,
+ * noted under the table, and OUT/ri_headline.svg */
+gravrd_status run_headline_ri(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err);
 /* run_mediation.c */
 gravrd_status run_mediation(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err);
 /* run_numbers.c */
