@@ -16,7 +16,7 @@
 
 /* The command line of replicate: what opt_parse fills from replicate_options. */
 typedef struct {
-    const char *data, *out, *study, *only;
+    const char *data, *out, *study, *only, *counterfactual;
     int flow, bootstrap, seed, threads, list, no_report, quiet; /* flow -1: not given */
     opt_list macros;
 } replicate_args;
@@ -43,6 +43,9 @@ static const opt_option replicate_options[] = {
      .help = "models fitted at the same time (results do not depend on it)"},
     {OPT_STRING("only", "T1,T2,...", replicate_args, only),
      .help = "run only these tables (and the tables they refer to)"},
+    {OPT_STRING("counterfactual", "DIR0", replicate_args, counterfactual),
+     .help = "the same world without the partnership (gravrd simulate --seed N --no-effects): every truth becomes "
+             "our estimate minus the estimate on DIR0 (runs the study twice)"},
     {OPT_FLAG("list", replicate_args, list), .help = "list the study's tables and exit"},
     {OPT_FLAG("no-report", replicate_args, no_report),
      .help = "tables only: no figures and no OUT/index.html (gravrd report --out OUT --figures makes them later)"},
@@ -123,6 +126,7 @@ int cmd_replicate(int argc, char **argv)
     }
     opt.bootstrap = a.bootstrap;
     opt.seed = (uint64_t)a.seed;
+    opt.counterfactual_dir = a.counterfactual;
     opt.threads = a.threads;
     const char *data = a.data, *out = a.out, *study = a.study, *only = a.only;
     const int list = a.list, quiet = a.quiet, no_report = a.no_report;

@@ -18,7 +18,7 @@
  * of a --params file). */
 typedef struct {
     const char *out, *params, *cities, *partnerships, *seed, *months, *start;
-    int force;
+    int force, no_effects;
     const char *values[SIMULATE_MAX_PARAMS]; /* by the library's parameter index */
 } simulate_args;
 
@@ -27,6 +27,9 @@ typedef struct {
 static const opt_option simulate_fixed_options[] = {
     {OPT_STRING("out", "DIR", simulate_args, out), .required = 1, .help = "output folder (must not exist or be empty)"},
     {OPT_FLAG("force", simulate_args, force), .help = "write into a non-empty DIR, replacing those five files"},
+    {OPT_FLAG("no-effects", simulate_args, no_effects),
+     .help = "every partnership effect 0 (after --params and --NAME): the same world, seed for seed, without the "
+             "partnership, for gravrd replicate --counterfactual"},
     {OPT_STRING("seed", "N", simulate_args, seed), .def = "1", .help = "random seed"},
     {OPT_STRING("months", "N", simulate_args, months), .def = "60", .help = "number of months"},
     {OPT_STRING("start", "YYYY-MM", simulate_args, start), .def = "2017-01", .help = "first month"},
@@ -133,6 +136,8 @@ int cmd_simulate(int argc, char **argv)
     if (a.partnerships)
         p.partnerships_path = a.partnerships;
     const char *out_dir = a.out;
+    if (a.no_effects)
+        gravrd_sim_params_effects_off(&p);
     int force = a.force;
     if (gravrd_sim_params_validate(&p, &err) != GRAVRD_OK)
         return fail(err.message);

@@ -365,6 +365,75 @@ static void test_mediation_matches_suest(void **state)
     free(fp);
 }
 
+/* --counterfactual: every truth is our estimate minus the estimate on the
+ * same world without the partnership, table by table. */
+static void test_counterfactual(void **state)
+{
+    (void)state;
+    char *world0 = testutil_path(g_dir, "world0");
+    gravrd_sim_params p;
+    gravrd_sim_params_init(&p);
+    p.seed = 1;
+    p.months = 12;
+    gravrd_sim_params_effects_off(&p);
+    assert_true(p.partner_w2e == 0 && p.migration_effect == 0 && p.het[0] == 0);
+    gravrd_error err = {0};
+    assert_int_equal(gravrd_sim_write(&p, world0, 0, &err), GRAVRD_OK);
+    const char *only[] = {"table3", "mediation"};
+    gravrd_replication *r0 = run(NULL, world0, NULL, only, 2, 0, NULL, GRAVRD_OK, NULL, 0);
+    gravrd_plan *plan = NULL;
+    assert_int_equal(gravrd_plan_load(NULL, NULL, 0, &plan, &err), GRAVRD_OK);
+    gravrd_replicate_options opt;
+    gravrd_replicate_options_init(&opt);
+    opt.data_dir = g_world;
+    opt.counterfactual_dir = world0;
+    opt.only = only;
+    opt.n_only = 2;
+    opt.threads = 2;
+    gravrd_replication *rc = NULL;
+    assert_int_equal(gravrd_replicate(plan, &opt, &rc, &err), GRAVRD_OK);
+    assert_string_equal(rc->counterfactual, world0);
+    int checked = 0;
+    const char *tables[] = {"table3", "mediation"};
+    for (int t = 0; t < 2; t++) {
+        const gravrd_rep_table *a = table_of(g_rep, tables[t]), *b = table_of(r0, tables[t]),
+                               *c = table_of(rc, tables[t]);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_non_null(c);
+        for (size_t i = 0; i < c->n_columns; i++)
+            for (int k = 0; k < c->columns[i].n_coefs; k++) {
+                const gravrd_rep_coef *o = &c->columns[i].coefs[k];
+                const gravrd_rep_coef *oa = coef_of(&a->columns[i], o->key), *ob = coef_of(&b->columns[i], o->key);
+                /* the estimates are this world's; only the truths change */
+                assert_true(o->estimate == oa->estimate);
+                if (!isfinite(oa->truth)) {
+                    assert_false(isfinite(o->truth));
+                    continue;
+                }
+                assert_true(fabs(o->truth - (oa->estimate - ob->estimate)) < 1e-12);
+                checked++;
+            }
+        for (size_t i = 0; i < c->n_tests; i++)
+            if (isfinite(a->tests[i].truth)) {
+                assert_true(fabs(c->tests[i].truth - (a->tests[i].difference - b->tests[i].difference)) < 1e-12);
+                checked++;
+            }
+    }
+    assert_true(checked >= 10);
+    /* the west-to-east partner truth is near the planted 0.10, not equal */
+    const gravrd_rep_coef *w = coef_of(column_of(table_of(rc, "table3"), "log_trade.w2e"), "partner");
+    assert_true(fabs(w->truth - 0.10) < 0.03 && w->truth != 0.10);
+    gravrd_replication_free(rc);
+    gravrd_replication_free(r0);
+    /* a folder that is not there: an error naming it */
+    opt.counterfactual_dir = "/nonexistent-gravrd-world0";
+    assert_int_equal(gravrd_replicate(plan, &opt, &rc, &err), GRAVRD_ERR_IO);
+    assert_non_null(strstr(err.message, "--counterfactual: /nonexistent-gravrd-world0"));
+    gravrd_plan_free(plan);
+    free(world0);
+}
+
 static void test_bootstrap(void **state)
 {
     (void)state;
@@ -549,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_rd_covers_truth),
         cmocka_unit_test(test_other_tables),
         cmocka_unit_test(test_mediation_matches_suest),
+        cmocka_unit_test(test_counterfactual),
         cmocka_unit_test(test_bootstrap),
         cmocka_unit_test(test_flow_log),
         cmocka_unit_test(test_missing_files),

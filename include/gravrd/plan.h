@@ -440,6 +440,7 @@ typedef struct {
 typedef struct {
     char *study, *study_title, *data_dir, *flow;
     char *headline;            /* [study] headline, TABLE/COLUMN/TERM; NULL = none */
+    char *counterfactual;      /* the counterfactual folder the truths come from; NULL = truth.json's */
     int has_truth, bootstrap;
     double seconds;
     size_t models;
@@ -471,6 +472,10 @@ typedef struct {
     void *progress_user;
     int report;                /* with out_dir: also the figures (gravrd_report_figures) and
                                 * OUT/index.html (gravrd_report_html) at the end */
+    const char *counterfactual_dir; /* the same world without the partnership (gravrd simulate
+                                * --no-effects, same seed); NULL = none. The plan is run on it
+                                * first, and every truth becomes our estimate minus its
+                                * estimate there (docs/simulator.md#truths) */
 } gravrd_replicate_options;
 
 void gravrd_replicate_options_init(gravrd_replicate_options *opt);

@@ -145,6 +145,13 @@ gravrd_status gravrd_sim_flows_frame(const gravrd_sim_params *p, gravrd_frame **
 gravrd_status gravrd_sim_flows_frame_columns(const gravrd_sim_params *p, const char *const *names,
                                              size_t n_names, gravrd_frame **out, gravrd_error *err);
 
+/* Switches off every effect of the partnership (partner_*, deals_*, the
+ * categories, heterogeneity, the covid / December / Spring Festival
+ * interactions, the migration and search channels, the concentration
+ * ratios), leaving the rest of p alone: with the same seed, the same world
+ * without the partnership (src/sim/effects.c). */
+void gravrd_sim_params_effects_off(gravrd_sim_params *p);
+
 #ifdef __cplusplus
 }
 #endif

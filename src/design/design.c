@@ -81,21 +81,6 @@ typedef struct {
     unsigned methods;
 } design_ctx;
 
-/* Every partnership effect of the simulator off, nothing else changed. */
-static void switch_effects_off(gravrd_sim_params *p)
-{
-    p->partner_w2e = p->partner_e2w = 0;
-    p->deals_w2e = p->deals_e2w = 0;
-    for (int c = 0; c < GRAVRD_SIM_N_CAT; c++)
-        p->cat[c] = 0;
-    for (int h = 0; h < GRAVRD_SIM_N_HET; h++)
-        p->het[h] = 0;
-    p->covid_interaction = p->december_interaction = p->spring_festival_interaction = 0;
-    p->migration_effect = 0;
-    p->search_effect = 0;
-    p->seller_cr_effect = p->buyer_cr_effect = 0;
-}
-
 /* The frame of world w: the study's variables on the effect world's
  * flows, plus trade0, the same world's trade without effect. */
 static gravrd_status world_frame(const design_ctx *ctx, int w, gravrd_frame **out, gravrd_error *err)
@@ -368,7 +353,7 @@ gravrd_status gravrd_design_run(const gravrd_design_options *opt, gravrd_design_
     if (!isnan(opt->effect))
         ctx.sim_effect.partner_w2e = opt->effect;
     ctx.sim_null = ctx.sim_effect;
-    switch_effects_off(&ctx.sim_null);
+    gravrd_sim_params_effects_off(&ctx.sim_null);
     if (!st)
         st = gravrd_sim_params_validate(&ctx.sim_effect, err);
 

@@ -327,6 +327,10 @@ gravrd_status gravrd_replication_write_index(const gravrd_replication *rep, cons
         fputs(",\"headline\":", f);
         report_json_string(f, rep->headline);
     }
+    if (rep->counterfactual) {
+        fputs(",\"counterfactual\":", f);
+        report_json_string(f, rep->counterfactual);
+    }
     fprintf(f, ",\"has_truth\":%s,\"bootstrap\":%d,\"seconds\":", rep->has_truth ? "true" : "false", rep->bootstrap);
     report_json_number(f, rep->seconds);
     fprintf(f, ",\"models\":%zu,\"status\":\"%s\",\"tables\":[\n", rep->models, rep->n_failed ? "failed" : "ok");

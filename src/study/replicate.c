@@ -33,6 +33,7 @@ void gravrd_replication_free(gravrd_replication *rep)
     free(rep->data_dir);
     free(rep->flow);
     free(rep->headline);
+    free(rep->counterfactual);
     free(rep->report_error);
     free(rep);
 }
@@ -262,6 +263,23 @@ gravrd_status gravrd_replicate(const gravrd_plan *plan, const gravrd_replicate_o
         return gravrd_error_set(err, GRAVRD_ERR_IO, "%s: cannot create the output folder (%s)", opt->out_dir,
                                 strerror(errno));
     }
+    /* The world without the partnership first: its estimates define the
+     * truths of this run's. */
+    gravrd_replication *rep0 = NULL;
+    if (opt->counterfactual_dir) {
+        gravrd_replicate_options o0 = *opt;
+        o0.data_dir = opt->counterfactual_dir;
+        o0.out_dir = NULL;
+        o0.report = 0;
+        o0.counterfactual_dir = NULL;
+        o0.progress = NULL;
+        gravrd_error e0 = {0};
+        gravrd_status s0 = gravrd_replicate(plan, &o0, &rep0, &e0);
+        if (s0) {
+            free(run);
+            return gravrd_error_set(err, s0, "--counterfactual: %s", e0.message);
+        }
+    }
     rep_run r;
     memset(&r, 0, sizeof r);
     r.plan = plan;
@@ -284,11 +302,12 @@ gravrd_status gravrd_replicate(const gravrd_plan *plan, const gravrd_replicate_o
     rep->data_dir = plan_strdup(opt->data_dir);
     rep->flow = plan_strdup(plan->study.flow);
     rep->headline = plan->study.headline ? plan_strdup(plan->study.headline) : NULL;
+    rep->counterfactual = opt->counterfactual_dir ? plan_strdup(opt->counterfactual_dir) : NULL;
     rep->has_truth = rep_sources_has_truth(r.sources);
     rep->bootstrap = opt->bootstrap;
     rep->tables = calloc(plan->n_tables + 1, sizeof *rep->tables);
     if (!rep->study || !rep->study_title || !rep->data_dir || !rep->flow || !rep->tables ||
-        (plan->study.headline && !rep->headline)) {
+        (plan->study.headline && !rep->headline) || (opt->counterfactual_dir && !rep->counterfactual)) {
         st = gravrd_error_set(err, GRAVRD_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -310,6 +329,9 @@ gravrd_status gravrd_replicate(const gravrd_plan *plan, const gravrd_replicate_o
         }
         if (plan->tables[t].kind == GRAVRD_TABLE_REGRESSION && (st = run_headline_ri(&r, &plan->tables[t], tab, err)))
             break;
+        for (size_t k = 0; rep0 && k < rep0->n_tables; k++)
+            if (!strcmp(rep0->tables[k].name, tab->name))
+                rep_apply_counterfactual(tab, &rep0->tables[k]);
         release_unused_frames(&r, run, t + 1);
         if (tab->status != GRAVRD_REP_OK)
             rep->n_failed++;
@@ -337,6 +359,7 @@ gravrd_status gravrd_replicate(const gravrd_plan *plan, const gravrd_replicate_o
     rep_progress(&r, "done");
 done:
     free(run);
+    gravrd_replication_free(rep0);
     rep_data_free(&r);
     rep_sources_free(r.sources);
     if (st) {

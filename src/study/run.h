@@ -21,6 +21,10 @@ gravrd_status run_rd(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *
  * tables: nothing), randomization inference of its partner coefficient,
  * noted under the table, and OUT/ri_headline.svg */
 gravrd_status run_headline_ri(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err);
+/* rep_counterfactual.c: every truth of t that is set becomes t's estimate
+ * minus t0's (the same table on the world without the partnership);
+ * NaN where t0 has none. Nothing when t0 is NULL or not the same table. */
+void rep_apply_counterfactual(gravrd_rep_table *t, const gravrd_rep_table *t0);
 /* run_mediation.c */
 gravrd_status run_mediation(rep_run *r, const gravrd_plan_table *tb, gravrd_rep_table *out, gravrd_error *err);
 /* run_numbers.c */
