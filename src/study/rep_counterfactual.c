@@ -4,7 +4,11 @@
  * estimate on that world: what the partnership changed in this estimand,
  * whatever the estimand is (a coefficient on log1p flows, a concentration
  * ratio, a local-linear RD, a mediation difference, a back-of-envelope
- * number). docs/simulator.md#truths says why. */
+ * number). Only estimands of the partnership's effect get it: the
+ * coefficients of terms with `partner` and the RD rows. The coefficient of
+ * a mediator (pre_cny_mean, the search index) estimates a structural
+ * parameter, whose planted value stays its truth. docs/simulator.md#truths
+ * says why. */
 #include <math.h>
 #include <string.h>
 
@@ -33,7 +37,7 @@ void rep_apply_counterfactual(gravrd_rep_table *t, const gravrd_rep_table *t0)
         const gravrd_rep_column *c0 = &t0->columns[i];
         for (int k = 0; k < c->n_coefs; k++) {
             gravrd_rep_coef *o = &c->coefs[k];
-            if (!isfinite(o->truth))
+            if (!isfinite(o->truth) || (!o->is_rd && !strstr(o->key, "partner")))
                 continue;
             const gravrd_rep_coef *o0 = coef_named(c0, o->key);
             o->truth = o0 ? effect_of(o->estimate, o0->estimate) : NAN;
