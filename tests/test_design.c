@@ -230,7 +230,7 @@ static void test_threads(void **state)
     assert_string_equal(rec, gravrd_inference_name(r1->models[1].methods[r1->models[1].recommended].method));
     json_t *wild = json_array_get(json_object_get(rd, "methods"), GRAVRD_INFERENCE_WILD);
     assert_string_equal(json_string_value(json_object_get(wild, "method")), "wild");
-    assert_close(json_real_value(json_object_get(wild, "coverage")),
+    assert_close(json_number_value(json_object_get(wild, "coverage")),
                         r1->models[1].methods[GRAVRD_INFERENCE_WILD].coverage, 1e-15);
     json_decref(root);
     assert_int_equal(gravrd_design_plot(r1, svg_path, &err), GRAVRD_OK);

@@ -134,7 +134,7 @@ int main(int argc, char **argv)
             static const char *const het[] = {"het_minority", "het_gi", "het_gdp_gap", "het_late_hsr",
                                               "het_low_freeway", "het_low_road", "het_ecom_2018",
                                               "het_ecom_cum", "het_low_internet", "het_low_mobile",
-                                              "pair_smooth_sd"};
+                                              "pair_smooth_sd_w2e", "pair_smooth_sd_e2w"};
             for (size_t h = 0; h < sizeof het / sizeof het[0]; h++)
                 gravrd_sim_param_set(&p, het[h], "0", &err);
         }

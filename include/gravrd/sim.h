@@ -90,10 +90,16 @@ typedef struct {
     double affinity_w2e;        /* height of the smooth pair affinity, w2e: see docs */
     double affinity_e2w;        /* e2w: 0 */
     double affinity_bandwidth_km; /* spatial scale of the affinity: 250 */
-    double pair_sd;             /* sd of the independent pair effect in log trade: 0.2 */
-    double pair_smooth_sd;      /* sd of the spatially smooth pair effect: 0.3 */
+    /* noise of log trade by direction: west-to-east flows (young sellers,
+     * small orders) are about 2.5 times as noisy as east-to-west ones
+     * (calibrated to Tables 2 and 3, docs/simulator.md#calibration) */
+    double pair_sd_w2e;         /* sd of the independent pair effect, w2e: 0.04 */
+    double pair_sd_e2w;         /* e2w: 0.065 */
+    double pair_smooth_sd_w2e;  /* sd of the spatially smooth pair effect, w2e: 0.35 */
+    double pair_smooth_sd_e2w;  /* e2w: 0.09 */
     double pair_smooth_km;      /* its length scale (km): 300 */
-    double cell_sd;             /* sd of the pair-month error: 0.25 */
+    double cell_sd_w2e;         /* stationary sd of the pair-month error, w2e: 0.6 */
+    double cell_sd_e2w;         /* e2w: 0.27 */
     double ar1;                 /* AR(1) coefficient of the pair-month error: 0.5 */
     double covid_shift;         /* level shift of all online trade from 2020-01: 0.10 */
 } gravrd_sim_params;

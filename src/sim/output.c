@@ -388,10 +388,13 @@ gravrd_status sim_write_truth(const sim_world *w, const gravrd_sim_params *p, co
         else if (!strcmp(name, "affinity_w2e")) v = p->affinity_w2e;
         else if (!strcmp(name, "affinity_e2w")) v = p->affinity_e2w;
         else if (!strcmp(name, "affinity_bandwidth_km")) v = p->affinity_bandwidth_km;
-        else if (!strcmp(name, "pair_sd")) v = p->pair_sd;
-        else if (!strcmp(name, "pair_smooth_sd")) v = p->pair_smooth_sd;
+        else if (!strcmp(name, "pair_sd_w2e")) v = p->pair_sd_w2e;
+        else if (!strcmp(name, "pair_sd_e2w")) v = p->pair_sd_e2w;
+        else if (!strcmp(name, "pair_smooth_sd_w2e")) v = p->pair_smooth_sd_w2e;
+        else if (!strcmp(name, "pair_smooth_sd_e2w")) v = p->pair_smooth_sd_e2w;
         else if (!strcmp(name, "pair_smooth_km")) v = p->pair_smooth_km;
-        else if (!strcmp(name, "cell_sd")) v = p->cell_sd;
+        else if (!strcmp(name, "cell_sd_w2e")) v = p->cell_sd_w2e;
+        else if (!strcmp(name, "cell_sd_e2w")) v = p->cell_sd_e2w;
         else if (!strcmp(name, "ar1")) v = p->ar1;
         else if (!strcmp(name, "covid_shift")) v = p->covid_shift;
         json_kv(&b, name, v, i + 1 == np);

@@ -69,6 +69,7 @@ typedef struct {
     int *year, *mon;            /* per month index */
     uint8_t *sf_month;          /* Spring Festival month */
     double *exp_month, *imp_month; /* n x months: city-month terms of log trade */
+    uint8_t *exp_dark;          /* n x months: the exporter sells nothing online this month */
     double *search_month;       /* months: common search trend */
     /* derived numbers for truth.json */
     double direct_w2e, direct_e2w;

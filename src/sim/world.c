@@ -191,7 +191,7 @@ void sim_world_free(sim_world *w)
     free(w->partner); free(w->affinity); free(w->mig_pre); free(w->mig_post);
     free(w->mig_pre_mean); free(w->mig_post_mean); free(w->tau_w2e); free(w->het_d);
     free(w->year); free(w->mon); free(w->sf_month);
-    free(w->exp_month); free(w->imp_month); free(w->search_month);
+    free(w->exp_month); free(w->imp_month); free(w->exp_dark); free(w->search_month);
     free(w);
 }
 
@@ -595,7 +595,20 @@ static void draw_cities(sim_world *w, gsl_rng *r)
         w->ecomcum[i] = w->ecom18[i] + (int)floor(ec * exp(log(3.5) + 0.25 * e[9]) + 0.5);
         w->dialect[i] = dialect_of(w->name_en[i], w->province[i], east);
         /* latent trade terms */
-        w->exp_cap[i] = (east ? 1.25 : 1.3) * lgdp + (east ? 1.0 : 0.8) * e[10];
+        /* Exporter capacity: population (elasticity 0.9) and GDP per person
+         * (1.6), within the region. Its upper half is stretched (x 1.8):
+         * e-commerce exports concentrate in hubs, which gives log trade the
+         * right skew of Table 1 (P75/P50 of about 6 against P50/P25 of 3).
+         * Its noise shrinks with size (granularity: a big city's sales add
+         * up many firms), so that no one draw decides a direction's mean
+         * trade (Chongqing alone would otherwise move the east-west ratio
+         * of means from 3 to 12 between seeds). */
+        double lpc_region = log(w->gdppc[i]) - m_pc[east], lpop_region = lgdp - lpc_region;
+        double size = 0.9 * lpop_region + 1.6 * lpc_region;
+        if (size > 0)
+            size *= 1.8;
+        double cap_sd = 0.5 * (lgdp > 0 ? exp(-0.7 * lgdp) : 1.0);
+        w->exp_cap[i] = size + cap_sd * e[10];
         w->exp_growth[i] = east ? 0.10 + 0.03 * e[11] : 0.15 + 0.05 * e[11];
         w->imp_dem[i] = 0.9 * lp + 0.7 * lpc + 0.3 * e[12];
         w->imp_growth[i] = 0.08 + 0.03 * e[13];
@@ -605,6 +618,25 @@ static void draw_cities(sim_world *w, gsl_rng *r)
             w->share_city[i * GRAVRD_SIM_N_CAT + c] = log(east ? share_east[c] : share_west[c]) + 0.3 * e[16 + c];
         w->cr_seller_city[i] = 0.4 * e[22];
         w->cr_buyer_city[i] = 0.4 * e[23];
+    }
+    /* Centre exporter capacity within each region: the mean of 87 or 110
+     * noise draws would otherwise move a direction's level, and the
+     * east-west ratio of Table 1, by about 0.1 log points from seed to
+     * seed; the region's level is L_d (flows.c). */
+    double m_cap[2] = {0, 0};
+    for (int i = 0; i < n; i++)
+        m_cap[w->is_east[i]] += w->exp_cap[i] / cnt[w->is_east[i]];
+    for (int i = 0; i < n; i++)
+        w->exp_cap[i] -= m_cap[w->is_east[i]];
+    /* Importer demand's upper half is stretched too (x 2), for the same
+     * right skew on the buyer side. */
+    double m_dem[2] = {0, 0};
+    for (int i = 0; i < n; i++)
+        m_dem[w->is_east[i]] += w->imp_dem[i] / cnt[w->is_east[i]];
+    for (int i = 0; i < n; i++) {
+        double above = w->imp_dem[i] - m_dem[w->is_east[i]];
+        if (above > 0)
+            w->imp_dem[i] += above;
     }
 }
 
@@ -853,8 +885,13 @@ static void draw_months(sim_world *w, const gravrd_sim_params *p, gsl_rng *r)
             double covid = (ym >= 202001 ? p->covid_shift : 0.0) + (ym == 202002 ? -0.35 : 0.0) +
                            (ym == 202003 ? -0.10 : 0.0);
             double sea = season[w->mon[t]] + (w->sf_month[t] ? -0.30 : 0.0);
-            double e1 = gauss(r), e2 = gauss(r);
+            double e1 = gauss(r), e2 = gauss(r), u = gsl_rng_uniform(r);
             w->exp_month[(size_t)i * T + t] = w->exp_cap[i] + w->exp_growth[i] * years + 0.05 * e1;
+            /* A western exporter sells nothing online in a month with
+             * probability exp(-exp(3 + capacity)): about 2% of its months,
+             * mostly small cities early on (Table 1: 2.1% zero cells west
+             * to east, 0.01% east to west). */
+            w->exp_dark[(size_t)i * T + t] = !w->is_east[i] && u < exp(-exp(3.0 + w->exp_month[(size_t)i * T + t]));
             w->imp_month[(size_t)i * T + t] = w->imp_dem[i] + w->imp_growth[i] * years + sea + covid + 0.05 * e2;
         }
     for (int t = 0; t < T; t++) {
@@ -893,7 +930,7 @@ gravrd_status sim_world_build(const gravrd_sim_params *p, sim_world **out, gravr
     ALLOC(w->mig_pre_mean, N); ALLOC(w->mig_post_mean, N); ALLOC(w->tau_w2e, N);
     ALLOC(w->het_d, N * GRAVRD_SIM_N_HET);
     ALLOC(w->year, T); ALLOC(w->mon, T); ALLOC(w->sf_month, T);
-    ALLOC(w->exp_month, (size_t)n * T); ALLOC(w->imp_month, (size_t)n * T); ALLOC(w->search_month, T);
+    ALLOC(w->exp_month, (size_t)n * T); ALLOC(w->imp_month, (size_t)n * T); ALLOC(w->exp_dark, (size_t)n * T); ALLOC(w->search_month, T);
 
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++)
