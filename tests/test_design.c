@@ -184,6 +184,44 @@ static void test_matches_direct(void **state)
     gravrd_design_free(r);
 }
 
+/* The recommendation: a nominal method wins over a shorter one that
+ * under-covers; with no nominal method, the closest wins unless another is
+ * within one Monte Carlo SE of it and shorter. */
+static void test_recommend_rule(void **state)
+{
+    (void)state;
+    gravrd_design_model m;
+    memset(&m, 0, sizeof m);
+    m.n_methods = 3;
+    const double cov[3] = {0.920, 0.975, 0.960}, rej[3] = {0.070, 0.055, 0.050}, len[3] = {0.18, 0.22, 0.23};
+    for (int j = 0; j < 3; j++) {
+        m.methods[j].method = (gravrd_inference)j;
+        m.methods[j].coverage = cov[j];
+        m.methods[j].null_rejection = rej[j];
+        m.methods[j].mean_length = len[j];
+    }
+    gravrd_design_recommend(&m, 0.015);
+    /* 0 under-covers (0.92) however short; 1 covers 0.975 (> 0.97): 2 */
+    assert_int_equal(m.recommended, 2);
+    assert_int_equal(m.recommended_nominal, 1);
+    m.methods[1].coverage = 0.965;
+    gravrd_design_recommend(&m, 0.015);
+    assert_int_equal(m.recommended, 1); /* both nominal: the shorter */
+    /* none nominal: 0 is 0.05 from nominal, 1 is 0.06 (within one MC SE) and
+     * shorter, 2 is 0.10 */
+    const double cov2[3] = {0.90, 0.89, 0.85}, len2[3] = {0.25, 0.24, 0.10};
+    for (int j = 0; j < 3; j++) {
+        m.methods[j].coverage = cov2[j];
+        m.methods[j].null_rejection = 0.05;
+        m.methods[j].mean_length = len2[j];
+    }
+    gravrd_design_recommend(&m, 0.015);
+    assert_int_equal(m.recommended, 1);
+    assert_int_equal(m.recommended_nominal, 0);
+    gravrd_design_recommend(&m, 0.005); /* 1 is no longer within one MC SE */
+    assert_int_equal(m.recommended, 0);
+}
+
 /* Every method, 1 and 2 threads: the same numbers, bit for bit. */
 static void test_threads(void **state)
 {
@@ -254,6 +292,7 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recommend_rule),
         cmocka_unit_test(test_default_study),  cmocka_unit_test(test_names),   cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_matches_direct), cmocka_unit_test(test_threads),
     };

@@ -78,6 +78,13 @@ typedef struct {
  * months < 1, reps < 1, ...), the study folder, the simulator, a model
  * that cannot be fitted (named with its world). */
 gravrd_status gravrd_design_run(const gravrd_design_options *opt, gravrd_design_result **out, gravrd_error *err);
+
+/* Sets m->recommended and m->recommended_nominal from m->methods: among the
+ * nominal methods (coverage in [0.93, 0.97], null rejection in [0.03,
+ * 0.07]) the shortest mean interval; when none is nominal, the shortest
+ * among those within mc_se of the smallest max(|coverage - 0.95|,
+ * |null rejection - 0.05|). gravrd_design_run calls it. */
+void gravrd_design_recommend(gravrd_design_model *m, double mc_se);
 void gravrd_design_free(gravrd_design_result *res);
 
 /* The result as a text table, or as JSON. */

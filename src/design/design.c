@@ -229,28 +229,39 @@ static gravrd_status check_options(const gravrd_design_options *o, gravrd_error 
     return GRAVRD_OK;
 }
 
-/* The method closest to nominal: the largest of its coverage's and its
- * size's distance from 0.95 and 0.05, within two Monte Carlo standard
- * errors of the smallest such distance (differences smaller than that are
- * noise), and among those the shortest mean interval. */
-static void recommend(gravrd_design_model *m, double mc_se)
+/* Is a method nominal: coverage in [0.93, 0.97] and size in [0.03, 0.07]? */
+static int is_nominal(const gravrd_design_method *d)
+{
+    return d->coverage >= 0.93 && d->coverage <= 0.97 && d->null_rejection >= 0.03 && d->null_rejection <= 0.07;
+}
+
+/* The recommended method: among the nominal methods, the shortest mean
+ * interval (every nominal method is honest; the shortest detects most).
+ * When none is nominal, the method closest to nominal (the larger of its
+ * coverage's and its size's distance from 0.95 and 0.05), and among the
+ * methods within one Monte Carlo standard error of that distance (closer
+ * than that is noise) the shortest. A wider tolerance would let a method
+ * with coverage 0.92 win over nominal ones by being shorter. */
+void gravrd_design_recommend(gravrd_design_model *m, double mc_se)
 {
     double best = INFINITY, dist[GRAVRD_INFERENCE_N];
+    int any_nominal = 0;
     for (int j = 0; j < m->n_methods; j++) {
         const gravrd_design_method *d = &m->methods[j];
         dist[j] = fmax(fabs(d->coverage - 0.95), fabs(d->null_rejection - 0.05));
         best = fmin(best, dist[j]);
+        any_nominal |= is_nominal(d);
     }
     m->recommended = 0;
     double shortest = INFINITY;
-    for (int j = 0; j < m->n_methods; j++)
-        if (dist[j] <= best + 2 * mc_se + 1e-12 && m->methods[j].mean_length < shortest) {
+    for (int j = 0; j < m->n_methods; j++) {
+        int eligible = any_nominal ? is_nominal(&m->methods[j]) : dist[j] <= best + mc_se + 1e-12;
+        if (eligible && m->methods[j].mean_length < shortest) {
             shortest = m->methods[j].mean_length;
             m->recommended = j;
         }
-    const gravrd_design_method *r = &m->methods[m->recommended];
-    m->recommended_nominal = r->coverage >= 0.93 && r->coverage <= 0.97 && r->null_rejection >= 0.03 &&
-                             r->null_rejection <= 0.07;
+    }
+    m->recommended_nominal = is_nominal(&m->methods[m->recommended]);
 }
 
 static void summarise(gravrd_design_result *res, const world_out *worlds, unsigned methods)
@@ -305,7 +316,7 @@ static void summarise(gravrd_design_result *res, const world_out *worlds, unsign
             d->mean_length = n_len == W ? len / W : INFINITY;
             d->mde = d->mean_length * (z975 + z80) / (2 * z975);
         }
-        recommend(dm, res->mc_se);
+        gravrd_design_recommend(dm, res->mc_se);
     }
 }
 
