@@ -228,11 +228,13 @@ static void check_shipped(const gravrd_plan *p)
     assert_int_equal(gravrd_plan_find_table(p, "tableA6")->kind, GRAVRD_TABLE_BALANCE);
     assert_int_equal(gravrd_plan_find_table(p, "mediation")->kind, GRAVRD_TABLE_MEDIATION);
     assert_int_equal(gravrd_plan_find_table(p, "table1")->kind, GRAVRD_TABLE_SUMMARY);
-    /* Table 3 shows dyadic inference beside the paper's; Table 2 nothing more */
+    /* every regression table shows dyadic inference beside the paper's
+     * ([study] inference = dyadic) */
+    assert_int_equal(p->study.inference, GRAVRD_INFERENCE_DYADIC);
     const gravrd_plan_table *t3 = gravrd_plan_find_table(p, "table3"), *t2 = gravrd_plan_find_table(p, "table2");
     for (size_t c = 0; c < t3->n_columns; c++)
         assert_int_equal(t3->columns[c].inference, GRAVRD_INFERENCE_DYADIC);
-    assert_int_equal(t2->columns[0].inference, -1);
+    assert_int_equal(t2->columns[0].inference, GRAVRD_INFERENCE_DYADIC);
     assert_string_equal(p->study.headline, "table3/log_trade.w2e/partner");
 }
 
@@ -330,6 +332,8 @@ static const bad_case bad_cases[] = {
     {1, "[study]\nbandwidth = wide\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:2:", "bandwidth must be"},
     {1, "[study]\ncluster = a +\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:2:", "cluster:"},
     {1, "[study]\nflows =\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:2:", "flows: name the flows file"},
+    {1, "[study]\ninference = maybe\n[table x]\nkind = numbers\nitem a = 1\n", "t.study:2:",
+     "[study]: inference must be pair, segment_pair, dyadic, wild, ri or none, not 'maybe'"},
     /* ---- settings ---- */
     {0, REG "rhs = partner\nsample = e2w\ngrid = lt\n", "t.study:9:", "unknown sample 'e2w'"},
     {0, REG "rhs = partner\nsubset = w2e == \ngrid = lt\n", "t.study:9:", "subset:"},
@@ -433,6 +437,27 @@ static void test_bad_files(void **state)
     parse_bad("[table x]\nkind = regresion\n", GRAVRD_ERR_INVALID, "t.study:2:", NULL);
 }
 
+/* [study] inference is the default of every regression table, which may
+ * override it (`none` included); other kinds of table take none. */
+static void test_study_inference(void **state)
+{
+    (void)state;
+    gravrd_plan *p = parse_ok("[study]\ninference = segment_pair\n[samples]\nall =\n[outcomes]\nlt = log1p(trade)\n"
+                              "[table a]\nkind = regression\nrhs = partner\ngrid = lt x all\n"
+                              "[table b]\nkind = regression\nrhs = partner\ninference = none\ngrid = lt x all\n"
+                              "[table c]\nkind = regression\nrhs = partner\ninference = wild\ngrid = lt x all\n");
+    assert_int_equal(p->study.inference, GRAVRD_INFERENCE_SEGMENT_PAIR);
+    assert_int_equal(gravrd_plan_find_table(p, "a")->columns[0].inference, GRAVRD_INFERENCE_SEGMENT_PAIR);
+    assert_int_equal(gravrd_plan_find_table(p, "b")->columns[0].inference, -1);
+    assert_int_equal(gravrd_plan_find_table(p, "c")->columns[0].inference, GRAVRD_INFERENCE_WILD);
+    gravrd_plan_free(p);
+    p = parse_ok("[samples]\nall =\n[outcomes]\nlt = log1p(trade)\n[table a]\nkind = regression\nrhs = partner\n"
+                 "grid = lt x all\n");
+    assert_int_equal(p->study.inference, -1);
+    assert_int_equal(gravrd_plan_find_table(p, "a")->columns[0].inference, -1);
+    gravrd_plan_free(p);
+}
+
 static void test_bad_file_on_disk(void **state)
 {
     (void)state;
@@ -455,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_override),
         cmocka_unit_test(test_shipped_study),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_study_inference),
         cmocka_unit_test(test_bad_file_on_disk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

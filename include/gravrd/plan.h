@@ -291,6 +291,8 @@ typedef struct {
     const char *flows;                 /* the flows file (default flows.csv) */
     double bandwidth;                  /* default segment bandwidth (default 100) */
     const char *cluster;               /* default cluster, NULL = none */
+    int inference;                     /* default `inference` of regression tables
+                                        * (a gravrd_inference), -1 = none */
     const char *const *notes;
     size_t n_notes;
     const char *flow;                  /* the ${flow} macro in force ("" when none) */

@@ -902,7 +902,7 @@ static gravrd_status build_table(builder *b, const lex_table *lt, size_t index)
     memset(&s, 0, sizeof s);
     s.bandwidth = b->plan->study.bandwidth;
     s.cluster = b->plan->study.cluster;
-    s.inference = -1;
+    s.inference = lt->kind == GRAVRD_TABLE_REGRESSION ? b->plan->study.inference : -1;
     s.match_km = s.radius = NAN;
     const char **notes = NULL;
     size_t n_content = 0;
@@ -1001,6 +1001,7 @@ static gravrd_status build_study(builder *b, const lex_plan *lx)
     sd->title = sd->reference = "";
     sd->flows = "flows.csv";
     sd->bandwidth = 100.0;
+    sd->inference = -1;
     sd->flow = "";
     const gravrd_plan_def *flow = gravrd_plan_find_def(lx->macros, lx->n_macros, "flow");
     if (flow)
@@ -1031,6 +1032,16 @@ static gravrd_status build_study(builder *b, const lex_plan *lx)
             sd->cluster = !*v || !strcmp(v, "none") ? NULL : v;
             if (sd->cluster)
                 st = check_fe_list(b, v, line, "cluster");
+        } else if (!strcmp(k, "inference")) {
+            gravrd_inference m;
+            gravrd_error e;
+            if (!*v || !strcmp(v, "none"))
+                sd->inference = -1;
+            else if (gravrd_inference_parse(v, &m, &e))
+                return berr(b, line, GRAVRD_ERR_INVALID,
+                            "[study]: inference must be pair, segment_pair, dyadic, wild, ri or none, not '%s'", v);
+            else
+                sd->inference = (int)m;
         } else if (!strcmp(k, "published")) {
             sd->published = !strcmp(v, "embedded")          ? GRAVRD_PLAN_PUBLISHED_EMBEDDED
                             : !*v || !strcmp(v, "none")     ? GRAVRD_PLAN_PUBLISHED_NONE
@@ -1043,7 +1054,7 @@ static gravrd_status build_study(builder *b, const lex_plan *lx)
             *slot = v;
         } else {
             return berr(b, line, GRAVRD_ERR_INVALID,
-                        "[study]: unknown key '%s' (title, reference, headline, published, flows, bandwidth, cluster, note)", k);
+                        "[study]: unknown key '%s' (title, reference, headline, published, flows, bandwidth, cluster, inference, note)", k);
         }
     }
     sd->notes = notes;
