@@ -87,17 +87,37 @@ typedef struct {
     gravrd_reg_results *res;
     gravrd_status st;
     gravrd_error err;
-    /* with `inference`: each column refitted with the method (m entries) */
+    /* with `inference`: each column refitted with the method (m entries),
+     * or, for a method that is a clustering, the batch refitted at once
+     * (alt_batch, one result per column) */
     gravrd_reg_results **alt;
+    gravrd_reg_results *alt_batch;
     gravrd_status alt_st;
     gravrd_error alt_err;
 } batch_job;
 
-/* The `inference` refits of a fitted batch, column by column (the
- * bootstrap and the reassignments are of one model each). */
+/* The `inference` refits of a fitted batch: a clustering refits the
+ * batch in one call, as the fit itself (one demeaning of all its outcomes,
+ * not one per column); the bootstrap and the reassignments are of one
+ * model each, column by column. */
 static void fit_alt(const gravrd_plan_column *cols, batch_job *job, const gravrd_frame *frame,
                     const gravrd_eval_env *env, int threads, gravrd_reg_cache *cache, gravrd_study_ri *ri)
 {
+    gravrd_inference method = (gravrd_inference)cols[job->idx[0]].inference;
+    if (method != GRAVRD_INFERENCE_WILD && method != GRAVRD_INFERENCE_RI) {
+        char *formula = batch_formula(cols, job->idx, job->m);
+        if (!formula) {
+            job->alt_st = NOMEM(&job->alt_err);
+            return;
+        }
+        gravrd_reg_options ro;
+        reg_options(&cols[job->idx[0]], &ro, env, threads);
+        ro.cache = cache;
+        alt_options(&cols[job->idx[0]], &ro, ri);
+        job->alt_st = gravrd_reg(frame, formula, &ro, &job->alt_batch, &job->alt_err);
+        free(formula);
+        return;
+    }
     if (!(job->alt = calloc(job->m, sizeof *job->alt))) {
         job->alt_st = NOMEM(&job->alt_err);
         return;
@@ -136,6 +156,7 @@ static void free_job(batch_job *job)
     for (size_t i = 0; job->alt && i < job->m; i++)
         gravrd_reg_results_free(job->alt[i]);
     free(job->alt);
+    gravrd_reg_results_free(job->alt_batch);
 }
 
 
@@ -166,6 +187,8 @@ static gravrd_status take_job(rep_run *r, gravrd_rep_table *out, const gravrd_pl
             st = NOMEM(err);
         else if (job->alt && job->alt[i] && job->alt[i]->n > 0)
             rep_column_take_inference(c, &job->alt[i]->results[0], &out->columns[job->idx[i]]);
+        else if (job->alt_batch && (int)i < job->alt_batch->n)
+            rep_column_take_inference(c, &job->alt_batch->results[i], &out->columns[job->idx[i]]);
     }
     if (!st && job->alt_st) {
         char note[GRAVRD_ERROR_MSG_LEN + 64];
@@ -214,7 +237,7 @@ static gravrd_status run_jobs(rep_run *r, gravrd_rep_table *out, const gravrd_pl
         batch_job *job = &jobs[b];
         if (job->st && job->st != GRAVRD_ERR_NOMEM && job->m > 1) {
             for (size_t i = 0; i < job->m && !st; i++) {
-                batch_job one = {job->idx + i, 1, NULL, GRAVRD_OK, {0}, NULL, GRAVRD_OK, {0}};
+                batch_job one = {.idx = job->idx + i, .m = 1};
                 fit_job(r, cols, &one, frame, env, r->opt->threads, cache, ri);
                 st = take_job(r, out, cols, &one, err);
                 free_job(&one);
