@@ -528,6 +528,15 @@ static int is_autonomous(const char *name)
     return strstr(name, " AP") != NULL || strstr(name, "League") != NULL;
 }
 
+/* The means of x over the western (out[0]) and eastern (out[1]) cities,
+ * cnt the number of each. */
+static void region_means(const sim_world *w, const double *x, const double cnt[2], double out[2])
+{
+    out[0] = out[1] = 0;
+    for (int i = 0; i < w->n; i++)
+        out[w->is_east[i]] += x[i] / cnt[w->is_east[i]];
+}
+
 static void draw_cities(sim_world *w, gsl_rng *r)
 {
     int n = w->n;
@@ -623,16 +632,14 @@ static void draw_cities(sim_world *w, gsl_rng *r)
      * noise draws would otherwise move a direction's level, and the
      * east-west ratio of Table 1, by about 0.1 log points from seed to
      * seed; the region's level is L_d (flows.c). */
-    double m_cap[2] = {0, 0};
-    for (int i = 0; i < n; i++)
-        m_cap[w->is_east[i]] += w->exp_cap[i] / cnt[w->is_east[i]];
+    double m_cap[2];
+    region_means(w, w->exp_cap, cnt, m_cap);
     for (int i = 0; i < n; i++)
         w->exp_cap[i] -= m_cap[w->is_east[i]];
     /* Importer demand's upper half is stretched too (x 2), for the same
      * right skew on the buyer side. */
-    double m_dem[2] = {0, 0};
-    for (int i = 0; i < n; i++)
-        m_dem[w->is_east[i]] += w->imp_dem[i] / cnt[w->is_east[i]];
+    double m_dem[2];
+    region_means(w, w->imp_dem, cnt, m_dem);
     for (int i = 0; i < n; i++) {
         double above = w->imp_dem[i] - m_dem[w->is_east[i]];
         if (above > 0)

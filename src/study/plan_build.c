@@ -81,6 +81,22 @@ static gravrd_status check_fe_list(builder *b, const char *text, int line, const
     return GRAVRD_OK;
 }
 
+/* An `inference` value: a gravrd_inference, or -1 for none (empty or
+ * "none"). where prefixes the error ("" in a table, "[study]: "). */
+static gravrd_status parse_inference(builder *b, const char *value, int line, const char *where, int *out)
+{
+    gravrd_inference m;
+    gravrd_error e;
+    if (!*value || !strcmp(value, "none"))
+        *out = -1;
+    else if (gravrd_inference_parse(value, &m, &e))
+        return berr(b, line, GRAVRD_ERR_INVALID,
+                    "%sinference must be pair, segment_pair, dyadic, wild, ri or none, not '%s'", where, value);
+    else
+        *out = (int)m;
+    return GRAVRD_OK;
+}
+
 /* A positive finite number of km. */
 static gravrd_status parse_km(builder *b, const char *value, int line, const char *what, double *out)
 {
@@ -322,15 +338,7 @@ static gravrd_status apply(table_ctx *tc, state *s, const lex_pair *kv)
         if (s->cluster)
             st = check_fe_list(b, v, line, "cluster");
     } else if (!strcmp(k, "inference")) {
-        gravrd_inference m;
-        gravrd_error e;
-        if (!*v || !strcmp(v, "none"))
-            s->inference = -1;
-        else if (gravrd_inference_parse(v, &m, &e))
-            return berr(b, line, GRAVRD_ERR_INVALID,
-                        "inference must be pair, segment_pair, dyadic, wild, ri or none, not '%s'", v);
-        else
-            s->inference = (int)m;
+        st = parse_inference(b, v, line, "", &s->inference);
     } else if (!strcmp(k, "vcov")) {
         if (!strcmp(v, "iid"))
             s->vcov = GRAVRD_PLAN_VCOV_IID;
@@ -1033,15 +1041,7 @@ static gravrd_status build_study(builder *b, const lex_plan *lx)
             if (sd->cluster)
                 st = check_fe_list(b, v, line, "cluster");
         } else if (!strcmp(k, "inference")) {
-            gravrd_inference m;
-            gravrd_error e;
-            if (!*v || !strcmp(v, "none"))
-                sd->inference = -1;
-            else if (gravrd_inference_parse(v, &m, &e))
-                return berr(b, line, GRAVRD_ERR_INVALID,
-                            "[study]: inference must be pair, segment_pair, dyadic, wild, ri or none, not '%s'", v);
-            else
-                sd->inference = (int)m;
+            st = parse_inference(b, v, line, "[study]: ", &sd->inference);
         } else if (!strcmp(k, "published")) {
             sd->published = !strcmp(v, "embedded")          ? GRAVRD_PLAN_PUBLISHED_EMBEDDED
                             : !*v || !strcmp(v, "none")     ? GRAVRD_PLAN_PUBLISHED_NONE

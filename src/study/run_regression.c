@@ -96,6 +96,26 @@ typedef struct {
     gravrd_error alt_err;
 } batch_job;
 
+/* Fits columns idx[0..m-1] in one call (their outcomes batched, see
+ * batch_formula), with the columns' own options or, with alt, with their
+ * `inference` method's. */
+static gravrd_status fit_batch(const gravrd_plan_column *cols, const size_t *idx, size_t m, const gravrd_frame *frame,
+                               const gravrd_eval_env *env, int threads, gravrd_reg_cache *cache, gravrd_study_ri *ri,
+                               int alt, gravrd_reg_results **res, gravrd_error *err)
+{
+    char *formula = batch_formula(cols, idx, m);
+    if (!formula)
+        return NOMEM(err);
+    gravrd_reg_options ro;
+    reg_options(&cols[idx[0]], &ro, env, threads);
+    ro.cache = cache;
+    if (alt)
+        alt_options(&cols[idx[0]], &ro, ri);
+    gravrd_status st = gravrd_reg(frame, formula, &ro, res, err);
+    free(formula);
+    return st;
+}
+
 /* The `inference` refits of a fitted batch: a clustering refits the
  * batch in one call, as the fit itself (one demeaning of all its outcomes,
  * not one per column); the bootstrap and the reassignments are of one
@@ -105,46 +125,23 @@ static void fit_alt(const gravrd_plan_column *cols, batch_job *job, const gravrd
 {
     gravrd_inference method = (gravrd_inference)cols[job->idx[0]].inference;
     if (method != GRAVRD_INFERENCE_WILD && method != GRAVRD_INFERENCE_RI) {
-        char *formula = batch_formula(cols, job->idx, job->m);
-        if (!formula) {
-            job->alt_st = NOMEM(&job->alt_err);
-            return;
-        }
-        gravrd_reg_options ro;
-        reg_options(&cols[job->idx[0]], &ro, env, threads);
-        ro.cache = cache;
-        alt_options(&cols[job->idx[0]], &ro, ri);
-        job->alt_st = gravrd_reg(frame, formula, &ro, &job->alt_batch, &job->alt_err);
-        free(formula);
+        job->alt_st = fit_batch(cols, job->idx, job->m, frame, env, threads, cache, ri, 1, &job->alt_batch,
+                                &job->alt_err);
         return;
     }
     if (!(job->alt = calloc(job->m, sizeof *job->alt))) {
         job->alt_st = NOMEM(&job->alt_err);
         return;
     }
-    for (size_t i = 0; i < job->m && !job->alt_st; i++) {
-        const gravrd_plan_column *c = &cols[job->idx[i]];
-        gravrd_reg_options ro;
-        reg_options(c, &ro, env, threads);
-        ro.cache = cache;
-        alt_options(c, &ro, ri);
-        job->alt_st = gravrd_reg(frame, c->formula, &ro, &job->alt[i], &job->alt_err);
-    }
+    for (size_t i = 0; i < job->m && !job->alt_st; i++)
+        job->alt_st = fit_batch(cols, job->idx + i, 1, frame, env, threads, cache, ri, 1, &job->alt[i],
+                                &job->alt_err);
 }
 
 static void fit_job(rep_run *r, const gravrd_plan_column *cols, batch_job *job, const gravrd_frame *frame,
                     const gravrd_eval_env *env, int threads, gravrd_reg_cache *cache, gravrd_study_ri *ri)
 {
-    char *formula = batch_formula(cols, job->idx, job->m);
-    if (!formula) {
-        job->st = NOMEM(&job->err);
-        return;
-    }
-    gravrd_reg_options ro;
-    reg_options(&cols[job->idx[0]], &ro, env, threads);
-    ro.cache = cache;
-    job->st = gravrd_reg(frame, formula, &ro, &job->res, &job->err);
-    free(formula);
+    job->st = fit_batch(cols, job->idx, job->m, frame, env, threads, cache, ri, 0, &job->res, &job->err);
     if (!job->st && cols[job->idx[0]].inference >= 0)
         fit_alt(cols, job, frame, env, threads, cache, ri);
     (void)r;
